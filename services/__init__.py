@@ -1,0 +1,1 @@
+"""One FastStream app per stage; each runs as its own process."""

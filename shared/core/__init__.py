@@ -1,0 +1,1 @@
+"""The pure core: no I/O. Text processing, clustering, scoring formulas, prompt building, item merging."""

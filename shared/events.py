@@ -1,0 +1,252 @@
+"""Event contracts between the stages (pydantic v2).
+
+Every event is a ``StoryEvent``: the envelope plus one section per stage. A stage adds its own
+section and never recomputes another's. A section that could not be produced is present with
+``status`` = ``unavailable`` (or ``failed``) and a ``reason``: content is never invented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Language = Literal["en", "zh", "other"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def stable_id(*parts: str, length: int = 24) -> str:
+    """Deterministic id from text parts (article ids, story ids, message ids)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SectionStatus(StrEnum):
+    OK = "ok"  # produced in full
+    PARTIAL = "partial"  # produced, with known gaps (see reason / flags)
+    UNAVAILABLE = "unavailable"  # the stage could not run (e.g. no LLM configured), see reason
+    FAILED = "failed"  # the stage ran and its output was rejected, see reason
+
+
+class Provenance(Model):
+    """Who produced a piece of text: the local tier or a model, and which prompt version."""
+
+    tier: Literal["source", "local", "llm"]
+    model: str | None = None
+    prompt_version: str | None = None
+
+
+class Bilingual(Model):
+    en: str | None = None
+    zh: str | None = None
+
+    def get(self, language: str) -> str | None:
+        return self.en if language == "en" else self.zh if language == "zh" else None
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+
+class Engagement(Model):
+    """Source-side popularity signals when a source gives them (rank on a list, views, comments)."""
+
+    rank: int | None = None
+    views: int | None = None
+    comments: int | None = None
+    likes: int | None = None
+
+
+class Article(Model):
+    article_id: str
+    source_id: str
+    source_name: str
+    source_weight: float = 1.0  # reputation weight of the source (feeds Quality and Hot)
+    url: str
+    canonical_url: str
+    title: str
+    summary: str | None = None
+    body: str | None = None
+    language: Language
+    published_at: datetime | None = None
+    fetched_at: datetime
+    author: str | None = None
+    engagement: Engagement | None = None
+    # Where the body came from: the feed itself or the article page (extraction).
+    body_origin: Literal["feed", "page", "none"] = "feed"
+    translate_body: bool = True
+
+
+class StoryMember(Model):
+    """One article of a story, as the story's cluster lists it."""
+
+    article_id: str
+    source_id: str
+    source_name: str
+    source_weight: float = 1.0
+    url: str
+    title: str
+    language: Language
+    published_at: datetime | None = None
+    joined_at: datetime
+    # Set when this article is a near-copy (wire copy, rewrite) of another member: it does not
+    # count as independent coverage.
+    near_duplicate_of: str | None = None
+    engagement: Engagement | None = None
+
+
+class Cluster(Model):
+    story_id: str
+    is_new: bool
+    method: Literal["new", "url", "near_duplicate", "embedding"]
+    similarity: float | None = None
+    members: list[StoryMember]
+
+
+# --- translate --------------------------------------------------------------------------------
+
+
+class Translation(Model):
+    status: SectionStatus
+    reason: str | None = None
+    source_language: Language
+    title: Bilingual = Field(default_factory=Bilingual)
+    summary: Bilingual = Field(default_factory=Bilingual)
+    body: Bilingual = Field(default_factory=Bilingual)
+    provenance: Provenance | None = None
+    qa_flags: list[str] = Field(default_factory=list)
+    attempts: int = 0
+
+
+# --- analyze ----------------------------------------------------------------------------------
+
+
+class Tag(Model):
+    id: str
+    en: str
+    zh: str
+    source: Literal["local", "llm"]
+    confidence: float | None = None
+
+
+class Entity(Model):
+    id: str
+    en: str
+    zh: str | None = None
+    kind: str  # company, lab, person, product, regulator, ...
+    source: Literal["local", "llm"]
+    role: str | None = None
+
+
+class Amount(Model):
+    """A parsed money amount, in the original currency and in USD when convertible."""
+
+    text: str
+    value: float
+    currency: str
+    usd: float | None = None
+
+
+class Analysis(Model):
+    status: SectionStatus
+    reason: str | None = None
+    summary: Bilingual = Field(default_factory=Bilingual)
+    summary_provenance: Provenance | None = None
+    # The long "Analysis / 深度分析" commentary. Only a language model can write it: absent
+    # (with analysis_reason) when none is configured or its answer was rejected.
+    commentary: Bilingual = Field(default_factory=Bilingual)
+    commentary_provenance: Provenance | None = None
+    commentary_reason: str | None = None
+    tags: list[Tag] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    keyphrases: list[str] = Field(default_factory=list)
+    amounts: list[Amount] = Field(default_factory=list)
+    tiers: list[Literal["local", "llm"]] = Field(default_factory=list)
+
+
+# --- score ------------------------------------------------------------------------------------
+
+
+class ScoreDetail(Model):
+    value: float = Field(ge=0, le=100)
+    components: dict[str, float] = Field(default_factory=dict)
+    formula_version: str
+    llm_rubric: dict[str, float] | None = None
+
+
+class Scores(Model):
+    status: SectionStatus
+    reason: str | None = None
+    hot: ScoreDetail | None = None
+    quality: ScoreDetail | None = None
+    impact: ScoreDetail | None = None
+    trigger: Literal["analyzed", "joined", "decay"] = "analyzed"
+    computed_at: datetime
+
+
+# --- the event --------------------------------------------------------------------------------
+
+
+class StoryEvent(Model):
+    """Envelope + sections. ``article`` is the article that caused this event."""
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_id)
+    story_id: str
+    article_id: str
+    occurred_at: datetime = Field(default_factory=utcnow)
+    trace_id: str = Field(default_factory=new_id)
+
+    article: Article
+    cluster: Cluster
+    translation: Translation | None = None
+    analysis: Analysis | None = None
+    scores: Scores | None = None
+
+    def next(self, **sections: object) -> StoryEvent:
+        """The event the next stage emits: same story, article and trace; new event id and time."""
+        return self.model_copy(update={"event_id": new_id(), "occurred_at": utcnow(), **sections})
+
+
+class DeadLetter(Model):
+    """What goes to news.dlq.<stage>: the reason and the original message, untouched."""
+
+    stage: str
+    subject: str
+    error_type: str
+    error: str
+    deliveries: int
+    failed_at: datetime = Field(default_factory=utcnow)
+    headers: dict[str, str] = Field(default_factory=dict)
+    payload: str  # the original body (UTF-8, undecodable bytes replaced)
+    story_id: str | None = None
+
+
+class SubmitRequest(Model):
+    url: str
+    source_id: str = "manual"
+    language: Language | None = None
+
+
+class SubmitReply(Model):
+    ok: bool
+    article_id: str | None = None
+    story_id: str | None = None
+    outcome: str
+    error: str | None = None

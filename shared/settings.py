@@ -1,0 +1,141 @@
+"""Settings from environment variables prefixed ``NEWSROOM_`` (nested sections use ``__``).
+
+One object, read once per process; every service and the CLI take what they need from it.
+Example: ``NEWSROOM_NATS_URL=nats://10.0.0.5:4222``, ``NEWSROOM_LLM__MODEL=qwen2.5-7b-instruct``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STAGES = ("ingest", "translate", "analyze", "score", "publish")
+Stage = Literal["ingest", "translate", "analyze", "score", "publish"]
+
+# Each service listens for /metrics, /healthz and /readyz on base_port + its offset.
+STAGE_PORT_OFFSET: dict[str, int] = {name: i for i, name in enumerate(STAGES)}
+
+
+class LLMTaskSettings(BaseModel):
+    """Per-task override of the LLM endpoint (empty fields fall back to the shared ones)."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str | None = None
+
+
+class LLMSettings(BaseModel):
+    """Any OpenAI-compatible Chat Completions endpoint. Unset base_url = no LLM configured."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str | None = None
+    # "auto" probes json_schema and falls back to json_object; some servers reject json_schema.
+    response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    concurrency: int = 8
+    requests_per_minute: int = 600
+    tokens_per_minute: int = 2_000_000
+    # Price table for the cost metric: USD per 1M tokens (input, output), by model name.
+    prices_per_million: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    translate: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    analyze: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+    score: LLMTaskSettings = Field(default_factory=LLMTaskSettings)
+
+    def for_task(self, task: str) -> LLMTaskSettings:
+        """The effective endpoint for one task: its override, else the shared settings."""
+        override: LLMTaskSettings = getattr(self, task, LLMTaskSettings())
+        return LLMTaskSettings(
+            base_url=override.base_url or self.base_url,
+            api_key=override.api_key or self.api_key,
+            model=override.model or self.model,
+        )
+
+
+class StageDelivery(BaseModel):
+    """JetStream delivery rules of one consuming stage."""
+
+    max_deliver: int = 5
+    ack_wait_s: float = 60.0
+    batch_size: int = 16
+    # Delay before a failed message is redelivered (grows with the delivery count).
+    retry_delay_s: float = 1.0
+
+
+class DeliverySettings(BaseModel):
+    translate: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0))
+    analyze: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0))
+    score: StageDelivery = Field(default_factory=StageDelivery)
+    publish: StageDelivery = Field(default_factory=StageDelivery)
+    ingest: StageDelivery = Field(default_factory=StageDelivery)
+    # Redeliveries caused by an outage (LLM or MongoDB down) wait this long between tries
+    # and are never dead-lettered; a message still failing after poison_after deliveries is.
+    outage_retry_delay_s: float = 10.0
+    poison_after: int = 200
+
+    def for_stage(self, stage: str) -> StageDelivery:
+        value: StageDelivery = getattr(self, stage)
+        return value
+
+
+class IngestSettings(BaseModel):
+    sources_file: Path | None = None
+    poll: bool = True
+    user_agent: str = "AI-Newsroom/0.1 (+https://github.com/ai-newsroom/ai-newsroom)"
+
+
+class ScoreSettings(BaseModel):
+    # A re-score is published only when a score moves by at least this many points.
+    min_change_points: float = 3.0
+    # Stories younger than this are re-scored periodically (their Hot decays).
+    rescore_window_h: float = 48.0
+    rescore_interval_s: float = 600.0
+
+
+class PublishSettings(BaseModel):
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSROOM_", env_nested_delimiter="__", env_file=None, extra="ignore"
+    )
+
+    # Unset URLs mean "use the embedded servers started by `newsroom up`".
+    nats_url: str | None = None
+    mongo_url: str | None = None
+    mongo_db: str = "newsroom"
+    mongo_driver: Literal["pymongo", "motor"] = "pymongo"
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    # /metrics, /healthz, /readyz of the stages: base_port + offset (ingest 9101 ... publish 9105).
+    metrics_base_port: int = 9101
+    log_level: str = "INFO"
+    # Streams keep published-message ids this long so redeliveries are dropped as duplicates.
+    duplicate_window_s: float = 3600.0
+    pipeline_max_age_days: float = 7.0
+    published_max_age_days: float = 30.0
+
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    score: ScoreSettings = Field(default_factory=ScoreSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+
+    def metrics_port(self, stage: str) -> int:
+        return self.metrics_base_port + STAGE_PORT_OFFSET[stage]
+
+    def require_nats_url(self) -> str:
+        return self.nats_url or "nats://127.0.0.1:4222"
+
+    def require_mongo_url(self) -> str:
+        return self.mongo_url or "mongodb://127.0.0.1:27017/?directConnection=true"
+
+
+def load_settings() -> Settings:
+    return Settings()
