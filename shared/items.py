@@ -87,3 +87,13 @@ class Item(Model):
     ai_generated: bool = True
     views: int = 0
     status: Literal["published"] = "published"
+
+
+class ItemEvent(Model):
+    """Payload of news.published.<tag> (once per story) and news.updated.<tag> (each material change)."""
+
+    kind: Literal["published", "updated"]
+    story_id: str
+    version: int
+    occurred_at: datetime
+    item: Item

@@ -84,7 +84,14 @@ class DeliverySettings(BaseModel):
 
 class IngestSettings(BaseModel):
     sources_file: Path | None = None
+    # Extra feeds to poll (comma-separated URLs or file paths), e.g. for `newsroom up --once FEED`.
+    feeds: str = ""
     poll: bool = True
+    poll_interval_s: float = 300.0
+
+    @property
+    def feed_list(self) -> list[str]:
+        return [part.strip() for part in self.feeds.split(",") if part.strip()]
     user_agent: str = "AI-Newsroom/0.1 (+https://github.com/ai-newsroom/ai-newsroom)"
 
 

@@ -1,0 +1,94 @@
+"""publish: folds scored stories into the bilingual item in MongoDB and announces it downstream:
+``news.published.<tag>`` once per story, ``news.updated.<tag>`` on each material change."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from shared import subjects
+from shared.core.items import merge_event, pending_with
+from shared.events import StoryEvent, utcnow
+from shared.items import Item, ItemEvent
+from shared.metrics import ITEMS_PUBLISHED, ITEMS_UPDATED, LAST_PUBLISHED, PIPELINE_LATENCY_SECONDS
+from shared.pipeline import Outgoing, document_publisher, publish_durably, register_stage
+from shared.service import Service, new_service
+from shared.settings import Settings
+from shared.storage import ITEM_PENDING, ITEMS, MongoStore
+
+log = logging.getLogger("newsroom.publish")
+
+# Bookkeeping stored beside the item: the last version announced downstream. It lets a redelivery
+# after a crash between the MongoDB write and the announcement finish the announcement.
+ANNOUNCED = "announced_version"
+
+
+class ConcurrentUpdate(Exception):
+    """Another publish process changed the item between our read and write: retry the message."""
+
+
+def item_from_doc(doc: dict[str, Any]) -> Item:
+    return Item.model_validate({k: v for k, v in doc.items() if k != ANNOUNCED})
+
+
+def announcement(item: Item, announced: int) -> Outgoing:
+    kind = "published" if announced == 0 else "updated"
+    subject = subjects.published(item.primary_tag) if kind == "published" else subjects.updated(item.primary_tag)
+    dedup = f"published:{item.id}" if kind == "published" else f"updated:{item.id}:{item.version}"
+    payload = ItemEvent(kind=kind, story_id=item.id, version=item.version, occurred_at=item.updated_at, item=item)
+    return Outgoing(subject, payload, dedup)
+
+
+async def fold(store: MongoStore, event: StoryEvent) -> tuple[Item | None, int]:
+    """Write the event into the item (or the pending store). Returns the item and the version
+    announced so far."""
+    for _ in range(8):
+        doc = await store.get(ITEMS, event.story_id)
+        existing = item_from_doc(doc) if doc else None
+        announced = int(doc.get(ANNOUNCED, 0)) if doc else 0
+        pending = await store.get(ITEM_PENDING, event.story_id) if existing is None else None
+        merge = merge_event(existing, pending, event, utcnow())
+        if merge is None:
+            await store.upsert(ITEM_PENDING, event.story_id, pending_with(pending, event))
+            return None, 0
+        if existing is not None and merge.item is existing:
+            return existing, announced
+        new_doc = {**merge.item.model_dump(mode="python", by_alias=True), ANNOUNCED: announced}
+        if await store.replace_if_version(ITEMS, new_doc, existing.version if existing else None):
+            if merge.created:
+                PIPELINE_LATENCY_SECONDS.observe(max(0.0, (utcnow() - event.article.fetched_at).total_seconds()))
+            return merge.item, announced
+    raise ConcurrentUpdate(f"item {event.story_id} kept changing under us")
+
+
+def build(settings: Settings | None = None) -> Service:
+    service = new_service("publish", settings)
+    store = service.store
+    assert store is not None
+
+    async def handle(event: StoryEvent) -> Sequence[Outgoing]:
+        item, announced = await fold(store, event)
+        if item is None or item.version <= announced:
+            return []
+        started = time.time()
+        # Announce here, not via the return value: the announced version is recorded only after
+        # the stream acknowledged the event (so a crash in between re-announces, deduplicated).
+        out = announcement(item, announced)
+        await publish_durably(service.broker, out, "publish")
+        await store.upsert(ITEMS, item.id, {ANNOUNCED: item.version})
+        if announced == 0:
+            ITEMS_PUBLISHED.labels(item.primary_tag, item.origin_language).inc()
+        else:
+            ITEMS_UPDATED.labels(item.primary_tag).inc()
+        LAST_PUBLISHED.set(started)
+        return []
+
+    register_stage(service.broker, service.settings, stage="publish", subject=subjects.SCORED,
+                   durable="publish", handler=handle, description="Scored stories to publish")
+    document_publisher(service.broker, f"{subjects.PUBLISHED_PREFIX}.{{tag}}",
+                       "A story published for the first time (exactly once per story)", ItemEvent)
+    document_publisher(service.broker, f"{subjects.UPDATED_PREFIX}.{{tag}}",
+                       "A material change of a published story (new source, scores, text)", ItemEvent)
+    return service

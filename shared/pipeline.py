@@ -1,0 +1,258 @@
+"""The delivery rules of every consuming stage, in one place.
+
+- Durable JetStream pull consumer, explicit (manual) acks.
+- A message is acked only after every event it produces was acknowledged by its stream.
+- Every publish carries ``Nats-Msg-Id`` derived from the incoming event, so a redelivery never
+  produces a second event (the stream drops it as a duplicate).
+- A broken event (schema violation) goes to ``news.dlq.<stage>`` at once, with the validation error.
+- Any other error: nack with a growing delay; after ``max_deliver`` deliveries, dead-letter.
+- An outage (LLM endpoint or MongoDB unreachable): nack with a delay and wait; never dead-lettered
+  for the outage (only past ``poison_after`` deliveries, as a last guard against a stuck message).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.js.api import DeliverPolicy, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from pydantic import BaseModel, ValidationError
+
+from shared import subjects
+from shared.events import DeadLetter, StoryEvent
+from shared.metrics import (
+    DEAD_LETTERS,
+    DUPLICATES,
+    EVENTS_IN,
+    EVENTS_OUT,
+    PROCESSING_SECONDS,
+    REDELIVERIES,
+    REGISTRY,
+    RETRIES,
+)
+from shared.settings import Settings
+from shared.storage import OUTAGE_ERRORS as MONGO_OUTAGE_ERRORS
+
+log = logging.getLogger("newsroom.pipeline")
+
+
+class PermanentError(Exception):
+    """Input that can never be processed (retrying will not help): dead-letter at once."""
+
+
+class OutageError(Exception):
+    """A dependency is down: wait and retry, never dead-letter for it."""
+
+
+def outage_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (OutageError, *MONGO_OUTAGE_ERRORS)
+    try:  # the LLM gateway lists its own outage errors
+        from shared.llm import OUTAGE_ERRORS as LLM_OUTAGE_ERRORS
+
+        errors = (*errors, *LLM_OUTAGE_ERRORS)
+    except ImportError:
+        pass
+    return errors
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event to publish: subject, payload and its deduplication id."""
+
+    subject: str
+    payload: BaseModel
+    msg_id: str
+
+
+def stream_configs(settings: Settings) -> list[StreamConfig]:
+    day = 86_400.0
+    return [
+        StreamConfig(
+            name=spec.name,
+            description=spec.description,
+            subjects=list(spec.subjects),
+            retention=spec.retention,
+            storage=spec.storage,
+            max_age=float(getattr(settings, spec.max_age_days_setting)) * day,
+            duplicate_window=settings.duplicate_window_s,
+        )
+        for spec in subjects.ALL_STREAMS
+    ]
+
+
+def make_broker(settings: Settings, app_name: str) -> NatsBroker:
+    return NatsBroker(
+        settings.require_nats_url(),
+        middlewares=[NatsPrometheusMiddleware(registry=REGISTRY, app_name=app_name)],
+        # Reconnect for ever: a restarted nats-server must not take the services down.
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        name=f"newsroom-{app_name}",
+        graceful_timeout=15.0,
+        logger=logging.getLogger(f"faststream.{app_name}"),
+    )
+
+
+async def ensure_streams(broker: NatsBroker, settings: Settings) -> None:
+    """Create or update the three streams (idempotent; every service may call it at start-up)."""
+    js = broker.config.connection_state.stream
+    for config in stream_configs(settings):
+        try:
+            await js.stream_info(config.name)
+            await js.update_stream(config)
+        except NotFoundError:
+            try:
+                await js.add_stream(config)
+            except BadRequestError:  # another stage created it a moment ago
+                await js.update_stream(config)
+
+
+async def publish_durably(broker: NatsBroker, out: Outgoing, stage: str) -> bool:
+    """Publish and wait for the stream's acknowledgement. Returns False for a duplicate."""
+    stream = subjects.stream_for(out.subject)
+    ack = await broker.publish(
+        out.payload.model_dump_json().encode("utf-8"),
+        out.subject,
+        headers={"Nats-Msg-Id": out.msg_id, "content-type": "application/json"},
+        stream=stream.name,
+        timeout=10.0,
+    )
+    if ack is not None and ack.duplicate:
+        DUPLICATES.labels(stage).inc()
+        return False
+    EVENTS_OUT.labels(stage, out.subject).inc()
+    return True
+
+
+async def dead_letter(
+    broker: NatsBroker, stage: str, msg: NatsMessage, error: BaseException, deliveries: int,
+    reason: str,
+) -> None:
+    raw = msg.raw_message
+    story_id = None
+    try:
+        import json
+
+        story_id = json.loads(raw.data).get("story_id")
+    except Exception:  # the body may be anything: that may be why it is here
+        story_id = None
+    letter = DeadLetter(
+        stage=stage,
+        subject=raw.subject,
+        error_type=type(error).__name__,
+        error=str(error)[:4000],
+        deliveries=deliveries,
+        headers={k: v for k, v in (raw.headers or {}).items()},
+        payload=raw.data.decode("utf-8", errors="replace"),
+        story_id=story_id if isinstance(story_id, str) else None,
+    )
+    seq = raw.metadata.sequence.stream if raw.metadata else 0
+    await publish_durably(broker, Outgoing(subjects.dlq(stage), letter, f"dlq:{stage}:{raw.subject}:{seq}"), stage)
+    DEAD_LETTERS.labels(stage, reason).inc()
+    log.error(
+        "dead-lettered", extra={"stage": stage, "subject": raw.subject, "reason": reason,
+                                "error": letter.error[:300], "deliveries": deliveries}
+    )
+
+
+Handler = Callable[[StoryEvent], Awaitable[Sequence[Outgoing]]]
+
+
+def register_stage(
+    broker: NatsBroker,
+    settings: Settings,
+    *,
+    stage: str,
+    subject: str,
+    durable: str,
+    handler: Handler,
+    workers: int = 1,
+    description: str | None = None,
+) -> Any:
+    """Wire one durable pull consumer of ``subject`` to ``handler`` with the delivery rules above.
+
+    ``handler`` gets the validated event and returns the events to publish; it must not publish
+    itself. Ack happens here, after all of its events were acknowledged by their streams."""
+    delivery = settings.delivery.for_stage(stage)
+    # Streams are declared once by ensure_streams(); FastStream must not re-declare them with a
+    # config of its own (it would conflict with the other stages' view of the stream).
+    stream = JStream(subjects.stream_for(subject).name, declare=False)
+    known_outages = outage_errors()
+
+    async def consume(msg: NatsMessage) -> None:
+        raw = msg.raw_message
+        deliveries = raw.metadata.num_delivered if raw.metadata else 1
+        EVENTS_IN.labels(stage, subject).inc()
+        if deliveries > 1:
+            REDELIVERIES.labels(stage).inc()
+        started = time.perf_counter()
+        try:
+            try:
+                event = StoryEvent.model_validate_json(raw.data)
+            except ValidationError as exc:
+                raise PermanentError(f"invalid {subject} event: {exc}") from exc
+            outgoing = await handler(event)
+            for out in outgoing:
+                await publish_durably(broker, out, stage)
+            await msg.ack()
+        except PermanentError as exc:
+            await dead_letter(broker, stage, msg, exc, deliveries, "invalid_input")
+            await msg.ack()
+        except known_outages as exc:
+            if deliveries >= settings.delivery.poison_after:
+                await dead_letter(broker, stage, msg, exc, deliveries, "outage_exhausted")
+                await msg.ack()
+                return
+            RETRIES.labels(stage, "outage").inc()
+            log.warning("outage, will retry", extra={"stage": stage, "error": str(exc)[:300]})
+            await msg.nack(delay=settings.delivery.outage_retry_delay_s)
+        except Exception as exc:
+            if deliveries >= delivery.max_deliver:
+                await dead_letter(broker, stage, msg, exc, deliveries, "max_deliver")
+                await msg.ack()
+                return
+            RETRIES.labels(stage, "error").inc()
+            log.warning(
+                "handler failed, will retry",
+                extra={"stage": stage, "error": repr(exc)[:300], "deliveries": deliveries},
+                exc_info=deliveries == 1,
+            )
+            await msg.nack(delay=delivery.retry_delay_s * (2 ** (deliveries - 1)))
+        finally:
+            PROCESSING_SECONDS.labels(stage).observe(time.perf_counter() - started)
+
+    subscriber = broker.subscriber(
+        subject,
+        stream=stream,
+        durable=durable,
+        pull_sub=PullSub(batch_size=delivery.batch_size, timeout=5.0),
+        config=ConsumerConfig(
+            # Unlimited at the server: the handler decides when to dead-letter (see module doc).
+            max_deliver=-1,
+            ack_wait=delivery.ack_wait_s,
+            deliver_policy=DeliverPolicy.ALL,
+        ),
+        ack_policy=AckPolicy.MANUAL,
+        max_workers=workers,
+        title=f"{stage}:{subject}",
+        description=description,
+    )
+    subscriber(consume)
+    return subscriber
+
+
+def document_publisher(broker: NatsBroker, subject: str, description: str, schema: Any) -> None:
+    """Declare an outgoing subject with its payload schema for the AsyncAPI document."""
+    broker.publisher(subject, schema=schema, description=description, title=subject)
+
+
+def msg_id(stage: str, *parts: str) -> str:
+    return ":".join((stage, *parts))

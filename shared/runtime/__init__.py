@@ -1,0 +1,1 @@
+"""Process-level runtime: embedded servers, the supervisor behind `newsroom up`."""

@@ -1,0 +1,140 @@
+"""MongoDB storage adapter. PyMongo's own async API by default (motor reached end of life on
+2026-05-14); motor stays selectable with NEWSROOM_MONGO_DRIVER=motor. Only the common subset that
+both drivers and the embedded Mongo-wire server (nx-27017) handle correctly is used here: writes
+are idempotent upserts keyed by ``_id``; no BSON regex values, no compound ``$group`` ids."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+
+from shared.metrics import MONGO_WRITE_SECONDS
+
+Driver = Literal["pymongo", "motor"]
+
+# Errors that mean "MongoDB is unreachable right now": the caller waits and retries, it does not
+# dead-letter the message.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError,
+)
+
+ITEMS = "items"
+ARTICLES = "articles"
+STORIES = "stories"
+SOURCE_STATE = "source_state"
+LLM_CACHE = "llm_cache"
+SCORE_STATE = "score_state"
+INGEST_STATE = "ingest_state"
+ITEM_PENDING = "item_pending"
+
+# Read-side and housekeeping indexes. Names are given explicitly (nx-27017 does not keep them).
+INDEXES: dict[str, list[IndexModel]] = {
+    ITEMS: [
+        IndexModel([("published_at", DESCENDING)], name="published_at"),
+        IndexModel([("updated_at", DESCENDING)], name="updated_at"),
+        IndexModel([("primary_tag", ASCENDING), ("published_at", DESCENDING)], name="tag_time"),
+        IndexModel([("tags.id", ASCENDING)], name="tags"),
+        IndexModel([("entities.id", ASCENDING)], name="entities"),
+        IndexModel([("origin_language", ASCENDING)], name="language"),
+        IndexModel([("scores.hot.value", DESCENDING)], name="hot"),
+        IndexModel([("scores.quality.value", DESCENDING)], name="quality"),
+        IndexModel([("scores.impact.value", DESCENDING)], name="impact"),
+    ],
+    ARTICLES: [IndexModel([("story_id", ASCENDING)], name="story")],
+    STORIES: [IndexModel([("first_seen_at", DESCENDING)], name="first_seen")],
+    SCORE_STATE: [IndexModel([("first_seen_at", DESCENDING)], name="first_seen")],
+}
+
+
+def make_client(url: str, driver: Driver = "pymongo", timeout_ms: int = 5000) -> Any:
+    """An async client of the chosen driver (both expose the same collection API for what we use)."""
+    options: dict[str, Any] = {
+        "serverSelectionTimeoutMS": timeout_ms,
+        "connectTimeoutMS": timeout_ms,
+        "tz_aware": True,
+    }
+    if driver == "motor":
+        from motor.motor_asyncio import AsyncIOMotorClient
+
+        return AsyncIOMotorClient(url, **options)
+    from pymongo import AsyncMongoClient
+
+    return AsyncMongoClient(url, **options)
+
+
+class MongoStore:
+    """The database handle plus the few operations whose shape differs between the drivers."""
+
+    def __init__(self, url: str, database: str, driver: Driver = "pymongo", timeout_ms: int = 5000) -> None:
+        self.url = url
+        self.driver: Driver = driver
+        self.client = make_client(url, driver, timeout_ms)
+        self.db = self.client[database]
+
+    def collection(self, name: str) -> Any:
+        return self.db[name]
+
+    async def ping(self) -> bool:
+        try:
+            await self.db.command("ping")
+            return True
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        result = self.client.close()
+        if hasattr(result, "__await__"):  # PyMongo async: coroutine; motor: plain call
+            await result
+
+    async def ensure_indexes(self, collections: Sequence[str] | None = None) -> None:
+        for name, models in INDEXES.items():
+            if collections is not None and name not in collections:
+                continue
+            await self.db[name].create_indexes(models)
+
+    async def aggregate(self, collection: str, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cursor = self.db[collection].aggregate(pipeline)
+        if hasattr(cursor, "__await__"):  # PyMongo async returns a coroutine, motor a cursor
+            cursor = await cursor
+        return [doc async for doc in cursor]
+
+    async def index_names(self, collection: str) -> list[str]:
+        cursor = self.db[collection].list_indexes()
+        if hasattr(cursor, "__await__"):
+            cursor = await cursor
+        return [doc["name"] async for doc in cursor]
+
+    async def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.db[collection].find_one({"_id": doc_id})
+        return doc
+
+    async def upsert(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Idempotent write keyed by _id: safe to repeat on redelivery."""
+        started = time.perf_counter()
+        await self.db[collection].update_one({"_id": doc_id}, {"$set": dict(fields)}, upsert=True)
+        MONGO_WRITE_SECONDS.labels(collection).observe(time.perf_counter() - started)
+
+    async def replace_if_version(
+        self, collection: str, doc: Mapping[str, Any], expected_version: int | None
+    ) -> bool:
+        """Optimistic concurrency: insert when expected_version is None, else replace the document
+        only if its stored version is still expected_version. False = someone else won, re-read."""
+        from pymongo.errors import DuplicateKeyError
+
+        started = time.perf_counter()
+        try:
+            if expected_version is None:
+                await self.db[collection].insert_one(dict(doc))
+                return True
+            result = await self.db[collection].replace_one(
+                {"_id": doc["_id"], "version": expected_version}, dict(doc)
+            )
+            return bool(result.matched_count)
+        except DuplicateKeyError:
+            return False
+        finally:
+            MONGO_WRITE_SECONDS.labels(collection).observe(time.perf_counter() - started)
