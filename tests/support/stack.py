@@ -1,0 +1,167 @@
+"""The five services as real processes against the test's own nats-server and Mongo-wire server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nats
+from pymongo import MongoClient
+
+from shared.runtime.embedded import free_port
+from shared.settings import STAGES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_feed(path: Path, entries: Iterable[tuple[str, str, str]], title: str = "Test wire", language: str = "en") -> Path:
+    """An RSS 2.0 file from (link, title, description) tuples."""
+    from xml.sax.saxutils import escape
+
+    start = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    items = []
+    for index, (link, item_title, description) in enumerate(entries):
+        published = (start + timedelta(minutes=index)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        items.append(
+            f"<item><title>{escape(item_title)}</title><link>{escape(link)}</link>"
+            f"<description>{escape(description)}</description><pubDate>{published}</pubDate></item>"
+        )
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>https://example.org/</link><description>t</description>"
+        f"<language>{language}</language>{''.join(items)}</channel></rss>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def distinct_stories(count: int, prefix: str = "story") -> list[tuple[str, str, str]]:
+    companies = ["OpenAI", "NVIDIA", "TSMC", "ByteDance", "Anthropic", "Alibaba", "Meta", "Baidu", "Huawei", "Mistral"]
+    verbs = ["ships", "delays", "prices", "opens", "tests", "expands", "cuts", "doubles", "audits", "licenses"]
+    things = ["a reasoning model", "an inference chip", "a data centre", "an agent platform", "a robotics lab",
+              "a coding assistant", "a safety benchmark", "a translation API", "a memory fab", "a search product"]
+    out = []
+    for i in range(count):
+        company, verb, thing = companies[i % 10], verbs[(i // 10) % 10], things[(i // 100) % 10]
+        title = f"{company} {verb} {thing} number {i}"
+        out.append((f"https://news.example.org/{prefix}/{i}", title,
+                    f"{title}. Details of item {i} from the test wire, written for the integration tests."))
+    return out
+
+
+@dataclass
+class Stack:
+    nats_url: str
+    mongo_url: str
+    db_name: str
+    log_dir: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    base_port: int = 0
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
+        env.update({
+            "NEWSROOM_NATS_URL": self.nats_url,
+            "NEWSROOM_MONGO_URL": self.mongo_url,
+            "NEWSROOM_MONGO_DB": self.db_name,
+            "NEWSROOM_METRICS_BASE_PORT": str(self.base_port),
+            "NEWSROOM_DATA_DIR": str(self.log_dir),
+            "NEWSROOM_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(REPO),
+        })
+        env.update(self.env_extra)
+        return env
+
+    def start(self, stage: str) -> None:
+        log = open(self.log_dir / f"{stage}.log", "ab")  # noqa: SIM115 - child owns it
+        self.procs[stage] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{stage}"], env=self.env(), cwd=REPO, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+
+    def start_all(self, stages: Iterable[str] = STAGES) -> None:
+        if not self.base_port:
+            self.base_port = free_port()
+        for stage in stages:
+            self.start(stage)
+
+    def kill(self, stage: str) -> None:
+        proc = self.procs[stage]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    def logs(self) -> str:
+        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.log_dir.glob("*.log"))
+
+    # --- observations ------------------------------------------------------------------------
+
+    def mongo(self) -> Any:
+        return MongoClient(self.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True)[self.db_name]
+
+    def wait_items(self, count: int, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        db = self.mongo()
+        docs: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            docs = list(db.items.find({}))
+            if len(docs) >= count:
+                return docs
+            time.sleep(0.5)
+        raise AssertionError(f"only {len(docs)} of {count} items after {timeout_s}s\n{self.logs()}")
+
+
+async def stream_messages(nats_url: str, stream: str, subject: str | None = None) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    """Every message currently in a stream (optionally one subject filter), oldest first."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            try:
+                msg = await js.get_msg(stream, seq)
+            except Exception:
+                continue
+            if subject and not _matches(subject, msg.subject or ""):
+                continue
+            out.append((msg.subject or "", json.loads(msg.data or b"{}"), dict(msg.headers or {})))
+        return out
+    finally:
+        await nc.close()
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    pat, sub = pattern.split("."), subject.split(".")
+    for i, token in enumerate(pat):
+        if token == ">":
+            return len(sub) > i
+        if i >= len(sub) or (token != "*" and token != sub[i]):
+            return False
+    return len(pat) == len(sub)
+
+
+def messages(nats_url: str, stream: str, subject: str | None = None) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    return asyncio.run(stream_messages(nats_url, stream, subject))
