@@ -174,7 +174,6 @@ def register_stage(
     subject: str,
     durable: str,
     handler: Handler,
-    workers: int = 1,
     description: str | None = None,
 ) -> Any:
     """Wire one durable pull consumer of ``subject`` to ``handler`` with the delivery rules above.
@@ -241,7 +240,7 @@ def register_stage(
             deliver_policy=DeliverPolicy.ALL,
         ),
         ack_policy=AckPolicy.MANUAL,
-        max_workers=workers,
+        max_workers=delivery.workers,
         title=f"{stage}:{subject}",
         description=description,
     )

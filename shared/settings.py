@@ -62,6 +62,8 @@ class StageDelivery(BaseModel):
     max_deliver: int = 5
     ack_wait_s: float = 60.0
     batch_size: int = 16
+    # Messages handled concurrently by one process (overlaps the publish-ack and MongoDB round trips).
+    workers: int = 8
     # Delay before a failed message is redelivered (grows with the delivery count).
     retry_delay_s: float = 1.0
 

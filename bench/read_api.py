@@ -1,0 +1,210 @@
+"""Read API benchmark: requests/s and latency percentiles of the list endpoint over 10,000 stored
+items. Prints one JSON object.
+
+The API runs in this process (uvicorn, one worker, rate limit off) over nx-27017 started in a
+temporary directory (or NEWSROOM_MONGO_URL, in a throw-away database). The load comes from a second
+process (this script with --load: an async httpx client keeping ``--concurrency`` requests in
+flight) so client and server do not share an event loop. Target: p95 < 50 ms for the default list.
+
+    .venv/bin/python bench/read_api.py [--items 10000] [--seconds 10] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_P95_MS = 50.0
+
+
+# --- load generator (the second process) ------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def generate_load(urls: list[str], seconds: float, concurrency: int, warmup_s: float) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+        warm_until = time.perf_counter() + warmup_s
+        while time.perf_counter() < warm_until:
+            await client.get(urls[0])
+        stop_at = time.perf_counter() + seconds
+        started = time.perf_counter()
+
+        async def worker(offset: int) -> None:
+            nonlocal errors
+            i = offset
+            while time.perf_counter() < stop_at:
+                url = urls[i % len(urls)]
+                i += 1
+                t0 = time.perf_counter()
+                try:
+                    response = await client.get(url)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - t0)
+                errors += 0 if ok else 1
+
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(ordered, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(ordered, 0.95) * 1000, 2),
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2) if ordered else None,
+    }
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def bench_documents(count: int, now: datetime) -> list[dict[str, Any]]:
+    """``count`` valid items: the hand-written sample stories with their analysis, under distinct
+    ids, spread over 30 days, with varied scores (seeded, so every run stores the same data)."""
+    from tests.support.items import OPENAI_ANALYSIS_EN, OPENAI_ANALYSIS_ZH, as_document, sample_items
+
+    rng = random.Random(20261120)
+    stories = sample_items(now)
+    docs = []
+    for i in range(count):
+        doc = as_document(stories[i % len(stories)])
+        doc["_id"] = f"{doc['_id']}-{i:05d}"
+        age = timedelta(minutes=rng.randint(0, 30 * 24 * 60))
+        doc["published_at"] = doc["first_seen_at"] = now - age
+        doc["updated_at"] = now - age * rng.random()
+        doc["analysis"] = {"en": OPENAI_ANALYSIS_EN * 4, "zh": OPENAI_ANALYSIS_ZH * 4}  # ~3 KB, a real size
+        for name in ("hot", "quality", "impact"):
+            doc["scores"][name]["value"] = round(rng.uniform(0, 100), 2)
+        docs.append(doc)
+    return docs
+
+
+# --- the server side (this process) -----------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import httpx
+    import uvicorn
+
+    from services.publish.read_api import create_read_app
+    from shared.runtime.embedded import free_port, mongo_url, mongo_wire_server
+    from shared.settings import Settings
+    from shared.storage import ITEMS, MongoStore
+
+    tmp = tempfile.TemporaryDirectory(prefix="bench-read-api-")
+    server = None
+    url = os.environ.get("NEWSROOM_MONGO_URL")
+    if not url:
+        server = mongo_wire_server(Path(tmp.name)).start()
+        url = mongo_url(server)
+    database = f"bench_read_{uuid.uuid4().hex[:8]}"
+    store = MongoStore(url, database)
+    try:
+        await store.ensure_indexes([ITEMS])
+        started = time.perf_counter()
+        docs = bench_documents(args.items, datetime.now(UTC))
+        for start in range(0, len(docs), 1000):
+            await store.collection(ITEMS).insert_many(docs[start:start + 1000])
+        load_s = time.perf_counter() - started
+
+        port = free_port()
+        app = create_read_app(store, Settings(), rate_limit=None)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        api = uvicorn.Server(config)
+        serving = asyncio.create_task(api.serve())
+        while not api.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as client:
+            first = (await client.get(base + "/api/v1/items?limit=20")).json()
+        page2 = f"{base}/api/v1/items?limit=20&cursor={first['next_cursor']}"
+        scenarios = {
+            "list_hot": [base + "/api/v1/items?limit=20"],
+            "list_hot_page2": [page2],
+            "list_tag_chips": [base + "/api/v1/items?limit=20&tag=chips"],
+            "list_time": [base + "/api/v1/items?limit=20&sort=time"],
+        }
+        results: dict[str, Any] = {}
+        for name, urls in scenarios.items():
+            seconds = args.seconds if name == "list_hot" else max(2.0, args.seconds / 4)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--load", json.dumps(urls), "--seconds", str(seconds),
+                "--concurrency", str(args.concurrency), stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await proc.communicate()
+            results[name] = json.loads(out)
+        api.should_exit = True
+        await serving
+    finally:
+        await store.client.drop_database(database)
+        await store.close()
+        if server is not None:
+            server.stop()
+        tmp.cleanup()
+    main = results["list_hot"]
+    return {
+        "benchmark": "read_api",
+        "endpoint": "GET /api/v1/items?limit=20 (sort=hot)",
+        "items_stored": args.items,
+        "mongo": "external" if os.environ.get("NEWSROOM_MONGO_URL") else "nx-27017",
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "requests_per_s": main["requests_per_s"],
+        "p50_ms": main["p50_ms"],
+        "p95_ms": main["p95_ms"],
+        "p99_ms": main["p99_ms"],
+        "errors": main["errors"],
+        "target_p95_ms": TARGET_P95_MS,
+        "target_met": main["p95_ms"] < TARGET_P95_MS and main["errors"] == 0,
+        "scenarios": results,
+        "insert_s": round(load_s, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: run as the load generator
+    parser.add_argument("--warmup", type=float, default=1.0)
+    args = parser.parse_args()
+    if args.load:
+        print(json.dumps(asyncio.run(generate_load(json.loads(args.load), args.seconds, args.concurrency,
+                                                   args.warmup))))
+        return
+    print(json.dumps(asyncio.run(run(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

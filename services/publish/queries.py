@@ -1,0 +1,512 @@
+"""The read-side query layer over the ``items`` collection: list with filters, sort and cursor
+pagination; one item; full-text search in English and Chinese; tag counts; the view counter.
+
+Search: MongoDB ``$text`` does not segment Chinese, and nx-27017 (the embedded and test server) has no
+text index. So the documents are not tokenised at all: the *query* is segmented (jieba, Traditional
+folded to Simplified as well) and every term must occur as a substring, case-insensitively, in one of
+the short fields (titles, summaries, tag and entity labels, key phrases, source titles). Substring
+matching is what Chinese search needs anyway (jieba's "台积" + "电" still matches 台积电), needs no
+extra stored field (the Item contract stays as it is) and gives the same answer on nx-27017 and on
+real MongoDB. Terms go in as escaped string ``$regex`` (never a BSON regex: nx-27017 mis-evaluates
+those), so user input can not inject a pattern. The cost is a collection scan per search; the long
+analysis and body texts are not searched to keep that scan cheap.
+
+nx-27017 quirks this module stays clear of (all *measured*, silently empty results): equality on an
+array-of-documents path (``tags.id``) once that path has an index (the items collection has one),
+``$in`` and ``$regex`` on such a path, ``distinct`` on it, and excluding a nested field in a
+projection. ``$elemMatch`` and top-level exclusions work on both servers. nx-27017 also evaluates
+``$and``, ``$or`` and comparisons on ``_id`` or on dates in Python (a scan, ~0.3 s over 10,000
+items) but flat filters of equality, numeric ranges and ``$elemMatch`` in SQL: filters are kept
+flat, and cursors resume without comparing ids in the query.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.events import Bilingual, Entity, Language, Tag
+from shared.items import Item
+from shared.storage import ITEMS, MongoStore
+
+log = logging.getLogger(__name__)
+
+SortKey = Literal["hot", "quality", "impact", "time", "updated"]
+
+SORT_FIELDS: dict[str, str] = {
+    "hot": "scores.hot.value",
+    "quality": "scores.quality.value",
+    "impact": "scores.impact.value",
+    "time": "published_at",
+    "updated": "updated_at",
+}
+TIME_SORTS = frozenset({"time", "updated"})
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+MAX_QUERY_TERMS = 8
+
+# The list never needs the long texts: leave them in the database (top-level exclusions only).
+LIST_PROJECTION: dict[str, int] = {"body": 0, "analysis": 0}
+
+# Fields a search term is looked for in. Arrays of documents go through $elemMatch.
+SEARCH_SCALAR_FIELDS = ("title.en", "title.zh", "summary.en", "summary.zh", "keyphrases")
+SEARCH_ELEMENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "tags": ("en", "zh"),
+    "entities": ("en", "zh"),
+    "sources": ("title",),
+}
+
+# Words that carry no meaning on their own; requiring them would only lose matches.
+_STOPWORDS = frozenset(
+    "a an and are as at by for from in is of on or the to with "
+    "的 了 和 与 及 在 是 也 就 都 而 或 对 把 被 之".split()
+)
+_PUNCTUATION = " \t\"'“”‘’()[]{}<>,.;:!?,。;:!?、()《》【】"  # stripped as a set of characters
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_WORDISH = re.compile(r"\w", re.UNICODE)
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that was not issued by this service for this sort order."""
+
+
+class StoredItemInvalid(RuntimeError):
+    """A stored document does not validate as an Item: the writer and the contract disagree."""
+
+    def __init__(self, item_id: str, error: ValidationError) -> None:
+        super().__init__(f"stored item {item_id!r} is not a valid Item: {error.error_count()} error(s)")
+        self.item_id = item_id
+        self.error = error
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    tag: str | None = None
+    entity: str | None = None
+    language: Language | None = None  # the item's language of origin
+    since: datetime | None = None  # published at or after
+    until: datetime | None = None  # published before
+    min_hot: float | None = None
+    min_quality: float | None = None
+    min_impact: float | None = None
+
+    def clauses(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if self.tag:
+            # $elemMatch, not {"tags.id": ...}: with the multikey index on tags.id, nx-27017 answers
+            # the dotted form with nothing. MongoDB uses that index for both forms.
+            out.append({"tags": {"$elemMatch": {"id": self.tag}}})
+        if self.entity:
+            out.append({"entities": {"$elemMatch": {"id": self.entity}}})
+        if self.language:
+            out.append({"origin_language": self.language})
+        if self.since is not None:
+            out.append({"published_at": {"$gte": self.since}})
+        if self.until is not None:
+            out.append({"published_at": {"$lt": self.until}})
+        minimums = (("hot", self.min_hot), ("quality", self.min_quality), ("impact", self.min_impact))
+        for name, minimum in minimums:
+            if minimum is not None:
+                out.append({SORT_FIELDS[name]: {"$gte": minimum}})
+        return out
+
+
+# --- cursors ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Position after the last item of a page: its sort value, its id (the tie-breaker) and how
+    many items with that same value were already shown (so ties are resumed without comparing
+    ids in the query, which nx-27017 can only do by scanning)."""
+
+    sort: SortKey
+    value: float | datetime | None
+    last_id: str
+    ties_shown: int = 1
+
+    def encode(self) -> str:
+        value: Any = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps({"s": self.sort, "v": value, "i": self.last_id, "n": self.ties_shown},
+                         separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, sort: SortKey) -> Cursor:
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        except (ValueError, binascii.Error, UnicodeError) as exc:
+            raise InvalidCursor("cursor is not one this service issued") from exc
+        if not isinstance(data, dict) or set(data) != {"s", "v", "i", "n"}:
+            raise InvalidCursor("cursor is not one this service issued")
+        if data["s"] != sort:
+            raise InvalidCursor(f"cursor belongs to sort={data['s']!r}, not sort={sort!r}")
+        last_id, raw_value, ties = data["i"], data["v"], data["n"]
+        if not isinstance(last_id, str) or not last_id:
+            raise InvalidCursor("cursor has no item id")
+        if not isinstance(ties, int) or isinstance(ties, bool) or not 1 <= ties <= 1_000_000:
+            raise InvalidCursor("cursor tie count is out of range")
+        value: float | datetime | None
+        if sort in TIME_SORTS:
+            if not isinstance(raw_value, str):
+                raise InvalidCursor("cursor has no time value")
+            try:
+                value = datetime.fromisoformat(raw_value)
+            except ValueError as exc:
+                raise InvalidCursor("cursor time is not ISO 8601") from exc
+            if value.tzinfo is None:
+                raise InvalidCursor("cursor time has no timezone")
+        elif raw_value is None or (isinstance(raw_value, int | float) and not isinstance(raw_value, bool)):
+            value = float(raw_value) if raw_value is not None else None
+        else:
+            raise InvalidCursor("cursor score is not a number")
+        return cls(sort=sort, value=value, last_id=last_id, ties_shown=ties)
+
+
+def _get_path(doc: dict[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+# --- search terms -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _converters() -> tuple[Any, Any]:
+    import opencc
+
+    return opencc.OpenCC("t2s"), opencc.OpenCC("s2t")
+
+
+def _segment(text: str) -> list[str]:
+    import jieba
+
+    return [token for token in jieba.lcut(text) if token.strip()]
+
+
+def search_terms(query: str) -> list[str]:
+    """The terms of a query: whitespace-separated words, Chinese runs segmented with jieba;
+    NFKC-normalised, stopwords and punctuation dropped, at most MAX_QUERY_TERMS."""
+    text = unicodedata.normalize("NFKC", query).strip()
+    terms: list[str] = []
+    for chunk in text.split():
+        # Segment the Simplified form: jieba's dictionary is Simplified (臺積電 would fall apart);
+        # term_variants() adds the Traditional spelling back for matching.
+        tokens = _segment(_converters()[0].convert(chunk)) if _CJK.search(chunk) else [chunk]
+        for token in tokens:
+            token = token.strip(_PUNCTUATION)
+            if not token or not _WORDISH.search(token) or token.lower() in _STOPWORDS:
+                continue
+            if token.lower() not in (t.lower() for t in terms):
+                terms.append(token)
+    return terms[:MAX_QUERY_TERMS]
+
+
+def term_variants(term: str) -> list[str]:
+    """The term plus its Simplified and Traditional spellings (stored text may be either)."""
+    if not _CJK.search(term):
+        return [term]
+    to_simplified, to_traditional = _converters()
+    variants = [term, to_simplified.convert(term), to_traditional.convert(term)]
+    return list(dict.fromkeys(variants))
+
+
+def term_pattern(term: str) -> str:
+    """A literal, escaped pattern; Latin words match at a word start ("chip" finds "chips")."""
+    escaped = re.escape(term)
+    return rf"\b{escaped}" if re.match(r"\w", term, re.ASCII) else escaped
+
+
+def search_clauses(query: str) -> list[dict[str, Any]]:
+    """One clause per term; each term must occur in at least one searched field."""
+    clauses: list[dict[str, Any]] = []
+    for term in search_terms(query):
+        alternatives: list[dict[str, Any]] = []
+        for variant in term_variants(term):
+            regex = {"$regex": term_pattern(variant), "$options": "i"}
+            alternatives += [{path: regex} for path in SEARCH_SCALAR_FIELDS]
+            for array, keys in SEARCH_ELEMENT_FIELDS.items():
+                alternatives += [{array: {"$elemMatch": {key: regex}}} for key in keys]
+        clauses.append({"$or": alternatives})
+    return clauses
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+class ScoreValues(BaseModel):
+    hot: float | None = None
+    quality: float | None = None
+    impact: float | None = None
+
+
+class SourceLink(BaseModel):
+    name: str
+    url: str
+    language: Language
+    published_at: datetime | None = None
+
+
+class ItemSummary(BaseModel):
+    """What a list shows of an item: no body, no analysis. Built from a stored document."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    version: int
+    origin_language: Language
+    title: Bilingual
+    summary: Bilingual
+    tags: list[Tag]
+    primary_tag: str
+    entities: list[Entity]
+    scores: ScoreValues
+    sources: list[SourceLink] = Field(description="Representative source first")
+    source_count: int
+    published_at: datetime
+    updated_at: datetime
+    views: int
+    ai_generated: bool
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> ItemSummary:
+        scores = doc.get("scores") or {}
+        sources = doc.get("sources") or []
+        representative = doc.get("representative_article_id")
+        # Representative source first, the rest in their stored order.
+        ordered = sorted(sources, key=lambda s: s.get("article_id") != representative)
+        return cls(
+            id=doc["_id"],
+            version=doc.get("version", 1),
+            origin_language=doc["origin_language"],
+            title=Bilingual.model_validate(doc["title"]),
+            summary=Bilingual.model_validate(doc.get("summary") or {}),
+            tags=doc.get("tags") or [],
+            primary_tag=doc.get("primary_tag", "untagged"),
+            entities=doc.get("entities") or [],
+            scores=ScoreValues(
+                hot=_get_path(scores, "hot.value"),
+                quality=_get_path(scores, "quality.value"),
+                impact=_get_path(scores, "impact.value"),
+            ),
+            sources=[
+                SourceLink(
+                    name=s["source_name"], url=s["url"], language=s["language"],
+                    published_at=s.get("published_at"),
+                )
+                for s in ordered
+            ],
+            source_count=len(sources),
+            published_at=doc["published_at"],
+            updated_at=doc["updated_at"],
+            views=doc.get("views", 0),
+            ai_generated=doc.get("ai_generated", True),
+        )
+
+
+class ItemPage(BaseModel):
+    items: list[ItemSummary]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page")
+
+
+class TagCount(BaseModel):
+    id: str
+    en: str
+    zh: str
+    count: int
+
+
+_ITEM_KEYS = frozenset(f.alias or name for name, f in Item.model_fields.items())
+
+
+def item_from_document(doc: dict[str, Any]) -> Item:
+    """Validate a stored document as an Item. Storage-only keys a writer may add are dropped;
+    anything else wrong raises StoredItemInvalid."""
+    extra = set(doc) - _ITEM_KEYS
+    if extra:
+        log.debug("item %s: ignoring storage-only keys %s", doc.get("_id"), sorted(extra))
+        doc = {k: v for k, v in doc.items() if k in _ITEM_KEYS}
+    try:
+        return Item.model_validate(doc)
+    except ValidationError as exc:
+        raise StoredItemInvalid(str(doc.get("_id")), exc) from exc
+
+
+def clamp_page_size(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_PAGE_SIZE
+    return max(1, min(int(limit), MAX_PAGE_SIZE))
+
+
+# --- the query layer --------------------------------------------------------------------------
+
+
+@dataclass
+class ItemQueries:
+    store: MongoStore
+    max_page_size: int = MAX_PAGE_SIZE
+    skipped_invalid: int = field(default=0, init=False)
+
+    @property
+    def _items(self) -> Any:
+        return self.store.collection(ITEMS)
+
+    async def list_items(
+        self,
+        filters: ItemFilter | None = None,
+        sort: SortKey = "hot",
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> ItemPage:
+        """A page in ``sort`` order (descending, ties by id). Raises InvalidCursor."""
+        return await self._page((filters or ItemFilter()).clauses(), sort, limit, cursor)
+
+    async def search(
+        self,
+        query: str,
+        filters: ItemFilter | None = None,
+        sort: SortKey = "hot",
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> ItemPage:
+        """Items where every term of ``query`` occurs (see the module doc). An empty query, or one
+        made only of stopwords and punctuation, raises ValueError: it would match everything."""
+        terms = search_clauses(query)
+        if not terms:
+            raise ValueError("the query has no searchable words")
+        return await self._page(terms + (filters or ItemFilter()).clauses(), sort, limit, cursor)
+
+    async def _page(
+        self, clauses: list[dict[str, Any]], sort: SortKey, limit: int | None, cursor: str | None
+    ) -> ItemPage:
+        size = min(clamp_page_size(limit), self.max_page_size)
+        path = SORT_FIELDS[sort]
+        after = Cursor.decode(cursor, sort) if cursor else None
+        docs = await self._after(clauses, path, after, size + 1)
+        items = list(self._summaries(docs[:size]))
+        next_cursor = None
+        if len(docs) > size:
+            page = docs[:size]
+            last_value = _get_path(page[-1], path)
+            ties = sum(1 for d in page if _get_path(d, path) == last_value)
+            if after is not None and after.value == last_value and ties == len(page):
+                ties += after.ties_shown  # the whole page continued the previous page's ties
+            next_cursor = Cursor(sort, last_value, page[-1]["_id"], ties).encode()
+        return ItemPage(items=items, next_cursor=next_cursor)
+
+    async def _after(
+        self, clauses: list[dict[str, Any]], path: str, after: Cursor | None, want: int
+    ) -> list[dict[str, Any]]:
+        """Up to ``want`` documents in (value desc, _id desc) order after the cursor, read in up to
+        three segments of simple filters: the rest of the ties, the lower values, then (score sorts)
+        the items without that score, which sort last."""
+        order = [(path, -1), ("_id", -1)]
+        if after is None:
+            return await self._find(clauses, order, want)
+        docs = await self._rest_of_ties(clauses, path, after, want)
+        if after.value is not None and len(docs) < want:
+            docs += await self._find([*clauses, {path: {"$lt": after.value}}], order, want - len(docs))
+            if after.sort not in TIME_SORTS and len(docs) < want:
+                docs += await self._find([*clauses, {path: None}], [("_id", -1)], want - len(docs))
+        return docs
+
+    async def _rest_of_ties(
+        self, clauses: list[dict[str, Any]], path: str, after: Cursor, want: int
+    ) -> list[dict[str, Any]]:
+        # Ties are read from their start and the ones already shown (id >= last id) dropped here,
+        # not in the query; the limit grows if items were inserted among the shown ties.
+        fetch = after.ties_shown + want
+        while True:
+            tied = await self._find([*clauses, {path: after.value}], [("_id", -1)], fetch)
+            rest = [d for d in tied if d["_id"] < after.last_id]
+            if len(rest) >= want or len(tied) < fetch:
+                return rest[:want]
+            fetch *= 2
+
+    async def _find(self, clauses: list[dict[str, Any]], order: list[tuple[str, int]], limit: int
+                    ) -> list[dict[str, Any]]:
+        found = self._items.find(combine(clauses), LIST_PROJECTION).sort(order).limit(limit)
+        return [doc async for doc in found]
+
+    def _summaries(self, docs: Iterable[dict[str, Any]]) -> Iterable[ItemSummary]:
+        for doc in docs:
+            try:
+                yield ItemSummary.from_document(doc)
+            except (ValidationError, KeyError, TypeError) as exc:
+                # One bad document must not take the whole list down; it is counted and logged.
+                self.skipped_invalid += 1
+                log.warning("skipping stored item %s that does not read as an item: %s", doc.get("_id"), exc)
+
+    async def get_item(self, item_id: str) -> Item | None:
+        doc = await self.store.get(ITEMS, item_id)
+        return item_from_document(doc) if doc is not None else None
+
+    async def increment_views(self, item_id: str) -> bool:
+        """+1 on the item's view counter; False when there is no such item."""
+        result = await self._items.update_one({"_id": item_id}, {"$inc": {"views": 1}})
+        return bool(result.matched_count)
+
+    async def tag_counts(self, limit: int = 50) -> list[TagCount]:
+        """Tags in use, most used first (for the tag filter). A single-key $group: nx-27017
+        mis-groups compound ids."""
+        pipeline: list[dict[str, Any]] = [
+            {"$project": {"tags": 1}},
+            {"$unwind": "$tags"},
+            {"$group": {"_id": "$tags.id", "en": {"$first": "$tags.en"}, "zh": {"$first": "$tags.zh"},
+                        "count": {"$sum": 1}}},
+            {"$sort": {"count": -1, "_id": 1}},
+            {"$limit": limit},
+        ]
+        rows = await self.store.aggregate(ITEMS, pipeline)
+        return [TagCount(id=r["_id"], en=r["en"], zh=r["zh"], count=r["count"]) for r in rows if r.get("_id")]
+
+
+def _as_operators(condition: Any) -> dict[str, Any]:
+    if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+        return dict(condition)
+    return {"$eq": condition}
+
+
+def combine(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    """One filter document from clauses. Conditions on the same field are merged into one operator
+    document and the rest kept flat, because nx-27017 answers a flat filter with one SQL query but
+    evaluates any ``$and`` in Python (~0.35 s over 10,000 items, *measured*). Only clauses that can
+    not be merged (several ``$or``, or the same operator twice on a field) go into ``$and``."""
+    merged: dict[str, Any] = {}
+    rest: list[dict[str, Any]] = []
+    for clause in clauses:
+        for key, condition in clause.items():
+            if key not in merged:
+                merged[key] = condition
+                continue
+            if key.startswith("$"):
+                rest.append({key: condition})
+                continue
+            old, new = _as_operators(merged[key]), _as_operators(condition)
+            if set(old) & set(new):
+                rest.append({key: condition})
+            else:
+                merged[key] = {**old, **new}
+    if rest:
+        return {"$and": [merged, *rest]} if merged else {"$and": rest}
+    return merged

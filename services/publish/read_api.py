@@ -1,0 +1,389 @@
+"""The read side over the stored items, as its own process (``python -m services.publish.read_api``):
+a FastAPI app with the JSON API under /api/v1 (OpenAPI at /openapi.json), RSS/Atom/JSON feeds under
+/feeds, the server-rendered web page at / and /items/{id}, and /healthz, /readyz.
+
+Read-only apart from the view counter. Input is validated by FastAPI (422 on bad input), page sizes
+are capped, and every client address gets a token bucket (429 with Retry-After when empty).
+Swagger UI and ReDoc are off: they load their scripts from a CDN, and nothing here may.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import AliasChoices, Field
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from services.publish.feeds import FeedContext, FeedFormat, FeedLanguage, render_feed
+from services.publish.queries import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    InvalidCursor,
+    ItemFilter,
+    ItemPage,
+    ItemQueries,
+    SortKey,
+    StoredItemInvalid,
+    TagCount,
+)
+from services.publish.web.render import WebRenderer
+from shared.items import Item
+from shared.settings import Settings
+from shared.storage import MongoStore
+
+log = logging.getLogger("newsroom.read_api")
+
+WEB_DIR = Path(__file__).parent / "web"
+FEED_SIZE = 50
+TAG_CACHE_SECONDS = 60.0
+
+# Ids are opaque strings from the pipeline; these bounds keep hostile input short and printable.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+TAG_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ItemOut(Item):
+    """An item as the API returns it: ``id`` (like the list) rather than MongoDB's ``_id``."""
+
+    id: str = Field(validation_alias=AliasChoices("_id", "id"), serialization_alias="id")
+
+
+# --- rate limiting ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Per-client token bucket: ``burst`` requests at once, refilled at ``per_second``."""
+
+    per_second: float = 20.0
+    burst: int = 60
+    max_clients: int = 10_000  # least recently seen clients are forgotten beyond this
+
+
+class TokenBuckets:
+    def __init__(self, limit: RateLimit, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.monotonic = monotonic
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str) -> float:
+        """0.0 if the request may go ahead, else the seconds until a token is available."""
+        now = self.monotonic()
+        tokens, stamp = self._buckets.pop(client, (float(self.limit.burst), now))
+        tokens = min(float(self.limit.burst), tokens + (now - stamp) * self.limit.per_second)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.limit.per_second
+        self._buckets[client] = (tokens, now)
+        while len(self._buckets) > self.limit.max_clients:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+class RateLimitMiddleware(BaseHTTPMiddleware):
+    # Health checks and static files are not limited: probes and CSS must not be throttled.
+    EXEMPT_PREFIXES = ("/healthz", "/readyz", "/static/")
+
+    def __init__(self, app: Any, buckets: TokenBuckets) -> None:
+        super().__init__(app)
+        self.buckets = buckets
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path.startswith(self.EXEMPT_PREFIXES):
+            return await call_next(request)
+        # The socket peer, not X-Forwarded-For: that header is whatever the client says it is.
+        client = request.client.host if request.client else "unknown"
+        wait = self.buckets.take(client)
+        if wait > 0:
+            return JSONResponse(
+                {"detail": "rate limit exceeded, retry later"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        return await call_next(request)
+
+
+class SecurityHeadersMiddleware(BaseHTTPMiddleware):
+    # The pages run no script at all; the policy makes an escaping mistake inert as well.
+    CSP = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", self.CSP)
+        return response
+
+
+# --- small caches -----------------------------------------------------------------------------
+
+
+class TagCache:
+    """Tag counts scan the collection: computed at most once a minute."""
+
+    def __init__(self, queries: ItemQueries, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.queries = queries
+        self.monotonic = monotonic
+        self._value: list[TagCount] | None = None
+        self._stamp = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> list[TagCount]:
+        async with self._lock:
+            if self._value is None or self.monotonic() - self._stamp > TAG_CACHE_SECONDS:
+                self._value = await self.queries.tag_counts()
+                self._stamp = self.monotonic()
+            return self._value
+
+    async def label(self, tag_id: str, language: FeedLanguage) -> str | None:
+        for tag in await self.get():
+            if tag.id == tag_id:
+                return tag.en if language == "en" else tag.zh
+        return None
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+Language = Literal["en", "zh", "other"]
+
+
+def _filters(
+    tag: str | None, entity: str | None, language: Language | None, since: datetime | None,
+    until: datetime | None, min_hot: float | None, min_quality: float | None, min_impact: float | None,
+) -> ItemFilter:
+    def aware(value: datetime | None) -> datetime | None:
+        # A time without an offset is taken as UTC (the API documents this).
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    return ItemFilter(
+        tag=tag, entity=entity, language=language, since=aware(since), until=aware(until),
+        min_hot=min_hot, min_quality=min_quality, min_impact=min_impact,
+    )
+
+
+TagQ = Annotated[str | None, Query(pattern=TAG_PATTERN, description="Tag id, e.g. `chips`")]
+EntityQ = Annotated[str | None, Query(pattern=ID_PATTERN, description="Entity id, e.g. `openai`")]
+LanguageQ = Annotated[Language | None, Query(description="Language of origin")]
+SinceQ = Annotated[datetime | None, Query(description="Published at or after (ISO 8601; no offset = UTC)")]
+UntilQ = Annotated[datetime | None, Query(description="Published before (ISO 8601; no offset = UTC)")]
+ScoreQ = Annotated[float | None, Query(ge=0, le=100)]
+SortQ = Annotated[SortKey, Query(description="Descending; `time` = published, `updated` = last change")]
+LimitQ = Annotated[int, Query(ge=1, description=f"Page size; values above {MAX_PAGE_SIZE} are capped")]
+CursorQ = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
+ItemIdP = Annotated[str, PathParam(pattern=ID_PATTERN)]
+DisplayQ = Annotated[Literal["en", "zh", "both"], Query(description="Language shown: en, zh or both")]
+
+
+def create_read_app(
+    store: MongoStore,
+    settings: Settings,
+    *,
+    rate_limit: RateLimit | None = RateLimit(),
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """The read-side app over ``store``. ``rate_limit=None`` turns limiting off (benchmarks);
+    ``clock`` is what "now" is for relative times and empty feeds."""
+    queries = ItemQueries(store)
+    tags = TagCache(queries)
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    web = WebRenderer(templates, clock)
+
+    app = FastAPI(
+        title="AI Newsroom read API",
+        version="1",
+        summary="Bilingual AI-industry news items with Hot, Quality and Impact scores.",
+        description=(
+            "Read-only access to the published items. Lists are cursor-paginated: pass the "
+            "`next_cursor` of a page as `cursor` to get the next one (with the same `sort`). "
+            "Search matches every word of `q` (Chinese is segmented) in titles, summaries, tags, "
+            "entities, key phrases and source titles. Requests are rate limited per client (429)."
+        ),
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.queries = queries
+    if rate_limit is not None:
+        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate_limit))
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+
+    async def page_or_422(run: Callable[[], Awaitable[ItemPage]]) -> ItemPage:
+        try:
+            return await run()
+        except InvalidCursor as exc:
+            raise HTTPException(status_code=422, detail=f"invalid cursor: {exc}") from exc
+
+    # --- health -----------------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up (does not touch MongoDB)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "MongoDB unreachable"}})
+    async def readyz() -> JSONResponse:
+        """Ready to serve: MongoDB answers."""
+        if await store.ping():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable", "reason": "MongoDB does not answer"}, status_code=503)
+
+    # --- JSON API ---------------------------------------------------------------------------
+
+    @app.get("/api/v1/items", response_model=ItemPage, tags=["items"])
+    async def list_items(
+        tag: TagQ = None, entity: EntityQ = None, language: LanguageQ = None,
+        since: SinceQ = None, until: UntilQ = None,
+        min_hot: ScoreQ = None, min_quality: ScoreQ = None, min_impact: ScoreQ = None,
+        sort: SortQ = "hot", limit: LimitQ = DEFAULT_PAGE_SIZE, cursor: CursorQ = None,
+    ) -> ItemPage:
+        """Items, newest Hot first by default, with filters."""
+        filters = _filters(tag, entity, language, since, until, min_hot, min_quality, min_impact)
+        return await page_or_422(lambda: queries.list_items(filters, sort, limit, cursor))
+
+    @app.get("/api/v1/search", response_model=ItemPage, tags=["items"])
+    async def search(
+        q: Annotated[str, Query(min_length=1, max_length=200, description="Words, English or Chinese")],
+        tag: TagQ = None, entity: EntityQ = None, language: LanguageQ = None,
+        since: SinceQ = None, until: UntilQ = None,
+        min_hot: ScoreQ = None, min_quality: ScoreQ = None, min_impact: ScoreQ = None,
+        sort: SortQ = "hot", limit: LimitQ = DEFAULT_PAGE_SIZE, cursor: CursorQ = None,
+    ) -> ItemPage:
+        """Full-text search in both languages."""
+        filters = _filters(tag, entity, language, since, until, min_hot, min_quality, min_impact)
+        try:
+            return await page_or_422(lambda: queries.search(q, filters, sort, limit, cursor))
+        except ValueError as exc:  # a query of only stopwords or punctuation
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+    @app.get(
+        "/api/v1/items/{item_id}", response_model=ItemOut, tags=["items"],
+        responses={404: {"description": "No such item"}},
+    )
+    async def get_item(item_id: ItemIdP) -> ItemOut:
+        """One item in full: analysis, sources, provenance, QA flags, disclaimer."""
+        item = await _load(queries, item_id)
+        if item is None:
+            raise HTTPException(status_code=404, detail="no such item")
+        return ItemOut.model_validate(dict(item))
+
+    @app.post("/api/v1/items/{item_id}/view", status_code=204, tags=["items"],
+              responses={404: {"description": "No such item"}})
+    async def count_view(item_id: ItemIdP) -> Response:
+        """Add one to the item's view counter (the only write)."""
+        if not await queries.increment_views(item_id):
+            raise HTTPException(status_code=404, detail="no such item")
+        return Response(status_code=204)
+
+    @app.get("/api/v1/tags", response_model=list[TagCount], tags=["items"])
+    async def list_tags() -> list[TagCount]:
+        """Tags in use, most used first (refreshed every minute)."""
+        return await tags.get()
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    async def feed(request: Request, language: FeedLanguage, fmt: FeedFormat, tag: str | None) -> Response:
+        page = await queries.list_items(ItemFilter(tag=tag), sort="time", limit=FEED_SIZE)
+        site = str(request.base_url).rstrip("/")
+        label = await tags.label(tag, language) if tag else None
+        ctx = FeedContext(
+            language=language, site_url=site, feed_url=str(request.url.replace(query="")),
+            updated_fallback=clock(), tag_id=tag, tag_label=label,
+        )
+        body, media_type = render_feed(page.items, ctx, fmt)
+        return Response(body, media_type=media_type, headers={"Cache-Control": "public, max-age=60"})
+
+    feed_responses: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}, "application/feed+json": {}},
+              "description": "RSS 2.0, Atom 1.0 or JSON Feed 1.1"}
+    }
+
+    @app.get("/feeds/{language}.{fmt}", tags=["feeds"], response_class=Response, responses=feed_responses)
+    async def language_feed(request: Request, language: FeedLanguage, fmt: FeedFormat) -> Response:
+        """The latest items in one language: `/feeds/en.rss`, `/feeds/zh.atom`, `/feeds/en.json`."""
+        return await feed(request, language, fmt, None)
+
+    @app.get("/feeds/tags/{tag}/{language}.{fmt}", tags=["feeds"], response_class=Response,
+             responses=feed_responses)
+    async def tag_feed(
+        request: Request, tag: Annotated[str, PathParam(pattern=TAG_PATTERN)], language: FeedLanguage,
+        fmt: FeedFormat,
+    ) -> Response:
+        """The latest items of one tag: `/feeds/tags/chips/zh.rss`."""
+        return await feed(request, language, fmt, tag)
+
+    # --- web pages --------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(
+        request: Request, lang: DisplayQ = "both", tag: TagQ = None,
+        sort: SortQ = "hot", cursor: CursorQ = None,
+    ) -> Response:
+        filters = ItemFilter(tag=tag)
+        page = await page_or_422(lambda: queries.list_items(filters, sort, DEFAULT_PAGE_SIZE, cursor))
+        next_url = None
+        if page.next_cursor:
+            params = {"lang": lang, "sort": sort, "cursor": page.next_cursor, **({"tag": tag} if tag else {})}
+            next_url = "/?" + urlencode(params)
+        return web.list_page(request, page.items, await tags.get(), lang, tag, sort, next_url)
+
+    @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def item_page(request: Request, item_id: ItemIdP, lang: DisplayQ = "both") -> Response:
+        item = await _load(queries, item_id)
+        if item is None:
+            return web.not_found(request, lang)
+        return web.item_page(request, item, lang)
+
+    return app
+
+
+async def _load(queries: ItemQueries, item_id: str) -> Item | None:
+    try:
+        return await queries.get_item(item_id)
+    except StoredItemInvalid as exc:
+        log.error("%s", exc)
+        raise HTTPException(status_code=500, detail="the stored item is not readable") from exc
+
+
+def main() -> None:
+    """Serve the read side on settings.publish.api_host:api_port."""
+    import uvicorn
+
+    from shared.settings import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level)
+    store = MongoStore(settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver)
+    app = create_read_app(store, settings)
+    uvicorn.run(app, host=settings.publish.api_host, port=settings.publish.api_port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()
