@@ -91,6 +91,8 @@ class Article(Model):
     # Where the body came from: the feed itself or the article page (extraction).
     body_origin: Literal["feed", "page", "none"] = "feed"
     translate_body: bool = True
+    # The page shows only a teaser of a paywalled article (lowers Quality).
+    paywalled: bool = False
 
 
 class StoryMember(Model):
@@ -143,6 +145,7 @@ class Tag(Model):
     zh: str
     source: Literal["local", "llm"]
     confidence: float | None = None
+    evidence: list[str] = Field(default_factory=list)  # trigger terms or example that chose the tag
 
 
 class Entity(Model):
@@ -161,6 +164,7 @@ class Amount(Model):
     value: float
     currency: str
     usd: float | None = None
+    source: Literal["local", "llm"] = "local"
 
 
 class Analysis(Model):
@@ -169,7 +173,7 @@ class Analysis(Model):
     summary: Bilingual = Field(default_factory=Bilingual)
     summary_provenance: Provenance | None = None
     # The long "Analysis / 深度分析" commentary. Only a language model can write it: absent
-    # (with analysis_reason) when none is configured or its answer was rejected.
+    # (with commentary_reason) when none is configured or its answer was rejected.
     commentary: Bilingual = Field(default_factory=Bilingual)
     commentary_provenance: Provenance | None = None
     commentary_reason: str | None = None
@@ -177,6 +181,8 @@ class Analysis(Model):
     entities: list[Entity] = Field(default_factory=list)
     keyphrases: list[str] = Field(default_factory=list)
     amounts: list[Amount] = Field(default_factory=list)
+    user_counts: list[int] = Field(default_factory=list)  # parsed "100 million users" figures (Impact)
+    taxonomy_version: str | None = None
     tiers: list[Literal["local", "llm"]] = Field(default_factory=list)
 
 

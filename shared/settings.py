@@ -69,8 +69,10 @@ class StageDelivery(BaseModel):
 
 
 class DeliverySettings(BaseModel):
-    translate: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0))
-    analyze: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0))
+    # LLM stages: ack_wait above the model's p99; workers about twice the LLM concurrency so the
+    # endpoint stays busy while other messages do their cache look-ups, checks and publishes.
+    translate: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0, workers=16))
+    analyze: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0, workers=16))
     score: StageDelivery = Field(default_factory=StageDelivery)
     publish: StageDelivery = Field(default_factory=StageDelivery)
     ingest: StageDelivery = Field(default_factory=StageDelivery)
@@ -108,6 +110,17 @@ class ScoreSettings(BaseModel):
 class PublishSettings(BaseModel):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # Absolute base of links in feeds and pages; empty = taken from the request.
+    public_base_url: str = ""
+    api_rate_per_s: float = 20.0
+    api_burst: int = 60
+    # Webhooks: comma-separated URLs that receive new and updated items, signed with the secret.
+    webhook_urls: str = ""
+    webhook_secret: str = ""
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [part.strip() for part in self.webhook_urls.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):

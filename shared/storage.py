@@ -119,10 +119,13 @@ class MongoStore:
         MONGO_WRITE_SECONDS.labels(collection).observe(time.perf_counter() - started)
 
     async def replace_if_version(
-        self, collection: str, doc: Mapping[str, Any], expected_version: int | None
+        self, collection: str, doc: Mapping[str, Any], expected_version: int | None,
+        preserve: tuple[str, ...] = (),
     ) -> bool:
-        """Optimistic concurrency: insert when expected_version is None, else replace the document
-        only if its stored version is still expected_version. False = someone else won, re-read."""
+        """Optimistic concurrency: insert when expected_version is None, else overwrite the
+        document's fields only if its stored version is still expected_version (fields named in
+        ``preserve``, e.g. counters written by others, are left as stored). False = someone else
+        won: re-read and try again."""
         from pymongo.errors import DuplicateKeyError
 
         started = time.perf_counter()
@@ -130,8 +133,9 @@ class MongoStore:
             if expected_version is None:
                 await self.db[collection].insert_one(dict(doc))
                 return True
-            result = await self.db[collection].replace_one(
-                {"_id": doc["_id"], "version": expected_version}, dict(doc)
+            fields = {k: v for k, v in doc.items() if k != "_id" and k not in preserve}
+            result = await self.db[collection].update_one(
+                {"_id": doc["_id"], "version": expected_version}, {"$set": fields}
             )
             return bool(result.matched_count)
         except DuplicateKeyError:

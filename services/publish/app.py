@@ -56,7 +56,8 @@ async def fold(store: MongoStore, event: StoryEvent) -> tuple[Item | None, int]:
         if existing is not None and merge.item is existing:
             return existing, announced
         new_doc = {**merge.item.model_dump(mode="python", by_alias=True), ANNOUNCED: announced}
-        if await store.replace_if_version(ITEMS, new_doc, existing.version if existing else None):
+        # Views are counted by the read API ($inc): never overwrite them from here.
+        if await store.replace_if_version(ITEMS, new_doc, existing.version if existing else None, preserve=("views",)):
             if merge.created:
                 PIPELINE_LATENCY_SECONDS.observe(max(0.0, (utcnow() - event.article.fetched_at).total_seconds()))
             return merge.item, announced
