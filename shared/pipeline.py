@@ -94,7 +94,7 @@ def make_broker(settings: Settings, app_name: str) -> NatsBroker:
         middlewares=[NatsPrometheusMiddleware(registry=REGISTRY, app_name=app_name)],
         # Reconnect for ever: a restarted nats-server must not take the services down.
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         name=f"newsroom-{app_name}",
         graceful_timeout=15.0,
         logger=logging.getLogger(f"faststream.{app_name}"),
@@ -133,7 +133,11 @@ async def publish_durably(broker: NatsBroker, out: Outgoing, stage: str) -> bool
 
 
 async def dead_letter(
-    broker: NatsBroker, stage: str, msg: NatsMessage, error: BaseException, deliveries: int,
+    broker: NatsBroker,
+    stage: str,
+    msg: NatsMessage,
+    error: BaseException,
+    deliveries: int,
     reason: str,
 ) -> None:
     raw = msg.raw_message
@@ -155,11 +159,19 @@ async def dead_letter(
         story_id=story_id if isinstance(story_id, str) else None,
     )
     seq = raw.metadata.sequence.stream if raw.metadata else 0
-    await publish_durably(broker, Outgoing(subjects.dlq(stage), letter, f"dlq:{stage}:{raw.subject}:{seq}"), stage)
+    await publish_durably(
+        broker, Outgoing(subjects.dlq(stage), letter, f"dlq:{stage}:{raw.subject}:{seq}"), stage
+    )
     DEAD_LETTERS.labels(stage, reason).inc()
     log.error(
-        "dead-lettered", extra={"stage": stage, "subject": raw.subject, "reason": reason,
-                                "error": letter.error[:300], "deliveries": deliveries}
+        "dead-lettered",
+        extra={
+            "stage": stage,
+            "subject": raw.subject,
+            "reason": reason,
+            "error": letter.error[:300],
+            "deliveries": deliveries,
+        },
     )
 
 

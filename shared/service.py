@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +22,22 @@ from shared.storage import MongoStore
 
 log = logging.getLogger("newsroom.service")
 
-ASGIApp = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any]], Awaitable[None]]
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[MutableMapping[str, Any]]],
+     Callable[[MutableMapping[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 def _plain(status: int, body: bytes) -> ASGIApp:
-    async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -56,7 +65,7 @@ class Service:
         return True, "ready"
 
     def _readyz(self) -> ASGIApp:
-        async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
             ok, why = await self.ready()
             await _plain(200 if ok else 503, why.encode())(scope, receive, send)
 
@@ -119,7 +128,8 @@ def new_service(stage: str, settings: Settings | None = None, with_store: bool =
     settings = settings or load_settings()
     store = (
         MongoStore(settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver)
-        if with_store else None
+        if with_store
+        else None
     )
     return Service(stage=stage, settings=settings, broker=make_broker(settings, stage), store=store)
 

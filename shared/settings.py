@@ -96,6 +96,7 @@ class IngestSettings(BaseModel):
     @property
     def feed_list(self) -> list[str]:
         return [part.strip() for part in self.feeds.split(",") if part.strip()]
+
     user_agent: str = "AI-Newsroom/0.1 (+https://github.com/ai-newsroom/ai-newsroom)"
 
 

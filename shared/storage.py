@@ -19,7 +19,10 @@ Driver = Literal["pymongo", "motor"]
 # Errors that mean "MongoDB is unreachable right now": the caller waits and retries, it does not
 # dead-letter the message.
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
-    AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError,
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
 )
 
 ITEMS = "items"
@@ -119,7 +122,10 @@ class MongoStore:
         MONGO_WRITE_SECONDS.labels(collection).observe(time.perf_counter() - started)
 
     async def replace_if_version(
-        self, collection: str, doc: Mapping[str, Any], expected_version: int | None,
+        self,
+        collection: str,
+        doc: Mapping[str, Any],
+        expected_version: int | None,
         preserve: tuple[str, ...] = (),
     ) -> bool:
         """Optimistic concurrency: insert when expected_version is None, else overwrite the

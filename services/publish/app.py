@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from services.publish.webhooks import WebhookDispatcher
 from shared import subjects
 from shared.core.items import merge_event, pending_with
 from shared.events import StoryEvent, utcnow
@@ -34,10 +35,14 @@ def item_from_doc(doc: dict[str, Any]) -> Item:
 
 
 def announcement(item: Item, announced: int) -> Outgoing:
-    kind = "published" if announced == 0 else "updated"
-    subject = subjects.published(item.primary_tag) if kind == "published" else subjects.updated(item.primary_tag)
+    kind: Literal["published", "updated"] = "published" if announced == 0 else "updated"
+    subject = (
+        subjects.published(item.primary_tag) if kind == "published" else subjects.updated(item.primary_tag)
+    )
     dedup = f"published:{item.id}" if kind == "published" else f"updated:{item.id}:{item.version}"
-    payload = ItemEvent(kind=kind, story_id=item.id, version=item.version, occurred_at=item.updated_at, item=item)
+    payload = ItemEvent(
+        kind=kind, story_id=item.id, version=item.version, occurred_at=item.updated_at, item=item
+    )
     return Outgoing(subject, payload, dedup)
 
 
@@ -57,17 +62,32 @@ async def fold(store: MongoStore, event: StoryEvent) -> tuple[Item | None, int]:
             return existing, announced
         new_doc = {**merge.item.model_dump(mode="python", by_alias=True), ANNOUNCED: announced}
         # Views are counted by the read API ($inc): never overwrite them from here.
-        if await store.replace_if_version(ITEMS, new_doc, existing.version if existing else None, preserve=("views",)):
+        if await store.replace_if_version(
+            ITEMS, new_doc, existing.version if existing else None, preserve=("views",)
+        ):
             if merge.created:
-                PIPELINE_LATENCY_SECONDS.observe(max(0.0, (utcnow() - event.article.fetched_at).total_seconds()))
+                PIPELINE_LATENCY_SECONDS.observe(
+                    max(0.0, (utcnow() - event.article.fetched_at).total_seconds())
+                )
             return merge.item, announced
     raise ConcurrentUpdate(f"item {event.story_id} kept changing under us")
+
+
+def webhook_dispatcher(settings: Settings) -> WebhookDispatcher | None:
+    urls = settings.publish.webhook_url_list
+    if not urls:
+        return None
+    return WebhookDispatcher(urls, settings.publish.webhook_secret)
 
 
 def build(settings: Settings | None = None) -> Service:
     service = new_service("publish", settings)
     store = service.store
     assert store is not None
+    webhooks = webhook_dispatcher(service.settings)
+    if webhooks is not None:
+        service.startup.append(webhooks.start)
+        service.shutdown.append(webhooks.stop)
 
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
         item, announced = await fold(store, event)
@@ -79,6 +99,8 @@ def build(settings: Settings | None = None) -> Service:
         out = announcement(item, announced)
         await publish_durably(service.broker, out, "publish")
         await store.upsert(ITEMS, item.id, {ANNOUNCED: item.version})
+        if webhooks is not None:  # best effort, never blocks: the stream is the reliable channel
+            webhooks.submit(out.payload.kind, item.model_dump(mode="json", by_alias=True))  # type: ignore[attr-defined]
         if announced == 0:
             ITEMS_PUBLISHED.labels(item.primary_tag, item.origin_language).inc()
         else:
@@ -86,10 +108,25 @@ def build(settings: Settings | None = None) -> Service:
         LAST_PUBLISHED.set(started)
         return []
 
-    register_stage(service.broker, service.settings, stage="publish", subject=subjects.SCORED,
-                   durable="publish", handler=handle, description="Scored stories to publish")
-    document_publisher(service.broker, f"{subjects.PUBLISHED_PREFIX}.{{tag}}",
-                       "A story published for the first time (exactly once per story)", ItemEvent)
-    document_publisher(service.broker, f"{subjects.UPDATED_PREFIX}.{{tag}}",
-                       "A material change of a published story (new source, scores, text)", ItemEvent)
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="publish",
+        subject=subjects.SCORED,
+        durable="publish",
+        handler=handle,
+        description="Scored stories to publish",
+    )
+    document_publisher(
+        service.broker,
+        f"{subjects.PUBLISHED_PREFIX}.{{tag}}",
+        "A story published for the first time (exactly once per story)",
+        ItemEvent,
+    )
+    document_publisher(
+        service.broker,
+        f"{subjects.UPDATED_PREFIX}.{{tag}}",
+        "A material change of a published story (new source, scores, text)",
+        ItemEvent,
+    )
     return service

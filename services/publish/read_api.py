@@ -311,7 +311,7 @@ def create_read_app(
 
     async def feed(request: Request, language: FeedLanguage, fmt: FeedFormat, tag: str | None) -> Response:
         page = await queries.list_items(ItemFilter(tag=tag), sort="time", limit=FEED_SIZE)
-        site = str(request.base_url).rstrip("/")
+        site = settings.publish.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
         label = await tags.label(tag, language) if tag else None
         ctx = FeedContext(
             language=language, site_url=site, feed_url=str(request.url.replace(query="")),
@@ -378,11 +378,15 @@ def main() -> None:
 
     from shared.settings import load_settings
 
+    from shared.logs import configure_logging
+
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging("api", settings.log_level)
     store = MongoStore(settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver)
-    app = create_read_app(store, settings)
-    uvicorn.run(app, host=settings.publish.api_host, port=settings.publish.api_port, log_level="info")
+    limit = RateLimit(per_second=settings.publish.api_rate_per_s, burst=settings.publish.api_burst)
+    app = create_read_app(store, settings, rate_limit=limit)
+    uvicorn.run(app, host=settings.publish.api_host, port=settings.publish.api_port, log_config=None,
+                access_log=False)
 
 
 if __name__ == "__main__":

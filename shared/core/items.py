@@ -26,17 +26,27 @@ def is_full(event: StoryEvent) -> bool:
 
 def _source(member: StoryMember) -> SourceRef:
     return SourceRef(
-        article_id=member.article_id, source_id=member.source_id, source_name=member.source_name,
-        url=member.url, title=member.title, language=member.language, published_at=member.published_at,
-        joined_at=member.joined_at, near_duplicate_of=member.near_duplicate_of,
+        article_id=member.article_id,
+        source_id=member.source_id,
+        source_name=member.source_name,
+        url=member.url,
+        title=member.title,
+        language=member.language,
+        published_at=member.published_at,
+        joined_at=member.joined_at,
+        near_duplicate_of=member.near_duplicate_of,
     )
 
 
-def merge_sources(existing: list[SourceRef], members: list[StoryMember], representative: str) -> list[SourceRef]:
+def merge_sources(
+    existing: list[SourceRef], members: list[StoryMember], representative: str
+) -> list[SourceRef]:
     by_id = {ref.article_id: ref for ref in existing}
     for member in members:
         by_id.setdefault(member.article_id, _source(member))
-    ordered = sorted(by_id.values(), key=lambda ref: (ref.article_id != representative, ref.joined_at, ref.article_id))
+    ordered = sorted(
+        by_id.values(), key=lambda ref: (ref.article_id != representative, ref.joined_at, ref.article_id)
+    )
     return ordered
 
 
@@ -71,7 +81,8 @@ def content_fields(event: StoryEvent) -> dict[str, Any]:
     return {
         "origin_language": article.language,
         "title": _bilingual(article.language, article.title, translation.title),
-        "summary": analysis.summary if (analysis.summary.en or analysis.summary.zh)
+        "summary": analysis.summary
+        if (analysis.summary.en or analysis.summary.zh)
         else _bilingual(article.language, article.summary, translation.summary),
         "summary_provenance": analysis.summary_provenance
         or (Provenance(tier="source") if article.summary else None),
@@ -86,11 +97,14 @@ def content_fields(event: StoryEvent) -> dict[str, Any]:
         "amounts": list(analysis.amounts),
         "representative_article_id": article.article_id,
         "translation": SectionState(
-            status=translation.status, reason=translation.reason, provenance=translation.provenance,
+            status=translation.status,
+            reason=translation.reason,
+            provenance=translation.provenance,
             qa_flags=list(translation.qa_flags),
         ),
         "analysis_state": SectionState(
-            status=analysis.status, reason=analysis.reason,
+            status=analysis.status,
+            reason=analysis.reason,
             provenance=analysis.commentary_provenance or analysis.summary_provenance,
         ),
     }
@@ -106,7 +120,9 @@ def _comparable(item: Item) -> dict[str, Any]:
     return data
 
 
-def merge_event(existing: Item | None, pending: dict[str, Any] | None, event: StoryEvent, now: datetime) -> Merge | None:
+def merge_event(
+    existing: Item | None, pending: dict[str, Any] | None, event: StoryEvent, now: datetime
+) -> Merge | None:
     """Fold one event into the story's item. Returns None when the event cannot make an item yet
     (a re-score of a story whose full event has not arrived: the caller keeps it as pending)."""
     if existing is None and not is_full(event):
@@ -126,10 +142,12 @@ def merge_event(existing: Item | None, pending: dict[str, Any] | None, event: St
         if pending:  # re-scores and members that arrived before the story itself
             item = item.model_copy(update={"scores": ItemScores.model_validate(pending.get("scores") or {})})
             members += [StoryMember.model_validate(m) for m in pending.get("members", [])]
-        item = item.model_copy(update={
-            "sources": merge_sources([], members, item.representative_article_id),
-            "scores": merge_scores(item.scores, event),
-        })
+        item = item.model_copy(
+            update={
+                "sources": merge_sources([], members, item.representative_article_id),
+                "scores": merge_scores(item.scores, event),
+            }
+        )
         return Merge(item=item, material=True, created=True)
 
     update: dict[str, Any] = {}
@@ -147,7 +165,8 @@ def merge_event(existing: Item | None, pending: dict[str, Any] | None, event: St
         return Merge(item=candidate, material=False, created=False)
     return Merge(
         item=candidate.model_copy(update={"version": existing.version + 1, "updated_at": now}),
-        material=True, created=False,
+        material=True,
+        created=False,
     )
 
 
@@ -161,4 +180,3 @@ def pending_with(pending: dict[str, Any] | None, event: StoryEvent) -> dict[str,
     scores = merge_scores(ItemScores.model_validate(pending.get("scores") or {}), event)
     pending["scores"] = scores.model_dump(mode="json")
     return pending
-

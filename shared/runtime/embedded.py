@@ -44,7 +44,9 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes] | None, timeout_s: float, what: str) -> None:
+def wait_for_port(
+    host: str, port: int, proc: subprocess.Popen[bytes] | None, timeout_s: float, what: str
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -68,7 +70,9 @@ def check_data_dir(path: Path) -> None:
         raise EmbeddedServerError(f"data directory {path} cannot be written ({exc.strerror}): {exc}") from exc
     free = shutil.disk_usage(path).free
     if free < 64 * 1024 * 1024:
-        raise EmbeddedServerError(f"data directory {path} has only {free // (1024 * 1024)} MiB free (need 64)")
+        raise EmbeddedServerError(
+            f"data directory {path} has only {free // (1024 * 1024)} MiB free (need 64)"
+        )
 
 
 @dataclass
@@ -87,7 +91,7 @@ class EmbeddedServer:
         if port_open(self.host, self.port):
             raise EmbeddedServerError(f"{self.name}: port {self.host}:{self.port} is already in use")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
@@ -115,8 +119,9 @@ class EmbeddedServer:
         return self.proc is not None and self.proc.poll() is None
 
 
-def nats_server(data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-                monitor_port: int | None = None) -> EmbeddedServer:
+def nats_server(
+    data_dir: Path, port: int | None = None, host: str = "127.0.0.1", monitor_port: int | None = None
+) -> EmbeddedServer:
     port = port or free_port(host)
     store = data_dir / "nats"
     argv = [venv_binary("nats-server"), "-js", "-sd", str(store), "-a", host, "-p", str(port)]
@@ -124,7 +129,9 @@ def nats_server(data_dir: Path, port: int | None = None, host: str = "127.0.0.1"
     if monitor_port is not None:
         argv += ["-m", str(monitor_port)]
         extra["monitor"] = monitor_port
-    return EmbeddedServer("nats-server", host, port, store, argv, data_dir / "nats-server.log", extra_ports=extra)
+    return EmbeddedServer(
+        "nats-server", host, port, store, argv, data_dir / "nats-server.log", extra_ports=extra
+    )
 
 
 def mongo_wire_server(data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> EmbeddedServer:
@@ -132,8 +139,17 @@ def mongo_wire_server(data_dir: Path, port: int | None = None, host: str = "127.
     store = data_dir / "mongo"
     store.mkdir(parents=True, exist_ok=True)
     argv = [
-        venv_binary("nx-27017"), "--data-dir", str(store), "-p", str(port), "--host", host,
-        "--log-file", str(data_dir / "nx-27017.log"), "--pid-file", str(data_dir / "nx-27017.pid"),
+        venv_binary("nx-27017"),
+        "--data-dir",
+        str(store),
+        "-p",
+        str(port),
+        "--host",
+        host,
+        "--log-file",
+        str(data_dir / "nx-27017.log"),
+        "--pid-file",
+        str(data_dir / "nx-27017.pid"),
     ]
     server = EmbeddedServer("nx-27017", host, port, store, argv, data_dir / "nx-27017.out")
     return server

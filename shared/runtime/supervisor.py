@@ -28,7 +28,11 @@ class Child:
     def start(self) -> None:
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self.argv,
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self.started_at = time.monotonic()
@@ -63,9 +67,11 @@ class Supervisor:
                 code = child.proc.returncode if child.proc else None
                 if now - child.started_at > 60:
                     child.restarts = 0
-                delay = min(self.max_backoff_s, 0.5 * (2 ** child.restarts))
+                delay = min(self.max_backoff_s, 0.5 * (2**child.restarts))
                 child.next_start = now + delay
-                log.warning("%s exited with %s; restarting in %.1fs (see %s)", child.name, code, delay, child.log_path)
+                log.warning(
+                    "%s exited with %s; restarting in %.1fs (see %s)", child.name, code, delay, child.log_path
+                )
             elif now >= child.next_start:
                 child.restarts += 1
                 child.next_start = 0.0

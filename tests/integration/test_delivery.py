@@ -23,17 +23,38 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def event(story: str) -> StoryEvent:
-    article = Article(article_id=f"a-{story}", source_id="s", source_name="S", url=f"https://x.org/{story}",
-                      canonical_url=f"https://x.org/{story}", title=f"Story {story}", language="en", fetched_at=NOW)
-    member = StoryMember(article_id=article.article_id, source_id="s", source_name="S", url=article.url,
-                         title=article.title, language="en", joined_at=NOW)
-    return StoryEvent(story_id=story, article_id=article.article_id, article=article,
-                      cluster=Cluster(story_id=story, is_new=True, method="new", members=[member]))
+    article = Article(
+        article_id=f"a-{story}",
+        source_id="s",
+        source_name="S",
+        url=f"https://x.org/{story}",
+        canonical_url=f"https://x.org/{story}",
+        title=f"Story {story}",
+        language="en",
+        fetched_at=NOW,
+    )
+    member = StoryMember(
+        article_id=article.article_id,
+        source_id="s",
+        source_name="S",
+        url=article.url,
+        title=article.title,
+        language="en",
+        joined_at=NOW,
+    )
+    return StoryEvent(
+        story_id=story,
+        article_id=article.article_id,
+        article=article,
+        cluster=Cluster(story_id=story, is_new=True, method="new", members=[member]),
+    )
 
 
 def settings_for(url: str) -> Settings:
     fast = StageDelivery(max_deliver=3, ack_wait_s=5.0, batch_size=4, retry_delay_s=0.05)
-    return Settings(nats_url=url, delivery=DeliverySettings(translate=fast, outage_retry_delay_s=0.05, poison_after=50))
+    return Settings(
+        nats_url=url, delivery=DeliverySettings(translate=fast, outage_retry_delay_s=0.05, poison_after=50)
+    )
 
 
 async def wait_for(predicate, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -58,13 +79,18 @@ async def dlq_letters(url: str) -> list[dict[str, object]]:
     try:
         js = nc.jetstream()
         info = await js.stream_info("NEWS_DLQ")
-        return [json.loads((await js.get_msg("NEWS_DLQ", seq)).data or b"{}")
-                for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages]
+        return [
+            json.loads((await js.get_msg("NEWS_DLQ", seq)).data or b"{}")
+            for seq in range(info.state.first_seq, info.state.last_seq + 1)
+            if info.state.messages
+        ]
     finally:
         await nc.close()
 
 
-async def test_failing_handler_is_dead_lettered_after_max_deliver_and_the_rest_flows(nats: EmbeddedServer) -> None:
+async def test_failing_handler_is_dead_lettered_after_max_deliver_and_the_rest_flows(
+    nats: EmbeddedServer,
+) -> None:
     url = nats_url(nats)
     service = new_service("translate", settings_for(url), with_store=False)
     attempts: dict[str, int] = {}
@@ -75,15 +101,25 @@ async def test_failing_handler_is_dead_lettered_after_max_deliver_and_the_rest_f
             raise RuntimeError("this story always breaks the handler")
         return [Outgoing(subjects.TRANSLATED, ev.next(), msg_id("translate", ev.event_id))]
 
-    register_stage(service.broker, service.settings, stage="translate", subject=subjects.INGESTED,
-                   durable="translate", handler=handler)
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="translate",
+        subject=subjects.INGESTED,
+        durable="translate",
+        handler=handler,
+    )
     async with running(service):
         for story in ("s1", "poison", "s2", "s3"):
-            await publish_durably(service.broker, Outgoing(subjects.INGESTED, event(story), f"in:{story}"), "test")
+            await publish_durably(
+                service.broker, Outgoing(subjects.INGESTED, event(story), f"in:{story}"), "test"
+            )
 
         async def settled() -> bool:
-            return (await stream_count(url, "NEWS_PIPELINE", subjects.TRANSLATED) == 3
-                    and len(await dlq_letters(url)) == 1)
+            return (
+                await stream_count(url, "NEWS_PIPELINE", subjects.TRANSLATED) == 3
+                and len(await dlq_letters(url)) == 1
+            )
 
         await wait_for(settled)
     letters = await dlq_letters(url)
@@ -107,7 +143,10 @@ async def test_schema_violation_goes_to_dlq_at_once_with_the_validation_error(na
         await nc.close()
 
         async def settled() -> bool:
-            return len(await dlq_letters(url)) == 2 and await stream_count(url, "NEWS_PIPELINE", subjects.TRANSLATED) == 1
+            return (
+                len(await dlq_letters(url)) == 2
+                and await stream_count(url, "NEWS_PIPELINE", subjects.TRANSLATED) == 1
+            )
 
         await wait_for(settled)
     letters = await dlq_letters(url)
@@ -127,8 +166,14 @@ async def test_outage_waits_instead_of_dead_lettering(nats: EmbeddedServer) -> N
             raise OutageError("model endpoint down")
         return [Outgoing(subjects.TRANSLATED, ev.next(), msg_id("translate", ev.event_id))]
 
-    register_stage(service.broker, service.settings, stage="translate", subject=subjects.INGESTED,
-                   durable="translate", handler=handler)
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="translate",
+        subject=subjects.INGESTED,
+        durable="translate",
+        handler=handler,
+    )
     async with running(service):
         await publish_durably(service.broker, Outgoing(subjects.INGESTED, event("o1"), "in:o1"), "test")
 
@@ -144,8 +189,12 @@ async def test_duplicate_message_id_is_dropped_by_the_stream(nats: EmbeddedServe
     url = nats_url(nats)
     service = new_service("ingest", Settings(nats_url=url), with_store=False)
     async with running(service):
-        first = await publish_durably(service.broker, Outgoing(subjects.INGESTED, event("d"), "ingest:a-d"), "ingest")
-        again = await publish_durably(service.broker, Outgoing(subjects.INGESTED, event("d"), "ingest:a-d"), "ingest")
+        first = await publish_durably(
+            service.broker, Outgoing(subjects.INGESTED, event("d"), "ingest:a-d"), "ingest"
+        )
+        again = await publish_durably(
+            service.broker, Outgoing(subjects.INGESTED, event("d"), "ingest:a-d"), "ingest"
+        )
     assert (first, again) == (True, False)
     assert await stream_count(url, "NEWS_PIPELINE", subjects.INGESTED) == 1
 
@@ -167,7 +216,9 @@ async def test_mongo_store_conformance(mongo_server: str, mongo_db_name: str, dr
         await store.upsert(ITEMS, "b", {"v": "first"})  # idempotent on redelivery
         assert await store.collection(ITEMS).count_documents({}) == 2
         assert (await store.get(ITEMS, "a")) == {"_id": "a", "version": 2, "v": "z"}
-        rows = await store.aggregate(ITEMS, [{"$match": {"v": {"$in": ["z", "first"]}}}, {"$sort": {"_id": 1}}])
+        rows = await store.aggregate(
+            ITEMS, [{"$match": {"v": {"$in": ["z", "first"]}}}, {"$sort": {"_id": 1}}]
+        )
         assert [r["_id"] for r in rows] == ["a", "b"]
     finally:
         await store.db.client.drop_database(mongo_db_name) if hasattr(store.db, "client") else None

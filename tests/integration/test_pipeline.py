@@ -46,7 +46,10 @@ def test_same_article_twice_yields_one_item(stack: Stack, tmp_path: Path) -> Non
     entries = distinct_stories(3)
     first = write_feed(tmp_path / "a.xml", entries, title="Wire A")
     second = write_feed(tmp_path / "b.xml", [entries[1]], title="Wire B")
-    stack.env_extra = {"NEWSROOM_INGEST__FEEDS": f"{first},{second},{first}", "NEWSROOM_INGEST__POLL": "false"}
+    stack.env_extra = {
+        "NEWSROOM_INGEST__FEEDS": f"{first},{second},{first}",
+        "NEWSROOM_INGEST__POLL": "false",
+    }
     stack.start_all()
     stack.wait_items(3)
     time.sleep(3.0)

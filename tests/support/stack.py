@@ -24,7 +24,9 @@ from shared.settings import STAGES
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_feed(path: Path, entries: Iterable[tuple[str, str, str]], title: str = "Test wire", language: str = "en") -> Path:
+def write_feed(
+    path: Path, entries: Iterable[tuple[str, str, str]], title: str = "Test wire", language: str = "en"
+) -> Path:
     """An RSS 2.0 file from (link, title, description) tuples."""
     from xml.sax.saxutils import escape
 
@@ -46,16 +48,53 @@ def write_feed(path: Path, entries: Iterable[tuple[str, str, str]], title: str =
 
 
 def distinct_stories(count: int, prefix: str = "story") -> list[tuple[str, str, str]]:
-    companies = ["OpenAI", "NVIDIA", "TSMC", "ByteDance", "Anthropic", "Alibaba", "Meta", "Baidu", "Huawei", "Mistral"]
-    verbs = ["ships", "delays", "prices", "opens", "tests", "expands", "cuts", "doubles", "audits", "licenses"]
-    things = ["a reasoning model", "an inference chip", "a data centre", "an agent platform", "a robotics lab",
-              "a coding assistant", "a safety benchmark", "a translation API", "a memory fab", "a search product"]
+    companies = [
+        "OpenAI",
+        "NVIDIA",
+        "TSMC",
+        "ByteDance",
+        "Anthropic",
+        "Alibaba",
+        "Meta",
+        "Baidu",
+        "Huawei",
+        "Mistral",
+    ]
+    verbs = [
+        "ships",
+        "delays",
+        "prices",
+        "opens",
+        "tests",
+        "expands",
+        "cuts",
+        "doubles",
+        "audits",
+        "licenses",
+    ]
+    things = [
+        "a reasoning model",
+        "an inference chip",
+        "a data centre",
+        "an agent platform",
+        "a robotics lab",
+        "a coding assistant",
+        "a safety benchmark",
+        "a translation API",
+        "a memory fab",
+        "a search product",
+    ]
     out = []
     for i in range(count):
         company, verb, thing = companies[i % 10], verbs[(i // 10) % 10], things[(i // 100) % 10]
         title = f"{company} {verb} {thing} number {i}"
-        out.append((f"https://news.example.org/{prefix}/{i}", title,
-                    f"{title}. Details of item {i} from the test wire, written for the integration tests."))
+        out.append(
+            (
+                f"https://news.example.org/{prefix}/{i}",
+                title,
+                f"{title}. Details of item {i} from the test wire, written for the integration tests.",
+            )
+        )
     return out
 
 
@@ -71,23 +110,29 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
-        env.update({
-            "NEWSROOM_NATS_URL": self.nats_url,
-            "NEWSROOM_MONGO_URL": self.mongo_url,
-            "NEWSROOM_MONGO_DB": self.db_name,
-            "NEWSROOM_METRICS_BASE_PORT": str(self.base_port),
-            "NEWSROOM_DATA_DIR": str(self.log_dir),
-            "NEWSROOM_LOG_LEVEL": "INFO",
-            "PYTHONPATH": str(REPO),
-        })
+        env.update(
+            {
+                "NEWSROOM_NATS_URL": self.nats_url,
+                "NEWSROOM_MONGO_URL": self.mongo_url,
+                "NEWSROOM_MONGO_DB": self.db_name,
+                "NEWSROOM_METRICS_BASE_PORT": str(self.base_port),
+                "NEWSROOM_DATA_DIR": str(self.log_dir),
+                "NEWSROOM_LOG_LEVEL": "INFO",
+                "PYTHONPATH": str(REPO),
+            }
+        )
         env.update(self.env_extra)
         return env
 
     def start(self, stage: str) -> None:
-        log = open(self.log_dir / f"{stage}.log", "ab")  # noqa: SIM115 - child owns it
+        log = open(self.log_dir / f"{stage}.log", "ab")
         self.procs[stage] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{stage}"], env=self.env(), cwd=REPO, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", f"services.{stage}"],
+            env=self.env(),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 
@@ -114,7 +159,9 @@ class Stack:
                 proc.wait(timeout=5)
 
     def logs(self) -> str:
-        return "\n".join(f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.log_dir.glob("*.log"))
+        return "\n".join(
+            f"== {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.log_dir.glob("*.log")
+        )
 
     # --- observations ------------------------------------------------------------------------
 
@@ -133,7 +180,9 @@ class Stack:
         raise AssertionError(f"only {len(docs)} of {count} items after {timeout_s}s\n{self.logs()}")
 
 
-async def stream_messages(nats_url: str, stream: str, subject: str | None = None) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+async def stream_messages(
+    nats_url: str, stream: str, subject: str | None = None
+) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     """Every message currently in a stream (optionally one subject filter), oldest first."""
     nc = await nats.connect(nats_url)
     try:
@@ -163,5 +212,7 @@ def _matches(pattern: str, subject: str) -> bool:
     return len(pat) == len(sub)
 
 
-def messages(nats_url: str, stream: str, subject: str | None = None) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+def messages(
+    nats_url: str, stream: str, subject: str | None = None
+) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     return asyncio.run(stream_messages(nats_url, stream, subject))

@@ -22,11 +22,23 @@ def compose() -> dict[str, Any]:
 
 def test_every_service_has_a_healthcheck_and_a_restart_policy() -> None:
     services = compose()["services"]
-    for name in ("nats", "mongo", "ingest", "translate", "analyze", "score", "publish", "prometheus", "grafana"):
+    for name in (
+        "nats",
+        "mongo",
+        "ingest",
+        "translate",
+        "analyze",
+        "score",
+        "publish",
+        "prometheus",
+        "grafana",
+    ):
         assert name in services, name
     for name, service in services.items():
         assert service.get("healthcheck"), f"{name} has no healthcheck"
-        assert service.get("restart") in {"unless-stopped", "always", "on-failure"}, f"{name} has no restart policy"
+        assert service.get("restart") in {"unless-stopped", "always", "on-failure"}, (
+            f"{name} has no restart policy"
+        )
 
 
 def test_no_secret_literal_in_compose() -> None:
@@ -45,13 +57,21 @@ def test_no_secret_literal_in_compose() -> None:
 def test_compose_file_validates() -> None:
     result = subprocess.run(
         ["docker-compose", "--env-file", str(REPO / ".env.example"), "-f", str(COMPOSE), "config", "-q"],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) is not installed")
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) is not installed"
+)
 def test_prometheus_config_and_rules_pass_promtool() -> None:
-    for args in (["check", "config", "deploy/prometheus/prometheus.yml"], ["check", "rules", "deploy/prometheus/alerts.yml"]):
+    for args in (
+        ["check", "config", "deploy/prometheus/prometheus.yml"],
+        ["check", "rules", "deploy/prometheus/alerts.yml"],
+    ):
         result = subprocess.run(["promtool", *args], capture_output=True, text=True, cwd=REPO, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr

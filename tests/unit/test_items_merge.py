@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from shared.core.items import merge_event, pending_with
 from shared.events import (
-    Analysis, Article, Bilingual, Cluster, ScoreDetail, Scores, SectionStatus, StoryEvent, StoryMember, Tag,
+    Analysis,
+    Article,
+    Bilingual,
+    Cluster,
+    ScoreDetail,
+    Scores,
+    SectionStatus,
+    StoryEvent,
+    StoryMember,
+    Tag,
     Translation,
 )
 
@@ -14,31 +23,58 @@ T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
 def member(n: int, minutes: int = 0) -> StoryMember:
-    return StoryMember(article_id=f"a{n}", source_id=f"s{n}", source_name=f"Source {n}", url=f"https://s{n}.org/x",
-                       title=f"Title {n}", language="en", joined_at=T0 + timedelta(minutes=minutes))
+    return StoryMember(
+        article_id=f"a{n}",
+        source_id=f"s{n}",
+        source_name=f"Source {n}",
+        url=f"https://s{n}.org/x",
+        title=f"Title {n}",
+        language="en",
+        joined_at=T0 + timedelta(minutes=minutes),
+    )
 
 
 def full_event(hot: float = 40.0) -> StoryEvent:
-    article = Article(article_id="a1", source_id="s1", source_name="Source 1", url="https://s1.org/x",
-                      canonical_url="https://s1.org/x", title="TSMC expands packaging", summary="Lead.",
-                      language="en", fetched_at=T0)
+    article = Article(
+        article_id="a1",
+        source_id="s1",
+        source_name="Source 1",
+        url="https://s1.org/x",
+        canonical_url="https://s1.org/x",
+        title="TSMC expands packaging",
+        summary="Lead.",
+        language="en",
+        fetched_at=T0,
+    )
     return StoryEvent(
-        story_id="st", article_id="a1", article=article,
+        story_id="st",
+        article_id="a1",
+        article=article,
         cluster=Cluster(story_id="st", is_new=True, method="new", members=[member(1)]),
-        translation=Translation(status=SectionStatus.OK, source_language="en", title=Bilingual(zh="台积电扩产封装")),
-        analysis=Analysis(status=SectionStatus.OK, tags=[Tag(id="chips", en="Chips", zh="芯片", source="local")]),
+        translation=Translation(
+            status=SectionStatus.OK, source_language="en", title=Bilingual(zh="台积电扩产封装")
+        ),
+        analysis=Analysis(
+            status=SectionStatus.OK, tags=[Tag(id="chips", en="Chips", zh="芯片", source="local")]
+        ),
         scores=scores(hot, T0),
     )
 
 
 def scores(hot: float, at: datetime) -> Scores:
-    return Scores(status=SectionStatus.OK, hot=ScoreDetail(value=hot, formula_version="hot-test"), computed_at=at)
+    return Scores(
+        status=SectionStatus.OK, hot=ScoreDetail(value=hot, formula_version="hot-test"), computed_at=at
+    )
 
 
 def rescore(members: list[StoryMember], hot: float, at: datetime) -> StoryEvent:
     base = full_event()
-    return base.next(translation=None, analysis=None, scores=scores(hot, at),
-                     cluster=Cluster(story_id="st", is_new=False, method="url", members=members))
+    return base.next(
+        translation=None,
+        analysis=None,
+        scores=scores(hot, at),
+        cluster=Cluster(story_id="st", is_new=False, method="url", members=members),
+    )
 
 
 def test_first_full_event_creates_a_bilingual_item() -> None:

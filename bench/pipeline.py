@@ -1,0 +1,209 @@
+"""End-to-end pipeline throughput against the raw JetStream bound, measured in the same run.
+
+Pipeline: a feed of N small articles → ingest → translate → analyze → score → publish → MongoDB,
+five separate processes on an embedded nats-server and nx-27017 (no LLM configured).
+Raw bound: the same four consumer hops as bare nats-py relays (pull consumer, publish with ack,
+then ack), one process per hop, no application work.
+
+    python bench/pipeline.py [--articles 5000]
+
+Prints JSON. Numbers depend on the machine; they are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shared.runtime.embedded import free_port, mongo_url, mongo_wire_server, nats_server, nats_url  # noqa: E402
+from shared.runtime.supervisor import Supervisor  # noqa: E402
+from shared.settings import STAGES  # noqa: E402
+
+
+def write_feed(path: Path, count: int) -> None:
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+    items = []
+    for i in range(count):
+        when = (start + timedelta(seconds=i)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        title = f"Lab {i % 97} ships model {i} for task {i % 13}"
+        items.append(
+            f"<item><title>{escape(title)}</title><link>https://bench.example.org/a/{i}</link>"
+            f"<description>{escape(title)}: a short benchmark article.</description>"
+            f"<pubDate>{when}</pubDate></item>"
+        )
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Bench</title>'
+        "<link>https://bench.example.org/</link><description>b</description><language>en</language>"
+        + "".join(items)
+        + "</channel></rss>",
+        encoding="utf-8",
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def run_pipeline(count: int, workdir: Path) -> dict[str, object]:
+    from pymongo import MongoClient
+
+    nats = nats_server(workdir / "p").start()
+    mongo = mongo_wire_server(workdir / "p").start()
+    feed = workdir / "feed.xml"
+    write_feed(feed, count)
+    env = dict(
+        os.environ,
+        NEWSROOM_NATS_URL=nats_url(nats),
+        NEWSROOM_MONGO_URL=mongo_url(mongo),
+        NEWSROOM_INGEST__FEEDS=str(feed),
+        NEWSROOM_INGEST__POLL="false",
+        NEWSROOM_METRICS_BASE_PORT=str(free_port()),
+        NEWSROOM_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
+    supervisor = Supervisor()
+    for stage in STAGES:
+        supervisor.add(stage, f"services.{stage}", env, workdir)
+    db = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
+    try:
+        started = time.perf_counter()
+        supervisor.start_all()
+        deadline = started + 900
+        while db.items.count_documents({}) < count and time.perf_counter() < deadline:
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - started
+        done = db.items.count_documents({})
+        latencies = [
+            (doc["published_at"] - doc["first_seen_at"]).total_seconds()
+            for doc in db.items.find({}, {"published_at": 1, "first_seen_at": 1})
+        ]
+        first = min(doc["first_seen_at"] for doc in db.items.find({}, {"first_seen_at": 1}))
+        last = max(doc["published_at"] for doc in db.items.find({}, {"published_at": 1}))
+        flow_s = (last - first).total_seconds()
+    finally:
+        supervisor.stop_all()
+        nats.stop()
+        mongo.stop()
+    return {
+        "articles": count,
+        "published": done,
+        "wall_s_including_startup": round(elapsed, 2),
+        "articles_per_s": round(done / flow_s, 1) if flow_s > 0 else None,
+        "latency_p50_s": round(percentile(latencies, 0.5), 3),
+        "latency_p95_s": round(percentile(latencies, 0.95), 3),
+    }
+
+
+def relay(url: str, source: str, target: str | None, durable: str, count: int, ready: object) -> None:
+    import nats as nats_client
+
+    async def main() -> None:
+        nc = await nats_client.connect(url)
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(source, durable=durable, stream="RAW")
+        ready.set()  # type: ignore[attr-defined]
+        seen = 0
+        while seen < count:
+            try:
+                msgs = await sub.fetch(64, timeout=5)
+            except Exception:
+                continue
+            for msg in msgs:
+                if target:
+                    await js.publish(
+                        target, msg.data, headers={"Nats-Msg-Id": f"{durable}:{msg.metadata.sequence.stream}"}
+                    )
+                await msg.ack()
+                seen += 1
+        await nc.close()
+
+    asyncio.run(main())
+
+
+def run_raw(count: int, workdir: Path) -> dict[str, object]:
+    import nats as nats_client
+
+    server = nats_server(workdir / "raw").start()
+    url = nats_url(server)
+    hops = ["raw.0", "raw.1", "raw.2", "raw.3", "raw.4"]
+
+    async def setup() -> None:
+        nc = await nats_client.connect(url)
+        await nc.jetstream().add_stream(name="RAW", subjects=hops, duplicate_window=3600)
+        await nc.close()
+
+    asyncio.run(setup())
+    ctx = multiprocessing.get_context("spawn")
+    procs, events = [], []
+    for i in range(4):
+        ready = ctx.Event()
+        events.append(ready)
+        target = hops[i + 1] if i < 3 else None  # the last hop only consumes, like publish into MongoDB
+        procs.append(ctx.Process(target=relay, args=(url, hops[i], target, f"hop{i}", count, ready)))
+    for proc in procs:
+        proc.start()
+    for ready in events:
+        ready.wait(30)
+    payload = json.dumps({"title": "x" * 200, "body": "y" * 600}).encode()
+
+    async def feed() -> None:
+        nc = await nats_client.connect(url)
+        js = nc.jetstream()
+        for i in range(count):
+            await js.publish(hops[0], payload, headers={"Nats-Msg-Id": f"in:{i}"})
+        await nc.close()
+
+    started = time.perf_counter()
+    asyncio.run(feed())
+    for proc in procs:
+        proc.join(600)
+    elapsed = time.perf_counter() - started
+    server.stop()
+    return {
+        "messages": count,
+        "hops": 4,
+        "elapsed_s": round(elapsed, 2),
+        "messages_per_s": round(count / elapsed, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        raw = run_raw(args.articles, workdir)
+        pipeline = run_pipeline(args.articles, workdir)
+    ratio = (pipeline["articles_per_s"] / raw["messages_per_s"]) if pipeline["articles_per_s"] else None  # type: ignore[operator]
+    print(
+        json.dumps(
+            {
+                "benchmark": "pipeline",
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "pipeline": pipeline,
+                "raw_jetstream_bound": raw,
+                "ratio_to_raw": round(ratio, 3) if ratio else None,
+                "goal_ratio": 0.5,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

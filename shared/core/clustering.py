@@ -1,0 +1,615 @@
+"""Story clustering at ingest: which known story, if any, does a new article belong to?
+
+Stages, cheapest and surest first; the first stage that matches decides:
+
+1. **url**: the canonical URL was seen before (the same article again).
+2. **near_duplicate**: MinHash LSH over character shingles of the folded title + lead finds a
+   wire copy or a light rewrite of a member (also across Simplified/Traditional Chinese, since
+   the text is folded first). The article joins that story and is marked as a near copy, so it
+   does not count as independent coverage.
+3. **embedding**: multilingual-e5 vectors of title + lead. Same-story similarity overlaps with
+   same-company similarity, so a similarity threshold alone would merge "OpenAI releases GPT-X"
+   with "OpenAI CFO says device by year end". An article joins story S only if
+   (a) S is its best match, judged on S's vectors in the article's language when S has any (an
+   English article is compared with the English members, a cross-language comparison is used
+   only for a story not yet seen in that language), (b) the cosine clears the threshold of that
+   language pair, tuned on the labelled set (e5 puts Chinese texts closer together than English
+   ones, and cross-language pairs lower than both), and (c) *mutual best match*: the article is
+   closer to S than any other story in the index is, so an article landing in a crowd of
+   same-company stories joins none of them.
+
+Everything else starts a new story whose id is the stable id of its first article. The index is
+pure and in memory (no I/O, no clock: ``now`` is passed in), bounded by a time window, and
+deterministic for the same input order. ``snapshot()``/``restore()`` give plain JSON-able dicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from shared.core.embeddings import Embedder, Vectors
+from shared.core.language import fold_for_matching
+from shared.events import stable_id
+
+Method = Literal["new", "url", "near_duplicate", "embedding"]
+SNAPSHOT_FORMAT = "story-index/1"
+# datasketch's MinHash permutation scheme; persisted hash values are only comparable within one.
+MINHASH_SCHEME: Literal["affine32"] = "affine32"
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+# Languages as small codes so per-row thresholds are one vectorised comparison.
+_LANGUAGE_CODES = {"en": 0, "zh": 1}
+_OTHER_CODE = 2
+_CODE_LANGUAGES = {0: "en", 1: "zh", 2: "other"}
+
+
+def _language_code(language: str) -> int:
+    return _LANGUAGE_CODES.get(language, _OTHER_CODE)
+
+
+@dataclass(frozen=True)
+class ClusterDoc:
+    """What the clustering needs to know about one article."""
+
+    article_id: str
+    canonical_url: str
+    title: str
+    lead: str  # first ~500 characters of the body or summary
+    language: str  # "en" | "zh" | "other"
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    story_id: str
+    method: Method
+    # url: 1.0; near_duplicate: estimated Jaccard of the shingles; embedding: cosine; new: the
+    # best cosine seen (None when nothing was compared).
+    similarity: float | None = None
+    # The member this article is a near copy of (not independent coverage), else None.
+    near_duplicate_of: str | None = None
+
+    @property
+    def is_new(self) -> bool:
+        return self.method == "new"
+
+
+@dataclass(frozen=True)
+class ClusteringConfig:
+    window_h: float = 72.0
+    # Characters per shingle: Chinese packs a word into 1-3 characters, English into ~5.
+    shingle_chars_zh: int = 3
+    shingle_chars_other: int = 5
+    num_perm: int = 128
+    # Estimated Jaccard at or above which an article is a near copy of a member.
+    near_duplicate_threshold: float = 0.5
+    # Cosine thresholds of the embedding stage, per language pair, tuned on the "tune" half of
+    # tests/data/clustering (see bench/clustering.py). e5 places Chinese texts closer together
+    # than English ones and cross-language pairs lower than either, so one number cannot fit.
+    # Chosen as the middle of the best-F1 plateau of the tune-half grid (en 0.90-0.91, zh
+    # 0.92-0.93, cross 0.82-0.85).
+    en_en_threshold: float = 0.905
+    zh_zh_threshold: float = 0.925
+    cross_language_threshold: float = 0.835
+    # Same-language pairs in a language we do not tune for: stricter than the tuned ones.
+    other_threshold: float = 0.935
+    # Text embedded: title plus the first lead_chars characters of the lead.
+    lead_chars: int = 200
+    # Vectors kept per story (the first ones, at least one per language): bounds the cost of
+    # large stories while letting a story be found from either language.
+    max_vectors_per_story: int = 6
+    # Require the mutual best match (switch off only to measure what it contributes).
+    mutual_best: bool = True
+
+    def threshold(self, language_a: str, language_b: str) -> float:
+        return float(self.threshold_matrix()[_language_code(language_a), _language_code(language_b)])
+
+    def threshold_matrix(self) -> np.ndarray:
+        """Thresholds indexed by the two language codes (en 0, zh 1, other 2)."""
+        matrix = np.full((3, 3), self.cross_language_threshold)
+        matrix[0, 0], matrix[1, 1], matrix[2, 2] = (
+            self.en_en_threshold,
+            self.zh_zh_threshold,
+            self.other_threshold,
+        )
+        return matrix
+
+
+@dataclass
+class _Member:
+    article_id: str
+    canonical_url: str
+    language: str
+    near_duplicate_of: str | None
+    minhash: MinHash | None
+
+
+@dataclass
+class _Story:
+    story_id: str
+    slot: int  # index into the per-story arrays
+    created_at: datetime
+    last_seen: datetime
+    members: list[_Member] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # rows of the vector matrix
+
+
+def _ts(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        raise ValueError("datetimes given to the story index must be timezone-aware")
+    return moment.timestamp()
+
+
+def _encode_array(values: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(values).tobytes()).decode("ascii")
+
+
+def _decode_array(text: str, dtype: type) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).copy()
+
+
+def _grow(array: np.ndarray, size: int, fill: float | int) -> np.ndarray:
+    grown = np.full((size, *array.shape[1:]), fill, dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+class StoryIndex:
+    """The recent-story index. Not thread-safe: one ingest worker owns one index."""
+
+    def __init__(self, embedder: Embedder | None, config: ClusteringConfig | None = None) -> None:
+        """``embedder=None`` disables the embedding stage explicitly (URL + near-duplicate only);
+        there is no silent fallback to a weaker vector."""
+        self.embedder = embedder
+        self.config = config or ClusteringConfig()
+        self._thresholds = self.config.threshold_matrix()
+        self._reset()
+
+    # --- state -------------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        cfg = self.config
+        self._stories: dict[str, _Story] = {}
+        self._members: dict[str, _Member] = {}
+        self._article_story: dict[str, str] = {}
+        self._url_article: dict[str, str] = {}
+        lsh_threshold = max(0.1, cfg.near_duplicate_threshold - 0.1)  # candidates, verified after
+        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=cfg.num_perm)
+        self._expiry: list[tuple[float, int, str]] = []
+        self._seq = 0
+        # Per story slot: its id (None once evicted) and its closest other story, as a calibrated
+        # score (cosine minus the pair's threshold) and that story's slot.
+        self._slot_story: list[str | None] = []
+        self._neighbour_score = np.full(64, -np.inf)
+        self._neighbour_slot = np.full(64, -1, dtype=np.int64)
+        self._dead_slots = 0
+        # Vector rows: the matrix, the owning slot (-1 = evicted), the language code, the article.
+        self._dim: int | None = None
+        self._vectors: Vectors = np.zeros((0, 0), dtype=np.float32)
+        self._row_slot = np.full(64, -1, dtype=np.int64)
+        self._row_language = np.full(64, _OTHER_CODE, dtype=np.int8)
+        self._row_article: list[str] = []
+        self._n_rows = 0
+        self._dead_rows = 0
+
+    @property
+    def embedding_enabled(self) -> bool:
+        return self.embedder is not None
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    def story_of(self, article_id: str) -> str | None:
+        return self._article_story.get(article_id)
+
+    def members(self, story_id: str) -> list[str]:
+        story = self._stories.get(story_id)
+        return [m.article_id for m in story.members] if story else []
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "stories": len(self._stories),
+            "articles": len(self._article_story),
+            "vectors": self._n_rows - self._dead_rows,
+        }
+
+    # --- the three stages --------------------------------------------------------------------
+
+    def assign(self, doc: ClusterDoc, now: datetime) -> Assignment:
+        """Place one article: join a known story or start a new one. Evicts expired stories first."""
+        self.evict(now)
+        known_article = self._url_article.get(doc.canonical_url)
+        if known_article is None and doc.article_id in self._article_story:
+            known_article = doc.article_id
+        if known_article is not None:
+            story = self._stories[self._article_story[known_article]]
+            self._touch(story, now)
+            return Assignment(story.story_id, "url", 1.0, None)
+
+        folded = fold_for_matching(f"{doc.title} {doc.lead}")
+        minhash = self._minhash(folded, doc.language) if folded else None
+        if minhash is not None:
+            near = self._near_duplicate(minhash)
+            if near is not None:
+                original, jaccard = near
+                story = self._stories[self._article_story[original]]
+                self._add_member(story, doc, minhash, near_duplicate_of=original)
+                self._touch(story, now)
+                return Assignment(story.story_id, "near_duplicate", jaccard, original)
+
+        vector: np.ndarray | None = None
+        best_cosine: float | None = None
+        if self.embedder is not None and folded:
+            vector = self.embedder.embed([self.embedding_text(doc)])[0]
+            match = self._embedding_match(vector, _language_code(doc.language))
+            if match is not None:
+                story, cosine, accepted = match
+                best_cosine = cosine
+                if accepted:
+                    self._add_member(story, doc, minhash, near_duplicate_of=None)
+                    self._add_vector(story, vector, doc)
+                    self._touch(story, now)
+                    return Assignment(story.story_id, "embedding", cosine, None)
+
+        story = self._new_story(doc, now)
+        self._add_member(story, doc, minhash, near_duplicate_of=None)
+        if vector is not None:
+            self._add_vector(story, vector, doc)
+        self._touch(story, now)
+        return Assignment(story.story_id, "new", best_cosine, None)
+
+    def embedding_text(self, doc: ClusterDoc) -> str:
+        """The text the embedding stage embeds for ``doc``: title plus the start of the lead."""
+        lead = doc.lead[: self.config.lead_chars].strip()
+        return f"{doc.title.strip()}\n{lead}" if lead else doc.title.strip()
+
+    def _shingles(self, folded: str, language: str) -> set[bytes]:
+        size = self.config.shingle_chars_zh if language == "zh" else self.config.shingle_chars_other
+        text = _NON_WORD.sub(" ", folded).strip()
+        if language == "zh":
+            text = text.replace(" ", "")  # spacing in Chinese text is layout, not content
+        if len(text) <= size:
+            return {text.encode("utf-8")} if text else set()
+        return {text[i : i + size].encode("utf-8") for i in range(len(text) - size + 1)}
+
+    def _minhash(self, folded: str, language: str) -> MinHash | None:
+        shingles = self._shingles(folded, language)
+        if not shingles:
+            return None
+        minhash = MinHash(num_perm=self.config.num_perm, scheme=MINHASH_SCHEME)
+        minhash.update_batch(sorted(shingles))
+        return minhash
+
+    def _near_duplicate(self, minhash: MinHash) -> tuple[str, float] | None:
+        best: tuple[float, int, str] | None = None
+        for candidate in self._lsh.query(minhash):
+            member = self._members.get(candidate)
+            story = self._stories.get(self._article_story.get(candidate, ""))
+            if member is None or member.minhash is None or story is None:
+                continue
+            jaccard = float(minhash.jaccard(member.minhash))
+            if jaccard < self.config.near_duplicate_threshold:
+                continue
+            # Highest Jaccard wins; ties go to the story created first (deterministic).
+            key = (-jaccard, story.slot, candidate)
+            if best is None or key < best:
+                best = key
+        if best is None:
+            return None
+        # A copy of a copy points at the original: it is the same coverage.
+        member = self._members[best[2]]
+        return (member.near_duplicate_of or member.article_id), -best[0]
+
+    def _row_scores(self, vector: np.ndarray, language_code: int) -> np.ndarray:
+        """Per vector row: cosine minus the threshold of that language pair (>= 0 is a match)."""
+        n = self._n_rows
+        cosines = self._vectors[:n] @ vector
+        thresholds = self._thresholds[language_code][self._row_language[:n]]
+        scores = cosines.astype(np.float64) - thresholds
+        scores[self._row_slot[:n] < 0] = -np.inf
+        return scores
+
+    def _story_scores(self, row_scores: np.ndarray, language_code: int) -> np.ndarray:
+        """Per story slot, how well a vector in ``language_code`` matches the story.
+
+        A story that has vectors in that language is judged by them only: same-language scores
+        separate stories better, and a cross-language near-miss (e.g. an English article on one
+        OpenAI story against the Chinese version of another) must not outvote them. A story
+        without such vectors is judged by its others. Slots without vectors get -inf.
+        """
+        n_slots = len(self._slot_story)
+        slots = self._row_slot[: self._n_rows]
+        live = slots >= 0
+        same = live & (self._row_language[: self._n_rows] == language_code)
+        best_any = np.full(n_slots, -np.inf)
+        np.maximum.at(best_any, slots[live], row_scores[live])
+        best_same = np.full(n_slots, -np.inf)
+        np.maximum.at(best_same, slots[same], row_scores[same])
+        has_same = np.bincount(slots[same], minlength=n_slots) > 0
+        return np.where(has_same, best_same, best_any)
+
+    def _embedding_match(self, vector: np.ndarray, language_code: int) -> tuple[_Story, float, bool] | None:
+        if self._n_rows == self._dead_rows:
+            return None
+        row_scores = self._row_scores(vector, language_code)
+        story_scores = self._story_scores(row_scores, language_code)
+        best_slot = int(np.argmax(story_scores))  # the first maximum: the oldest story wins ties
+        best_score = float(story_scores[best_slot])
+        story_id = self._slot_story[best_slot]
+        if not np.isfinite(best_score) or story_id is None:
+            return None
+        story = self._stories[story_id]
+        rows = [r for r in story.rows if self._row_language[r] == language_code] or story.rows
+        best_row = rows[int(np.argmax(row_scores[rows]))]
+        cosine = float(self._vectors[best_row] @ vector)
+        # Mutual best match: the article must be closer to the story than any other story is.
+        mutual = best_score > self._neighbour_score[best_slot] or not self.config.mutual_best
+        accepted = best_score >= 0.0 and bool(mutual)
+        return story, round(cosine, 6), accepted
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _new_story(self, doc: ClusterDoc, now: datetime) -> _Story:
+        return self._open_slot(stable_id("story", doc.article_id), now, now)
+
+    def _open_slot(self, story_id: str, created_at: datetime, last_seen: datetime) -> _Story:
+        slot = len(self._slot_story)
+        if slot == len(self._neighbour_score):
+            self._neighbour_score = _grow(self._neighbour_score, 2 * slot, -np.inf)
+            self._neighbour_slot = _grow(self._neighbour_slot, 2 * slot, -1)
+        self._slot_story.append(story_id)
+        self._neighbour_score[slot], self._neighbour_slot[slot] = -np.inf, -1
+        story = _Story(story_id=story_id, slot=slot, created_at=created_at, last_seen=last_seen)
+        self._stories[story_id] = story
+        return story
+
+    def _add_member(
+        self, story: _Story, doc: ClusterDoc, minhash: MinHash | None, near_duplicate_of: str | None
+    ) -> None:
+        member = _Member(doc.article_id, doc.canonical_url, doc.language, near_duplicate_of, minhash)
+        self._insert_member(story, member)
+
+    def _insert_member(self, story: _Story, member: _Member) -> None:
+        story.members.append(member)
+        self._members[member.article_id] = member
+        self._article_story[member.article_id] = story.story_id
+        self._url_article[member.canonical_url] = member.article_id
+        if member.minhash is not None and member.article_id not in self._lsh:
+            self._lsh.insert(member.article_id, member.minhash)
+
+    def _touch(self, story: _Story, now: datetime) -> None:
+        if now > story.last_seen:
+            story.last_seen = now
+        self._seq += 1
+        heapq.heappush(self._expiry, (_ts(story.last_seen), self._seq, story.story_id))
+
+    def _add_vector(self, story: _Story, vector: np.ndarray, doc: ClusterDoc) -> None:
+        code = _language_code(doc.language)
+        has_language = any(int(self._row_language[r]) == code for r in story.rows)
+        if len(story.rows) >= self.config.max_vectors_per_story and has_language:
+            return
+        self._append_row(story, vector, code, doc.article_id)
+        self._update_neighbours(story, vector, code)
+
+    def _append_row(self, story: _Story, vector: np.ndarray, language_code: int, article: str) -> None:
+        dim = int(vector.shape[0])
+        if self._dim is None:
+            self._dim = dim
+            self._vectors = np.zeros((len(self._row_slot), dim), dtype=np.float32)
+        elif dim != self._dim:
+            raise ValueError(f"embedding dimension changed from {self._dim} to {dim}")
+        row = self._n_rows
+        if row == len(self._vectors):
+            self._vectors = _grow(self._vectors, 2 * row, 0.0)
+            self._row_slot = _grow(self._row_slot, 2 * row, -1)
+            self._row_language = _grow(self._row_language, 2 * row, _OTHER_CODE)
+        self._vectors[row] = vector
+        self._row_slot[row] = story.slot
+        self._row_language[row] = language_code
+        self._row_article.append(article)
+        self._n_rows += 1
+        story.rows.append(row)
+
+    def _update_neighbours(self, story: _Story, vector: np.ndarray, language_code: int) -> None:
+        """Keep every story's closest other story current after ``story`` gained a vector."""
+        scores = self._story_scores(self._row_scores(vector, language_code), language_code)
+        scores[story.slot] = -np.inf
+        n = len(scores)
+        closer = scores > self._neighbour_score[:n]
+        self._neighbour_score[:n][closer] = scores[closer]
+        self._neighbour_slot[:n][closer] = story.slot
+        best = int(np.argmax(scores))
+        if scores[best] > self._neighbour_score[story.slot]:
+            self._neighbour_score[story.slot], self._neighbour_slot[story.slot] = scores[best], best
+
+    def _recompute_neighbour(self, story: _Story) -> None:
+        best = np.full(len(self._slot_story), -np.inf)
+        for row in story.rows:
+            code = int(self._row_language[row])
+            best = np.maximum(best, self._story_scores(self._row_scores(self._vectors[row], code), code))
+        best[story.slot] = -np.inf
+        slot = int(np.argmax(best))
+        found = bool(np.isfinite(best[slot]))
+        self._neighbour_score[story.slot] = best[slot] if found else -np.inf
+        self._neighbour_slot[story.slot] = slot if found else -1
+
+    # --- eviction ----------------------------------------------------------------------------
+
+    def evict(self, now: datetime) -> list[str]:
+        """Drop stories not seen for ``window_h`` hours; returns their ids (oldest first)."""
+        cutoff = _ts(now - timedelta(hours=self.config.window_h))
+        evicted: list[_Story] = []
+        while self._expiry and self._expiry[0][0] < cutoff:
+            seen_ts, _, story_id = heapq.heappop(self._expiry)
+            story = self._stories.get(story_id)
+            # Stale heap entries (the story was touched again later) are skipped.
+            if story is not None and _ts(story.last_seen) == seen_ts:
+                self._remove_story(story)
+                evicted.append(story)
+        if evicted:
+            n = len(self._slot_story)
+            gone = np.array([s.slot for s in evicted], dtype=np.int64)
+            orphaned = np.flatnonzero(np.isin(self._neighbour_slot[:n], gone))
+            for slot in orphaned:
+                owner = self._slot_story[int(slot)]
+                if owner is not None:
+                    self._recompute_neighbour(self._stories[owner])
+            if self._dead_rows > max(64, self._n_rows // 4) or self._dead_slots > max(64, n // 4):
+                self._compact()
+        return [s.story_id for s in evicted]
+
+    def _remove_story(self, story: _Story) -> None:
+        for member in story.members:
+            self._members.pop(member.article_id, None)
+            self._article_story.pop(member.article_id, None)
+            if self._url_article.get(member.canonical_url) == member.article_id:
+                del self._url_article[member.canonical_url]
+            if member.article_id in self._lsh:
+                self._lsh.remove(member.article_id)
+        for row in story.rows:
+            self._row_slot[row] = -1
+            self._dead_rows += 1
+        self._slot_story[story.slot] = None
+        self._neighbour_score[story.slot], self._neighbour_slot[story.slot] = -np.inf, -1
+        self._dead_slots += 1
+        del self._stories[story.story_id]
+
+    def _compact(self) -> None:
+        """Rebuild the slots and the vector matrix without evicted stories (order is kept)."""
+        old_vectors, old_languages, old_articles = self._vectors, self._row_language, self._row_article
+        old_scores, old_neighbours = self._neighbour_score, self._neighbour_slot
+        stories = sorted(self._stories.values(), key=lambda s: s.slot)
+        new_slot = np.full(len(self._slot_story), -1, dtype=np.int64)
+        for index, story in enumerate(stories):
+            new_slot[story.slot] = index
+        size = max(64, len(stories))
+        rows = max(64, self._n_rows - self._dead_rows)
+        self._slot_story = []
+        self._neighbour_score = np.full(size, -np.inf)
+        self._neighbour_slot = np.full(size, -1, dtype=np.int64)
+        self._vectors = np.zeros((rows, self._dim or 0), dtype=np.float32)
+        self._row_slot = np.full(rows, -1, dtype=np.int64)
+        self._row_language = np.full(rows, _OTHER_CODE, dtype=np.int8)
+        self._row_article = []
+        self._n_rows = self._dead_rows = self._dead_slots = 0
+        for story in stories:
+            old = story.slot
+            story.slot = len(self._slot_story)
+            self._slot_story.append(story.story_id)
+            neighbour = int(old_neighbours[old])
+            if neighbour >= 0 and new_slot[neighbour] >= 0:
+                self._neighbour_score[story.slot] = old_scores[old]
+                self._neighbour_slot[story.slot] = new_slot[neighbour]
+            old_rows, story.rows = story.rows, []
+            for row in old_rows:
+                self._append_row(story, old_vectors[row], int(old_languages[row]), old_articles[row])
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def story_state(self, story_id: str) -> dict[str, Any]:
+        """One story as a JSON-able dict (an entry of ``snapshot()["stories"]``), for per-story upserts."""
+        story = self._stories[story_id]
+        score = float(self._neighbour_score[story.slot])
+        neighbour = int(self._neighbour_slot[story.slot])
+        return {
+            "story_id": story.story_id,
+            "created_at": story.created_at.isoformat(),
+            "last_seen": story.last_seen.isoformat(),
+            "neighbour_score": score if np.isfinite(score) else None,
+            "neighbour_id": self._slot_story[neighbour] if neighbour >= 0 else None,
+            "members": [
+                {
+                    "article_id": m.article_id,
+                    "canonical_url": m.canonical_url,
+                    "language": m.language,
+                    "near_duplicate_of": m.near_duplicate_of,
+                    "minhash": (
+                        _encode_array(m.minhash.hashvalues.astype(np.uint32))
+                        if m.minhash is not None
+                        else None
+                    ),
+                }
+                for m in story.members
+            ],
+            "vectors": [
+                {
+                    "article_id": self._row_article[row],
+                    "language": _CODE_LANGUAGES[int(self._row_language[row])],
+                    "vector": _encode_array(self._vectors[row]),
+                }
+                for row in story.rows
+            ],
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole index as plain JSON-able data (vectors and MinHashes base64-encoded)."""
+        ordered = sorted(self._stories.values(), key=lambda s: s.slot)
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "minhash_scheme": MINHASH_SCHEME,
+            "embedder": self.embedder.name if self.embedder is not None else None,
+            "config": asdict(self.config),
+            "stories": [self.story_state(s.story_id) for s in ordered],
+        }
+
+    def restore(self, snapshot: Mapping[str, Any], now: datetime | None = None) -> None:
+        """Replace the state with a snapshot (stories in their original order), then evict at ``now``.
+
+        Refuses a snapshot made with another embedder or shingling: its vectors and MinHashes
+        would not be comparable with new ones.
+        """
+        if snapshot.get("format") != SNAPSHOT_FORMAT or snapshot.get("minhash_scheme") != MINHASH_SCHEME:
+            raise ValueError(f"unknown snapshot format {snapshot.get('format')!r}")
+        embedder_name = self.embedder.name if self.embedder is not None else None
+        stories = list(snapshot.get("stories", []))
+        if any(s.get("vectors") for s in stories) and snapshot.get("embedder") != embedder_name:
+            raise ValueError(
+                f"snapshot vectors come from {snapshot.get('embedder')!r}, not {embedder_name!r}"
+            )
+        saved = snapshot.get("config", {})
+        for key in ("num_perm", "shingle_chars_zh", "shingle_chars_other"):
+            if key in saved and saved[key] != getattr(self.config, key):
+                raise ValueError(f"snapshot {key}={saved[key]} differs from this index's configuration")
+        self._reset()
+        for state in stories:
+            story = self._open_slot(
+                state["story_id"],
+                datetime.fromisoformat(state["created_at"]),
+                datetime.fromisoformat(state["last_seen"]),
+            )
+            for m in state["members"]:
+                minhash = None
+                if m.get("minhash"):
+                    hashvalues = _decode_array(m["minhash"], np.uint32)
+                    minhash = MinHash(
+                        num_perm=self.config.num_perm, hashvalues=hashvalues, scheme=MINHASH_SCHEME
+                    )
+                member = _Member(
+                    m["article_id"], m["canonical_url"], m["language"], m["near_duplicate_of"], minhash
+                )
+                self._insert_member(story, member)
+            for v in state.get("vectors", []):
+                vector = _decode_array(v["vector"], np.float32)
+                self._append_row(story, vector, _language_code(v["language"]), v["article_id"])
+            self._touch(story, story.last_seen)
+        # Neighbours are restored as saved; one pointing outside the restored set is recomputed.
+        for state in stories:
+            story = self._stories[state["story_id"]]
+            neighbour = self._stories.get(state.get("neighbour_id") or "")
+            if neighbour is not None and state.get("neighbour_score") is not None:
+                self._neighbour_score[story.slot] = float(state["neighbour_score"])
+                self._neighbour_slot[story.slot] = neighbour.slot
+            elif state.get("neighbour_id") is not None:
+                self._recompute_neighbour(story)
+        if now is not None:
+            self.evict(now)

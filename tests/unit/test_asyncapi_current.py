@@ -1,0 +1,31 @@
+"""docs/asyncapi.json documents the event contracts; it must match what the apps declare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shared.asyncapi import asyncapi_document
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
+
+
+def test_checked_in_asyncapi_is_current() -> None:
+    current = json.loads(json.dumps(asyncapi_document(), sort_keys=True))
+    stored = json.loads(DOC.read_text(encoding="utf-8"))
+    assert stored == current, "docs/asyncapi.json is stale: run `newsroom asyncapi`"
+
+
+def test_asyncapi_documents_every_pipeline_and_downstream_subject() -> None:
+    channels = asyncapi_document()["channels"]
+    addresses = {channel.get("address") for channel in channels.values()}
+    for subject in (
+        "news.ingested",
+        "news.translated",
+        "news.analyzed",
+        "news.scored",
+        "news.story.joined",
+        "news.published.{tag}",
+        "news.updated.{tag}",
+    ):
+        assert subject in addresses, subject
