@@ -47,54 +47,31 @@ def write_feed(
     return path
 
 
+_VOCABULARY: list[str] = []
+
+
+def _vocabulary() -> list[str]:
+    """Real English words from the reference item, so synthetic stories read as text."""
+    if not _VOCABULARY:
+        import re
+
+        text = (REPO / "tests" / "data" / "tagging" / "sample_item.txt").read_text(encoding="utf-8").lower()
+        _VOCABULARY.extend(sorted(set(re.findall(r"[a-z]{4,}", text))))
+    return _VOCABULARY
+
+
 def distinct_stories(count: int, prefix: str = "story") -> list[tuple[str, str, str]]:
-    companies = [
-        "OpenAI",
-        "NVIDIA",
-        "TSMC",
-        "ByteDance",
-        "Anthropic",
-        "Alibaba",
-        "Meta",
-        "Baidu",
-        "Huawei",
-        "Mistral",
-    ]
-    verbs = [
-        "ships",
-        "delays",
-        "prices",
-        "opens",
-        "tests",
-        "expands",
-        "cuts",
-        "doubles",
-        "audits",
-        "licenses",
-    ]
-    things = [
-        "a reasoning model",
-        "an inference chip",
-        "a data centre",
-        "an agent platform",
-        "a robotics lab",
-        "a coding assistant",
-        "a safety benchmark",
-        "a translation API",
-        "a memory fab",
-        "a search product",
-    ]
+    """``count`` stories that are really different from each other (different words, not one
+    template with other numbers), so clustering keeps them apart: (link, title, description)."""
+    import random
+
+    words = _vocabulary()
     out = []
     for i in range(count):
-        company, verb, thing = companies[i % 10], verbs[(i // 10) % 10], things[(i // 100) % 10]
-        title = f"{company} {verb} {thing} number {i}"
-        out.append(
-            (
-                f"https://news.example.org/{prefix}/{i}",
-                title,
-                f"{title}. Details of item {i} from the test wire, written for the integration tests.",
-            )
-        )
+        rng = random.Random(f"{prefix}-{i}")
+        title = " ".join(rng.sample(words, 9)).capitalize()
+        lead = " ".join(rng.sample(words, 40)).capitalize() + "."
+        out.append((f"https://news.example.org/{prefix}/{i}", f"{title} ({i})", lead))
     return out
 
 
