@@ -133,8 +133,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 2
 
     env_extra = {"NEWSROOM_NATS_URL": n_url, "NEWSROOM_MONGO_URL": m_url, "NEWSROOM_DATA_DIR": str(data_dir)}
-    if args.once:
-        env_extra["NEWSROOM_INGEST__FEEDS"] = str(Path(args.once).resolve()) if Path(args.once).exists() else args.once
+    if args.once is not None:
+        if args.once:
+            once = Path(args.once)
+            env_extra["NEWSROOM_INGEST__FEEDS"] = str(once.resolve()) if once.exists() else args.once
         env_extra["NEWSROOM_INGEST__POLL"] = "false"
     elif args.feeds:
         env_extra["NEWSROOM_INGEST__FEEDS"] = args.feeds
@@ -145,7 +147,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for index in range(replicas[stage]):
             env = child_env({**env_extra, "NEWSROOM_METRICS_BASE_PORT": str(base_port + 10 * index)})
             supervisor.add(stage if replicas[stage] == 1 else f"{stage}-{index + 1}", SERVICE_MODULES[stage], env, log_dir)
-    if not args.once and not args.no_api and importlib.util.find_spec("services.publish.read_api"):
+    if args.once is None and not args.no_api and importlib.util.find_spec("services.publish.read_api"):
         supervisor.add("api", SERVICE_MODULES["api"], child_env(env_extra), log_dir)
 
     stop = {"now": False}
@@ -161,9 +163,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     _print(f"  MongoDB: {m_url}" + ("  (embedded nx-27017)" if any(s.name == "nx-27017" for s in servers) else ""))
     for index, stage in enumerate(STAGES):
         _print(f"  {stage:<9} http://{settings.host}:{base_port + index}/metrics  /healthz  /readyz")
-    if not args.once and any(c.name == "api" for c in supervisor.children):
+    if args.once is None and any(c.name == "api" for c in supervisor.children):
         _print(f"  read API  http://{settings.publish.api_host}:{settings.publish.api_port}/")
-    _print("Ctrl-C stops everything." if not args.once else f"Ingesting {args.once} once ...")
+    _print("Ctrl-C stops everything." if args.once is None else f"One pass over {args.once or 'the sources'} ...")
 
     code = 0
     deadline = time.monotonic() + args.timeout
@@ -172,7 +174,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         while not stop["now"]:
             supervisor.check()
             time.sleep(0.5)
-            if args.once:
+            if args.once is not None:
                 done, items = asyncio.run(_drained(n_url, m_url, settings))
                 if done and items:
                     stable_since = stable_since or time.monotonic()
@@ -330,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole system (embedded NATS and Mongo-wire server by default)")
     up.add_argument("--data-dir", help="all state lives here (default: NEWSROOM_DATA_DIR or ./var)")
-    up.add_argument("--once", metavar="FEED", help="ingest this feed (URL or file) once, wait until published, stop")
+    up.add_argument("--once", metavar="FEED", nargs="?", const="",
+                    help="one pass over the sources (or only FEED, a URL or file), wait until published, stop")
     up.add_argument("--feeds", help="comma-separated feed URLs/paths to poll in addition to the sources file")
     up.add_argument("--replicas", action="append", metavar="STAGE=N", help="processes per stage, e.g. translate=3")
     up.add_argument("--timeout", type=float, default=300.0, help="with --once: give up after this many seconds")
