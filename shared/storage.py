@@ -6,6 +6,7 @@ are idempotent upserts keyed by ``_id``; no BSON regex values, no compound ``$gr
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -77,6 +78,20 @@ class MongoStore:
         self.driver: Driver = driver
         self.client = make_client(url, driver, timeout_ms)
         self.db = self.client[database]
+        self._compat: bool | None = None
+
+    async def wire_compat_mode(self) -> bool:
+        """True on a wire-compatible server that is not MongoDB (nx-27017: its buildInfo has no
+        version). There, ``$set`` of a top-level datetime on an existing document silently stores
+        a naive string (measured; nested datetimes and whole-document writes are kept), so writes
+        that carry top-level datetimes replace the whole document instead."""
+        if self._compat is None:
+            info = await self.db.command("buildinfo")
+            self._compat = "version" not in info
+        return self._compat
+
+    async def _needs_replace(self, fields: Mapping[str, Any]) -> bool:
+        return any(isinstance(v, datetime) for v in fields.values()) and await self.wire_compat_mode()
 
     def collection(self, name: str) -> Any:
         return self.db[name]
@@ -118,7 +133,11 @@ class MongoStore:
     async def upsert(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
         """Idempotent write keyed by _id: safe to repeat on redelivery."""
         started = time.perf_counter()
-        await self.db[collection].update_one({"_id": doc_id}, {"$set": dict(fields)}, upsert=True)
+        if await self._needs_replace(fields):
+            current = await self.db[collection].find_one({"_id": doc_id}) or {"_id": doc_id}
+            await self.db[collection].replace_one({"_id": doc_id}, {**current, **fields}, upsert=True)
+        else:
+            await self.db[collection].update_one({"_id": doc_id}, {"$set": dict(fields)}, upsert=True)
         MONGO_WRITE_SECONDS.labels(collection).observe(time.perf_counter() - started)
 
     async def replace_if_version(
@@ -140,9 +159,13 @@ class MongoStore:
                 await self.db[collection].insert_one(dict(doc))
                 return True
             fields = {k: v for k, v in doc.items() if k != "_id" and k not in preserve}
-            result = await self.db[collection].update_one(
-                {"_id": doc["_id"], "version": expected_version}, {"$set": fields}
-            )
+            query = {"_id": doc["_id"], "version": expected_version}
+            if await self._needs_replace(fields):
+                current = await self.db[collection].find_one({"_id": doc["_id"]}) or {}
+                kept = {k: current[k] for k in preserve if k in current}
+                result = await self.db[collection].replace_one(query, {**fields, **kept})
+            else:
+                result = await self.db[collection].update_one(query, {"$set": fields})
             return bool(result.matched_count)
         except DuplicateKeyError:
             return False

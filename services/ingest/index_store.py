@@ -56,7 +56,9 @@ class IndexStore:
         async for doc in self.store.collection(STORY_INDEX).find({"last_seen": {"$gte": since}}):
             if doc.get("_id") != META_ID:
                 docs.append(doc)
-        docs.sort(key=lambda d: d["created_at"])
+        # The state's own ISO timestamp orders them (same type everywhere); the id breaks ties so
+        # stories created at the same instant come back in the same order every time.
+        docs.sort(key=lambda d: (d["state"]["created_at"], d["_id"]))
         snapshot = {
             "format": SNAPSHOT_FORMAT,
             "minhash_scheme": MINHASH_SCHEME,
