@@ -39,7 +39,7 @@ def wire(
     api_port = free_port()
     stack.env_extra["NEWSROOM_PUBLISH__API_PORT"] = str(api_port)
     stack.start_all()
-    api_log = open(tmp_path / "api.log", "ab")  # noqa: SIM115 - child owns it
+    api_log = open(tmp_path / "api.log", "ab")
     api = subprocess.Popen(
         [sys.executable, "-m", "services.publish.read_api"],
         env=stack.env(),
