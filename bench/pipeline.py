@@ -1,11 +1,13 @@
-"""End-to-end pipeline throughput against the raw JetStream bound, measured in the same run.
+"""Pipeline throughput against the raw JetStream bound, measured in the same run.
 
-Pipeline: a feed of N small articles → ingest → translate → analyze → score → publish → MongoDB,
-five separate processes on an embedded nats-server and nx-27017 (no LLM configured).
+Stages: N news.ingested events published straight onto the stream → translate → analyze → score →
+publish → MongoDB: the four consuming stages as separate processes on an embedded nats-server and
+nx-27017, no LLM configured (so the LLM stages cost nothing; analyze's local tier runs).
+End to end: a feed of the same N articles through ingest as well (fetch, parse, cluster).
 Raw bound: the same four consumer hops as bare nats-py relays (pull consumer, publish with ack,
 then ack), one process per hop, no application work.
 
-    python bench/pipeline.py [--articles 5000]
+    python bench/pipeline.py [--articles 5000] [--skip-e2e]
 
 Prints JSON. Numbers depend on the machine; they are reported, never asserted.
 """
@@ -56,6 +58,109 @@ def write_feed(path: Path, count: int) -> None:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def ingested_events(count: int, prefix: str = "a") -> list[tuple[str, bytes]]:
+    from shared.events import Article, Cluster, StoryEvent, StoryMember, stable_id, utcnow
+
+    events = []
+    now = utcnow()
+    for i in range(count):
+        title = f"Lab {i % 97} ships model {i} for task {i % 13}"
+        url = f"https://bench.example.org/{prefix}/{i}"
+        article_id = stable_id("bench", url)
+        article = Article(
+            article_id=article_id,
+            source_id="bench",
+            source_name="Bench",
+            url=url,
+            canonical_url=url,
+            title=title,
+            summary=f"{title}: a short benchmark article.",
+            language="en",
+            fetched_at=now,
+        )
+        member = StoryMember(
+            article_id=article_id,
+            source_id="bench",
+            source_name="Bench",
+            url=url,
+            title=title,
+            language="en",
+            joined_at=now,
+        )
+        story = stable_id("story", article_id)
+        event = StoryEvent(
+            story_id=story,
+            article_id=article_id,
+            article=article,
+            cluster=Cluster(story_id=story, is_new=True, method="new", members=[member]),
+        )
+        events.append((f"ingest:{article_id}", event.model_dump_json().encode()))
+    return events
+
+
+def run_stages(count: int, workdir: Path) -> dict[str, object]:
+    """The four consuming stages only: events injected onto news.ingested as fast as the stream takes them."""
+    from pymongo import MongoClient
+
+    nats = nats_server(workdir / "s").start()
+    mongo = mongo_wire_server(workdir / "s").start()
+    env = dict(
+        os.environ,
+        NEWSROOM_NATS_URL=nats_url(nats),
+        NEWSROOM_MONGO_URL=mongo_url(mongo),
+        NEWSROOM_METRICS_BASE_PORT=str(free_port()),
+        NEWSROOM_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
+    supervisor = Supervisor()
+    for stage in STAGES[1:]:
+        supervisor.add(stage, f"services.{stage}", env, workdir)
+    db = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
+    events = ingested_events(count)
+    try:
+        supervisor.start_all()
+        while db.items.count_documents({}) == 0:  # wait until the stages are up: one warm-up story
+            asyncio.run(_inject(nats_url(nats), ingested_events(1, prefix=f"warmup-{time.time()}")))
+            time.sleep(2.0)
+        warm = db.items.count_documents({})
+        started = time.perf_counter()
+        asyncio.run(_inject(nats_url(nats), events))
+        inject_s = time.perf_counter() - started
+        deadline = started + 900
+        while db.items.count_documents({}) < count + warm and time.perf_counter() < deadline:
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        done = db.items.count_documents({}) - warm
+    finally:
+        supervisor.stop_all()
+        nats.stop()
+        mongo.stop()
+    return {
+        "articles": count,
+        "published": done,
+        "elapsed_s": round(elapsed, 2),
+        "inject_s": round(inject_s, 2),
+        "articles_per_s": round(done / elapsed, 1),
+    }
+
+
+async def _inject(url: str, events: list[tuple[str, bytes]]) -> None:
+    import nats as nats_client
+
+    nc = await nats_client.connect(url)
+    js = nc.jetstream()
+    window: list[asyncio.Future[object]] = []
+    for msg_id, data in events:  # keep 256 publishes in flight: the injector must not be the bottleneck
+        window.append(
+            asyncio.ensure_future(js.publish("news.ingested", data, headers={"Nats-Msg-Id": msg_id}))
+        )
+        if len(window) >= 256:
+            await asyncio.gather(*window)
+            window.clear()
+    await asyncio.gather(*window)
+    await nc.close()
 
 
 def run_pipeline(count: int, workdir: Path) -> dict[str, object]:

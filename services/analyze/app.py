@@ -1,24 +1,60 @@
-"""analyze: bilingual summary, commentary, tags, entities and key phrases."""
+"""analyze: bilingual summary, the "Analysis / 深度分析" commentary, tags, entities and key phrases.
+
+The local tier always runs (shared.core.local_analysis, on a worker thread with the process's
+embedding model); the LLM tier adds the summary and commentary in both languages when a model is
+configured for the "analyze" task. Without one, the local tier's output is forwarded (status
+partial) and commentary_reason says why and how to configure one (logged once at start-up).
+An LLM outage raises LLMUnavailable: the pipeline nacks with a delay and the message waits.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from services.analyze.local_tier import LocalTier
+from services.analyze.usecase import AnalyzeUseCase
 from shared import subjects
-from shared.events import Analysis, SectionStatus, StoryEvent
+from shared.events import StoryEvent
+from shared.llm import load_glossary, load_prompt
+from shared.llm.wiring import llm_stage, warn_if_model_idle
 from shared.pipeline import Outgoing, document_publisher, msg_id, register_stage
-from shared.service import Service, new_service
+from shared.service import Service
 from shared.settings import Settings
 
+log = logging.getLogger("newsroom.analyze")
 
-def build(settings: Settings | None = None) -> Service:
-    service = new_service("analyze", settings, with_store=False)
+TASK = "analyze"
+PROMPT = "analyze"
+
+
+def build(settings: Settings | None = None, local_tier: LocalTier | None = None) -> Service:
+    service, llm = llm_stage("analyze", TASK, settings)
+    local = local_tier or LocalTier()
+    usecase = AnalyzeUseCase(
+        llm.gateway, load_prompt(PROMPT), load_glossary(), local, unavailable_reason=llm.reason or ""
+    )
+
+    async def start() -> None:
+        local.warm_up()
+        if llm.gateway is None:
+            log.warning("analysis commentary disabled: %s; the local tier's output is published", llm.reason)
+        else:
+            warn_if_model_idle(service, log)
+            log.info(
+                "analyzing with %s at %s (prompt %s, response format %s, concurrency %d)",
+                llm.gateway.model, llm.gateway.base_url, usecase.template.id,
+                service.settings.llm.response_format, service.settings.llm.concurrency,
+            )
+
+    async def stop() -> None:
+        local.close()
+
+    service.startup.append(start)
+    service.shutdown.append(stop)
 
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
-        analysis = Analysis(
-            status=SectionStatus.UNAVAILABLE, reason="analysis not implemented yet",
-            commentary_reason="no LLM configured",
-        )
+        analysis = await usecase.analyze(event)
         return [Outgoing(subjects.ANALYZED, event.next(analysis=analysis), msg_id("analyze", event.event_id))]
 
     register_stage(service.broker, service.settings, stage="analyze", subject=subjects.TRANSLATED,
