@@ -1,11 +1,17 @@
 """Prometheus metrics shared by every service. One registry per process; names follow Prometheus
-conventions (units in names, ``_total`` counters, bounded label sets: stage, subject, reason kind)."""
+conventions (units in names, ``_total`` counters, bounded label sets: stage, subject, reason kind).
+
+Defined elsewhere on the same registry: consumer lag and stream state (``shared/lag_metrics.py``,
+read from JetStream), source health (``shared/source_health.py``), LLM and translation QA
+(``shared/llm/metrics.py``), webhooks (``services/publish/webhooks.py``)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_cpu_seconds_total, process_resident_memory_bytes, ...: what sizing a stage needs (Linux).
+ProcessCollector(registry=REGISTRY)
 
 EVENTS_IN = Counter(
     "newsroom_events_received_total", "Events received by a stage", ["stage", "subject"], registry=REGISTRY

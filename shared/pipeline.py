@@ -83,6 +83,7 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
             storage=spec.storage,
             max_age=float(getattr(settings, spec.max_age_days_setting)) * day,
             duplicate_window=settings.duplicate_window_s,
+            num_replicas=settings.stream_replicas,
         )
         for spec in subjects.ALL_STREAMS
     ]

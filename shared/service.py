@@ -14,6 +14,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.nats import NatsBroker
 from prometheus_client import make_asgi_app
 
+from shared import lag_metrics
 from shared.logs import configure_logging
 from shared.metrics import REGISTRY, UP
 from shared.pipeline import ensure_streams, make_broker
@@ -74,6 +75,8 @@ class Service:
     async def _on_startup(self) -> None:
         await self.broker.connect()
         await ensure_streams(self.broker, self.settings)
+        # Consumer lag on /metrics (read from JetStream, cached; see shared/lag_metrics.py).
+        await lag_metrics.attach(self.broker.config.connection_state.stream)
         if self.store is not None:
             await self.store.ensure_indexes()
         for hook in self.startup:
@@ -100,6 +103,7 @@ class Service:
 
     async def _on_shutdown(self) -> None:
         UP.labels(self.stage).set(0)
+        lag_metrics.detach()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Streams keep published-message ids this long so redeliveries are dropped as duplicates.
     duplicate_window_s: float = 3600.0
+    # JetStream stream replicas (3 on a NATS cluster); applied on every start, so keep it set.
+    stream_replicas: int = 1
     pipeline_max_age_days: float = 7.0
     published_max_age_days: float = 30.0
 
