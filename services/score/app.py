@@ -1,61 +1,65 @@
-"""score: Hot, Quality and Impact for new stories and re-scores when a story gains sources."""
+"""score: Hot, Quality and Impact for new stories, re-scores when a story gains sources, and a
+periodic re-score of young stories as their Hot decays (decisions in services/score/usecase.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
-from typing import Any
 
+from services.score.repository import MongoScoreStates
+from services.score.rubric import LLMRubricJudge
+from services.score.usecase import Clock, RubricJudge, ScoreUseCase
 from shared import subjects
-from shared.events import Cluster, Scores, SectionStatus, StoryEvent, StoryMember, utcnow
-from shared.pipeline import Outgoing, document_publisher, msg_id, register_stage
+from shared.events import StoryEvent, utcnow
+from shared.llm import LLMGateway, MongoLLMCache
+from shared.pipeline import Outgoing, document_publisher, publish_durably, register_stage
 from shared.service import Service, new_service
 from shared.settings import Settings
-from shared.storage import SCORE_STATE, MongoStore
+
+log = logging.getLogger("newsroom.score")
 
 
-def union_members(stored: list[dict[str, Any]], members: list[StoryMember]) -> list[StoryMember]:
-    by_id = {m["article_id"]: StoryMember.model_validate(m) for m in stored}
-    for member in members:
-        by_id.setdefault(member.article_id, member)
-    return sorted(by_id.values(), key=lambda m: (m.joined_at, m.article_id))
-
-
-async def story_members(store: MongoStore, event: StoryEvent) -> tuple[dict[str, Any] | None, list[StoryMember]]:
-    """The story's members as this stage knows them (earlier joins included), plus its state."""
-    state = await store.get(SCORE_STATE, event.story_id)
-    return state, union_members((state or {}).get("members", []), event.cluster.members)
-
-
-def build(settings: Settings | None = None) -> Service:
+def build(settings: Settings | None = None, now: Clock = utcnow, judge: RubricJudge | None = None) -> Service:
+    """The score service. ``now`` is the clock of every score computation (tests move it)."""
     service = new_service("score", settings)
     store = service.store
     assert store is not None
-
-    async def score(event: StoryEvent, trigger: str) -> Sequence[Outgoing]:
-        _, members = await story_members(store, event)
-        scores = Scores(
-            status=SectionStatus.UNAVAILABLE, reason="scoring not implemented yet",
-            trigger=trigger,  # type: ignore[arg-type]
-            computed_at=utcnow(),
-        )
-        await store.upsert(SCORE_STATE, event.story_id, {
-            "members": [m.model_dump(mode="python") for m in members],
-            "first_seen_at": members[0].joined_at if members else event.article.fetched_at,
-        })
-        cluster = Cluster(**{**event.cluster.model_dump(), "members": members})
-        out = event.next(scores=scores, cluster=cluster)
-        return [Outgoing(subjects.SCORED, out, msg_id("score", event.event_id))]
+    cfg = service.settings.score
+    if judge is None:  # an LLM configured for "score": one rubric call per story, cached
+        gateway = LLMGateway.from_settings(service.settings.llm, "score", MongoLLMCache(store))
+        if gateway is not None:
+            judge = LLMRubricJudge(gateway)
+            service.shutdown.append(gateway.aclose)
+    usecase = ScoreUseCase(
+        repository=MongoScoreStates(store), min_change=cfg.min_change_points,
+        rescore_window_h=cfg.rescore_window_h, now=now, judge=judge,
+    )
 
     async def on_analyzed(event: StoryEvent) -> Sequence[Outgoing]:
-        return await score(event, "analyzed")
+        return await usecase.analyzed(event)
 
     async def on_joined(event: StoryEvent) -> Sequence[Outgoing]:
-        return await score(event, "joined")
+        return await usecase.joined(event)
 
+    async def publish(out: Outgoing) -> bool:
+        return await publish_durably(service.broker, out, "score")
+
+    async def rescore_young_stories() -> None:
+        # Sleep first: a restarted process does not add a burst of work to the one it catches up on.
+        while True:
+            await asyncio.sleep(cfg.rescore_interval_s)
+            report = await usecase.decay_pass(publish)
+            if report.published:
+                log.info("decay re-score", extra={"scanned": report.scanned, "published": report.published,
+                                                  "conflicts": report.skipped_conflict})
+
+    service.background.append(rescore_young_stories)
     register_stage(service.broker, service.settings, stage="score", subject=subjects.ANALYZED,
                    durable="score", handler=on_analyzed, description="Analyzed stories to score")
     register_stage(service.broker, service.settings, stage="score", subject=subjects.STORY_JOINED,
                    durable="score-joined", handler=on_joined,
                    description="Articles that joined a known story: re-score, no LLM work")
-    document_publisher(service.broker, subjects.SCORED, "Story with scores (new or re-scored)", StoryEvent)
+    document_publisher(service.broker, subjects.SCORED,
+                       "Story with scores (trigger: analyzed, joined or decay)", StoryEvent)
     return service

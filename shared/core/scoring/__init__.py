@@ -16,19 +16,23 @@ from shared.core.scoring.facts import (
     LLMRubric,
     MemberFacts,
     StoryFacts,
+    content_facts_from_doc,
     content_facts_from_sections,
+    content_facts_to_doc,
     story_facts_from_members,
 )
 from shared.core.scoring.hot import hot_score
 from shared.core.scoring.impact import impact_score
+from shared.core.scoring.originality import TextView, originality
 from shared.core.scoring.quality import looks_like_paywall_teaser, quality_score
 from shared.core.scoring.text import count_quotes, parse_user_counts
 from shared.events import ScoreDetail
 
 __all__ = [
     "ContentFacts", "EngagementFacts", "LLMRubric", "MemberFacts", "ScoringConfig", "ScoringConfigError",
-    "StoryFacts", "content_facts_from_sections", "count_quotes", "default_config", "hot_score",
-    "impact_score", "looks_like_paywall_teaser", "parse_config", "parse_user_counts", "quality_score",
+    "StoryFacts", "TextView", "content_facts_from_doc", "content_facts_from_sections",
+    "content_facts_to_doc", "count_quotes", "default_config", "hot_score", "impact_score",
+    "looks_like_paywall_teaser", "originality", "parse_config", "parse_user_counts", "quality_score",
     "rescore_needed", "score_all", "score_values", "story_facts_from_members",
 ]
 

@@ -210,3 +210,74 @@ def content_facts_from_sections(
         quality_rubric=quality_rubric,
         impact_rubric=impact_rubric,
     )
+
+
+def _rubric_doc(rubric: LLMRubric | None) -> dict[str, object] | None:
+    return None if rubric is None else {"scores": dict(rubric.scores), "scale": rubric.scale}
+
+
+def _rubric_from(doc: Mapping[str, object] | None) -> LLMRubric | None:
+    if doc is None:
+        return None
+    scores = doc["scores"]
+    assert isinstance(scores, Mapping)
+    scale = doc.get("scale", "1-5")
+    if scale not in ("1-5", "0-100"):
+        raise ValueError(f"unknown rubric scale {scale!r}")
+    return LLMRubric(scores={str(k): float(v) for k, v in scores.items()}, scale=scale)
+
+
+def content_facts_to_doc(content: ContentFacts) -> dict[str, object]:
+    """ContentFacts as plain JSON/BSON-safe data (lists, dicts, numbers, strings), for storage."""
+    return {
+        "title": content.title,
+        "body": content.body,
+        "language": content.language,
+        "tags": list(content.tags),
+        "entity_ids": list(content.entity_ids),
+        "amounts_usd": list(content.amounts_usd),
+        "user_counts": list(content.user_counts),
+        "quote_count": content.quote_count,
+        "translation_qa_flags": list(content.translation_qa_flags),
+        "paywall_teaser": content.paywall_teaser,
+        "source_reputation": content.source_reputation,
+        "originality": content.originality,
+        "coverage_languages": sorted(content.coverage_languages),
+        "quality_rubric": _rubric_doc(content.quality_rubric),
+        "impact_rubric": _rubric_doc(content.impact_rubric),
+    }
+
+
+def content_facts_from_doc(doc: Mapping[str, object]) -> ContentFacts:
+    """The inverse of content_facts_to_doc (raises ValueError / KeyError on a malformed doc)."""
+
+    def seq(key: str) -> list[object]:
+        value = doc.get(key) or []
+        assert isinstance(value, list | tuple)
+        return list(value)
+
+    quote_count = doc.get("quote_count")
+    reputation = doc.get("source_reputation", 1.0)
+    originality = doc.get("originality", 1.0)
+    assert isinstance(reputation, int | float) and isinstance(originality, int | float)
+    quality_rubric = doc.get("quality_rubric")
+    impact_rubric = doc.get("impact_rubric")
+    assert quality_rubric is None or isinstance(quality_rubric, Mapping)
+    assert impact_rubric is None or isinstance(impact_rubric, Mapping)
+    return ContentFacts(
+        title=str(doc["title"]),
+        body=str(doc["body"]),
+        language=str(doc["language"]),
+        tags=tuple(str(t) for t in seq("tags")),
+        entity_ids=tuple(str(e) for e in seq("entity_ids")),
+        amounts_usd=tuple(float(a) for a in seq("amounts_usd")),  # type: ignore[arg-type]
+        user_counts=tuple(int(u) for u in seq("user_counts")),  # type: ignore[call-overload]
+        quote_count=None if quote_count is None else int(quote_count),  # type: ignore[call-overload]
+        translation_qa_flags=tuple(str(f) for f in seq("translation_qa_flags")),
+        paywall_teaser=bool(doc.get("paywall_teaser", False)),
+        source_reputation=float(reputation),
+        originality=float(originality),
+        coverage_languages=frozenset(str(lang) for lang in seq("coverage_languages")),
+        quality_rubric=_rubric_from(quality_rubric),
+        impact_rubric=_rubric_from(impact_rubric),
+    )

@@ -1,0 +1,457 @@
+"""The score stage's decisions: what to compute for an event, what to remember, what to publish.
+
+Three triggers, one state document per story (collection SCORE_STATE, see ``ScoreState``):
+
+- ``analyzed`` (the story's representative article came through translate and analyze): compute
+  Hot, Quality and Impact; always publish (it is the story's first full scoring, or a reprocess).
+- ``joined`` (another article joined the story): add it to the members and recompute (all three
+  when the story's content is known, else Hot only). Publish when the member list grew or a score
+  moved by ``min_change_points``. A new member must be published even when no score moves: the
+  score stage is the only way a joined article reaches the item (publish reads news.scored only),
+  and a new source is news for the item (publish announces it as news.updated). A join that adds
+  nothing new (a redelivery, or an older join arriving after a newer one whose member list already
+  held it) publishes only if the scores moved.
+- ``decay`` (periodic, stories younger than ``rescore_window_h``): recompute with the members
+  known and publish only when a score moved by ``min_change_points`` since the last publication.
+
+The functions ``on_analyzed``, ``on_joined`` and ``on_decay`` are pure (state and ``now`` in,
+new state and the event to publish out); ``ScoreUseCase`` adds the state repository, the clock
+and optimistic concurrency around them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from shared import subjects
+from shared.core.scoring import (
+    ContentFacts,
+    LLMRubric,
+    ScoringConfig,
+    StoryFacts,
+    content_facts_from_sections,
+    default_config,
+    hot_score,
+    impact_score,
+    looks_like_paywall_teaser,
+    parse_user_counts,
+    quality_score,
+    rescore_needed,
+    score_values,
+)
+from shared.core.scoring.facts import content_facts_from_doc, content_facts_to_doc
+from shared.core.scoring.originality import TextView, lead_of, originality
+from shared.events import (
+    Article,
+    Cluster,
+    ScoreDetail,
+    Scores,
+    SectionStatus,
+    StoryEvent,
+    StoryMember,
+    new_id,
+)
+from shared.pipeline import Outgoing, msg_id
+
+log = logging.getLogger("newsroom.score")
+
+Clock = Callable[[], datetime]
+Trigger = Literal["analyzed", "joined", "decay"]
+
+# Event ids remembered per story, so a redelivered event repeats its decision (bounded).
+RECENT_EVENTS = 64
+# A phrase like "for subscribers" in a long article is a footer or a feature, not a teaser.
+PAYWALL_TEASER_MAX_CHARS = 1500
+
+NO_LLM_REASON = "no LLM rubric: Quality and Impact from measurable signals only"
+HOT_ONLY_REASON = "Hot only: the story's analysis has not reached the score stage yet"
+
+
+# --- state ------------------------------------------------------------------------------------
+
+
+def _view_doc(view: TextView) -> dict[str, Any]:
+    return {"language": view.language, "title": view.title, "lead": view.lead}
+
+
+def _view_from(doc: Mapping[str, Any]) -> TextView:
+    return TextView(language=doc["language"], title=doc["title"], lead=doc.get("lead"))
+
+
+@dataclass(frozen=True)
+class Representative:
+    """The article whose text Quality and Impact read, in every language we have it in."""
+
+    article_id: str
+    published_or_seen_at: datetime
+    views: Mapping[str, TextView]
+
+
+@dataclass(frozen=True)
+class ScoreState:
+    """What a later re-score needs, stored per story (plain data in MongoDB)."""
+
+    story_id: str
+    members: tuple[StoryMember, ...]
+    last_article_json: str  # the article of the latest event (a decay event is rebuilt from it)
+    cluster_json: str  # the cluster of the latest event; members come from ``members``
+    content: ContentFacts | None = None  # None until the story's analyzed event arrived
+    representative: Representative | None = None
+    texts: Mapping[str, TextView] = field(default_factory=dict)  # article id -> text seen in an event
+    last_values: Mapping[str, float] | None = None  # the scores last published
+    recent_events: Mapping[str, str] = field(default_factory=dict)  # event id -> msg id ("" = none)
+    # Why Quality and Impact have no LLM rubric (None when they have one), repeated on re-scores.
+    llm_reason: str | None = NO_LLM_REASON
+    version: int = 0  # 0 = not stored yet (optimistic concurrency)
+
+    @property
+    def first_seen_at(self) -> datetime:
+        return min(m.joined_at for m in self.members)
+
+    def to_doc(self) -> dict[str, Any]:
+        rep = self.representative
+        return {
+            "_id": self.story_id,
+            "version": self.version,
+            "first_seen_at": self.first_seen_at,
+            "members": [m.model_dump(mode="json") for m in self.members],
+            "last_article": self.last_article_json,
+            "cluster": self.cluster_json,
+            "content": content_facts_to_doc(self.content) if self.content is not None else None,
+            "representative": None if rep is None else {
+                "article_id": rep.article_id,
+                "published_or_seen_at": rep.published_or_seen_at,
+                "views": [_view_doc(v) for v in rep.views.values()],
+            },
+            "texts": [{"article_id": k, **_view_doc(v)} for k, v in self.texts.items()],
+            "last_values": dict(self.last_values) if self.last_values is not None else None,
+            "recent_events": [[k, v] for k, v in self.recent_events.items()],
+            "llm_reason": self.llm_reason,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> ScoreState:
+        rep = doc.get("representative")
+        return cls(
+            story_id=doc["_id"],
+            version=int(doc.get("version", 0)),
+            members=tuple(StoryMember.model_validate(m) for m in doc["members"]),
+            last_article_json=doc["last_article"],
+            cluster_json=doc["cluster"],
+            content=content_facts_from_doc(doc["content"]) if doc.get("content") else None,
+            representative=None if not rep else Representative(
+                article_id=rep["article_id"],
+                published_or_seen_at=rep["published_or_seen_at"],
+                views={v["language"]: _view_from(v) for v in rep["views"]},
+            ),
+            texts={t["article_id"]: _view_from(t) for t in doc.get("texts", [])},
+            last_values=doc.get("last_values"),
+            recent_events={k: v for k, v in doc.get("recent_events", [])},
+            llm_reason=doc.get("llm_reason", NO_LLM_REASON),
+        )
+
+
+class StateRepository(Protocol):
+    async def get(self, story_id: str) -> ScoreState | None: ...
+
+    async def save(self, state: ScoreState, expected_version: int) -> bool:
+        """Store ``state`` (its version already bumped) only if the stored version is still
+        ``expected_version`` (0 = not stored yet). False: someone else wrote first."""
+        ...
+
+    async def young(self, since: datetime, limit: int) -> list[ScoreState]:
+        """Stories first seen at or after ``since``, newest first, at most ``limit``."""
+        ...
+
+
+# --- pure helpers -----------------------------------------------------------------------------
+
+
+def union_members(known: Sequence[StoryMember], new: Sequence[StoryMember]) -> tuple[StoryMember, ...]:
+    by_id = {m.article_id: m for m in known}
+    for member in new:
+        by_id.setdefault(member.article_id, member)
+    return tuple(sorted(by_id.values(), key=lambda m: (m.joined_at, m.article_id)))
+
+
+def article_view(article: Article) -> TextView:
+    lead = lead_of(article.summary, article.body)
+    return TextView(language=article.language, title=article.title, lead=lead or None)
+
+
+def representative_of(event: StoryEvent, members: Sequence[StoryMember]) -> Representative:
+    """The analyzed article in its own language and in each language it was translated into."""
+    article, translation = event.article, event.translation
+    views: dict[str, TextView] = {article.language: article_view(article)}
+    if translation is not None:
+        for language in ("en", "zh"):
+            title = translation.title.get(language)
+            if language == article.language or not title:
+                continue
+            lead = lead_of(translation.summary.get(language), translation.body.get(language))
+            views[language] = TextView(language=language, title=title, lead=lead or None)
+    member = next((m for m in members if m.article_id == article.article_id), None)
+    seen = article.published_at or (member.joined_at if member else article.fetched_at)
+    return Representative(article.article_id, seen, views)
+
+
+def story_originality(rep: Representative, members: Sequence[StoryMember],
+                      texts: Mapping[str, TextView]) -> float:
+    """Originality of the representative over the members published (or seen) before it."""
+    earlier = [
+        texts.get(m.article_id) or TextView(language=m.language, title=m.title, lead=None)
+        for m in members
+        if m.article_id != rep.article_id and (m.published_at or m.joined_at) < rep.published_or_seen_at
+    ]
+    return originality(rep.views, earlier)
+
+
+def paywall_teaser(article: Article) -> bool:
+    text = article.body or article.summary or ""
+    return article.paywalled or (len(text) <= PAYWALL_TEASER_MAX_CHARS and looks_like_paywall_teaser(text))
+
+
+def content_facts(event: StoryEvent, members: Sequence[StoryMember], originality_value: float,
+                  quality_rubric: LLMRubric | None = None,
+                  impact_rubric: LLMRubric | None = None) -> ContentFacts:
+    article, analysis = event.article, event.analysis
+    text = f"{article.title}\n{article.body or article.summary or ''}"
+    stated = analysis.user_counts if analysis else []
+    user_counts = sorted({*stated, *parse_user_counts(text)}, reverse=True)
+    return content_facts_from_sections(
+        article, analysis, event.translation, members, originality=originality_value,
+        user_counts=user_counts, paywall_teaser=paywall_teaser(article),
+        quality_rubric=quality_rubric, impact_rubric=impact_rubric,
+    )
+
+
+def compute(state: ScoreState, now: datetime, config: ScoringConfig) -> dict[str, ScoreDetail | None]:
+    """Hot always; Quality and Impact when the story's content is known (originality and coverage
+    languages follow the current members)."""
+    # Never score before the newest member's join time: a few ms of clock skew between the ingest
+    # and score processes must not drop the member that caused this event.
+    at = max(now, max(m.joined_at for m in state.members))
+    hot = hot_score(StoryFacts.from_members(state.members), at, config)
+    if state.content is None:
+        return {"hot": hot, "quality": None, "impact": None}
+    content = state.content
+    if state.representative is not None:
+        content = dataclasses.replace(
+            content,
+            originality=story_originality(state.representative, state.members, state.texts),
+            coverage_languages=frozenset(m.language for m in state.members if m.language != "other"),
+        )
+    return {"hot": hot, "quality": quality_score(content, config), "impact": impact_score(content, config)}
+
+
+def scores_section(details: Mapping[str, ScoreDetail | None], trigger: Trigger, now: datetime,
+                   llm_reason: str | None) -> Scores:
+    full = details.get("quality") is not None and details.get("impact") is not None
+    return Scores(
+        status=SectionStatus.OK if full else SectionStatus.PARTIAL,
+        reason=(llm_reason if full else HOT_ONLY_REASON),
+        hot=details.get("hot"), quality=details.get("quality"), impact=details.get("impact"),
+        trigger=trigger, computed_at=now,
+    )
+
+
+def remember(recent: Mapping[str, str], event_id: str, out_id: str) -> dict[str, str]:
+    kept = {k: v for k, v in recent.items() if k != event_id}
+    kept[event_id] = out_id
+    return dict(list(kept.items())[-RECENT_EVENTS:])
+
+
+def decay_msg_id(state: ScoreState, values: Mapping[str, float]) -> str:
+    """Deterministic per (story, member count, rounded values): with the same members Hot only
+    falls with time, so the same rounded values never legitimately recur, and two loops (or two
+    score processes) that reach the same values publish one event."""
+    rounded = [f"{name}={round(values[name])}" for name in ("hot", "quality", "impact") if name in values]
+    return msg_id("score", "decay", state.story_id, f"n={len(state.members)}", *rounded)
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: ScoreState  # the state to store (version bumped)
+    outgoing: Outgoing | None  # the event to publish, if any
+    why: str  # for logs and tests
+
+
+def _emit(state: ScoreState, article: Article, cluster: Cluster, details: Mapping[str, ScoreDetail | None],
+          trigger: Trigger, now: datetime, out_id: str, llm_reason: str | None,
+          source: StoryEvent | None) -> Outgoing:
+    scores = scores_section(details, trigger, now, llm_reason)
+    cluster = cluster.model_copy(update={"members": list(state.members)})
+    if source is not None:
+        out = source.next(scores=scores, cluster=cluster)
+    else:
+        out = StoryEvent(story_id=state.story_id, article_id=article.article_id, article=article,
+                         cluster=cluster, scores=scores, event_id=new_id(), trace_id=new_id())
+    return Outgoing(subjects.SCORED, out, out_id)
+
+
+def _base_state(state: ScoreState | None, event: StoryEvent) -> ScoreState:
+    members = union_members(state.members if state else (), event.cluster.members)
+    if not members:  # a cluster always lists its article; be safe with hand-made events
+        raise ValueError(f"story {event.story_id}: the event lists no member")
+    texts = dict(state.texts) if state else {}
+    texts[event.article.article_id] = article_view(event.article)
+    cluster_meta = event.cluster.model_copy(update={"members": []})
+    if state is None:
+        return ScoreState(story_id=event.story_id, members=members, texts=texts,
+                          last_article_json=event.article.model_dump_json(),
+                          cluster_json=cluster_meta.model_dump_json())
+    return dataclasses.replace(state, members=members, texts=texts,
+                               last_article_json=event.article.model_dump_json(),
+                               cluster_json=cluster_meta.model_dump_json())
+
+
+def on_analyzed(state: ScoreState | None, event: StoryEvent, now: datetime, config: ScoringConfig,
+                rubrics: tuple[LLMRubric | None, LLMRubric | None] = (None, None),
+                llm_reason: str | None = NO_LLM_REASON) -> Decision:
+    """The story's full event: all three scores, always published."""
+    new = _base_state(state, event)
+    rep = representative_of(event, new.members)
+    content = content_facts(event, new.members, story_originality(rep, new.members, new.texts), *rubrics)
+    new = dataclasses.replace(new, content=content, representative=rep, llm_reason=llm_reason)
+    details = compute(new, now, config)
+    out_id = msg_id("score", event.event_id)
+    new = dataclasses.replace(new, last_values=score_values(details), version=new.version + 1,
+                              recent_events=remember(new.recent_events, event.event_id, out_id))
+    out = _emit(new, event.article, event.cluster, details, "analyzed", now, out_id, llm_reason, event)
+    return Decision(new, out, "analyzed: always published")
+
+
+def on_joined(state: ScoreState | None, event: StoryEvent, now: datetime, config: ScoringConfig,
+              min_change: float) -> Decision:
+    """An article joined: publish when the member list grew or a score moved enough."""
+    repeated = state.recent_events.get(event.event_id) if state is not None else None
+    known = {m.article_id for m in state.members} if state is not None else set()
+    new = _base_state(state, event)
+    details = compute(new, now, config)
+    values = score_values(details)
+    grew = any(m.article_id not in known for m in new.members)
+    old = state.last_values if state is not None else None
+    if old is not None and set(values) < set(old):  # Hot only: compare what was recomputed
+        old = {k: v for k, v in old.items() if k in values}
+    moved = rescore_needed(old, values, min_change)
+    if repeated is not None:
+        # A redelivery: repeat the first decision (its publication may have been lost in a crash;
+        # the same msg id lets the stream drop it if it was not).
+        publish, why = bool(repeated), "redelivered: repeating the earlier decision"
+    else:
+        publish = grew or moved
+        why = ("joined: new member" if grew else "joined: scores moved" if moved
+               else "joined: nothing new and no score moved enough")
+    if not publish:
+        new = dataclasses.replace(new, version=new.version + 1,
+                                  recent_events=remember(new.recent_events, event.event_id, ""))
+        return Decision(new, None, why)
+    out_id = repeated or msg_id("score", event.event_id)
+    last = {**(state.last_values or {}), **values} if state is not None else values
+    new = dataclasses.replace(new, last_values=last, version=new.version + 1,
+                              recent_events=remember(new.recent_events, event.event_id, out_id))
+    out = _emit(new, event.article, event.cluster, details, "joined", now, out_id, new.llm_reason, event)
+    return Decision(new, out, why)
+
+
+def on_decay(state: ScoreState, now: datetime, config: ScoringConfig, min_change: float) -> Decision:
+    """Periodic re-score of a young story: publish only when a score moved by ``min_change``."""
+    details = compute(state, now, config)
+    values = score_values(details)
+    old = state.last_values
+    if old is not None and set(values) < set(old):
+        old = {k: v for k, v in old.items() if k in values}
+    if not rescore_needed(old, values, min_change):
+        return Decision(state, None, "decay: no score moved enough")
+    new = dataclasses.replace(state, last_values={**(state.last_values or {}), **values},
+                              version=state.version + 1)
+    article = Article.model_validate_json(state.last_article_json)
+    cluster = Cluster.model_validate_json(state.cluster_json)
+    out = _emit(new, article, cluster, details, "decay", now, decay_msg_id(new, values), new.llm_reason, None)
+    return Decision(new, out, "decay: a score moved")
+
+
+# --- the use case with storage and clock ------------------------------------------------------
+
+
+class StateConflict(Exception):
+    """The story's state kept changing under us (another event or process): retry the message."""
+
+
+class RubricJudge(Protocol):
+    """An optional LLM judge: the quality and impact rubrics of a story (one call per story)."""
+
+    async def judge(self, event: StoryEvent) -> tuple[LLMRubric | None, LLMRubric | None, str | None]:
+        """(quality rubric, impact rubric, reason when a rubric is missing)."""
+        ...
+
+
+Publish = Callable[[Outgoing], Awaitable[bool]]
+
+
+@dataclass
+class DecayReport:
+    scanned: int = 0
+    published: int = 0
+    skipped_conflict: int = 0
+
+
+@dataclass
+class ScoreUseCase:
+    repository: StateRepository
+    min_change: float
+    rescore_window_h: float
+    now: Clock
+    config: ScoringConfig = field(default_factory=default_config)
+    judge: RubricJudge | None = None
+    decay_limit: int = 5000
+    attempts: int = 8
+
+    async def analyzed(self, event: StoryEvent) -> list[Outgoing]:
+        # The rubric call happens once, outside the retry loop: a state conflict must not repeat it.
+        rubrics: tuple[LLMRubric | None, LLMRubric | None] = (None, None)
+        reason: str | None = NO_LLM_REASON
+        if self.judge is not None:
+            quality, impact, reason = await self.judge.judge(event)
+            rubrics = (quality, impact)
+        for _ in range(self.attempts):
+            state = await self.repository.get(event.story_id)
+            decision = on_analyzed(state, event, self.now(), self.config, rubrics, reason)
+            if await self.repository.save(decision.state, state.version if state else 0):
+                return [decision.outgoing] if decision.outgoing else []
+        raise StateConflict(f"score state of {event.story_id} kept changing")
+
+    async def joined(self, event: StoryEvent) -> list[Outgoing]:
+        for _ in range(self.attempts):
+            state = await self.repository.get(event.story_id)
+            decision = on_joined(state, event, self.now(), self.config, self.min_change)
+            if await self.repository.save(decision.state, state.version if state else 0):
+                log.debug("joined", extra={"story_id": event.story_id, "why": decision.why})
+                return [decision.outgoing] if decision.outgoing else []
+        raise StateConflict(f"score state of {event.story_id} kept changing")
+
+    async def decay_pass(self, publish: Publish) -> DecayReport:
+        """One pass over the young stories. Publish first, then record the published values: a
+        crash in between republishes with the same deterministic msg id (dropped as duplicate)."""
+        now = self.now()
+        report = DecayReport()
+        since = now - timedelta(hours=self.rescore_window_h)
+        for state in await self.repository.young(since, self.decay_limit):
+            report.scanned += 1
+            decision = on_decay(state, now, self.config, self.min_change)
+            if decision.outgoing is None:
+                continue
+            await publish(decision.outgoing)
+            report.published += 1
+            if not await self.repository.save(decision.state, state.version):
+                # A join changed the story meanwhile (and published its own scores): next pass.
+                report.skipped_conflict += 1
+        return report
