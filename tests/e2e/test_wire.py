@@ -34,7 +34,7 @@ CORPUS_SOURCES = REPO / "shared" / "sample_corpus" / "sources.yaml"
 def wire(
     nats: EmbeddedServer, mongo_server: str, mongo_db_name: str, tmp_path: Path
 ) -> Iterator[tuple[Stack, str]]:
-    stack = Stack(nats_url(nats), mongo_server, mongo_db_name, tmp_path)
+    stack = Stack(nats_url(nats), mongo_server, mongo_db_name, tmp_path, embeddings=True)
     stack.env_extra = {"NEWSROOM_INGEST__SOURCES_FILE": str(CORPUS_SOURCES), "NEWSROOM_INGEST__POLL": "false"}
     api_port = free_port()
     stack.env_extra["NEWSROOM_PUBLISH__API_PORT"] = str(api_port)

@@ -70,7 +70,8 @@ def distinct_stories(count: int, prefix: str = "story") -> list[tuple[str, str, 
     for i in range(count):
         rng = random.Random(f"{prefix}-{i}")
         title = " ".join(rng.sample(words, 9)).capitalize()
-        lead = " ".join(rng.sample(words, 40)).capitalize() + "."
+        # Long enough (> 350 characters) to be a full item, not a teaser whose page must be fetched.
+        lead = ". ".join(" ".join(rng.sample(words, 12)).capitalize() for _ in range(6)) + "."
         out.append((f"https://news.example.org/{prefix}/{i}", f"{title} ({i})", lead))
     return out
 
@@ -84,6 +85,9 @@ class Stack:
     env_extra: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     base_port: int = 0
+    # Transport and fault tests do not need the embedding model (it costs ~0.1 s of CPU per story
+    # in ingest and analyze); the end-to-end wire test turns it on.
+    embeddings: bool = False
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
@@ -95,6 +99,7 @@ class Stack:
                 "NEWSROOM_METRICS_BASE_PORT": str(self.base_port),
                 "NEWSROOM_DATA_DIR": str(self.log_dir),
                 "NEWSROOM_LOG_LEVEL": "INFO",
+            "NEWSROOM_EMBEDDINGS": "true" if self.embeddings else "false",
                 "PYTHONPATH": str(REPO),
             }
         )
