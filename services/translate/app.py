@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from services.translate.usecase import TranslateUseCase
 from shared import subjects
 from shared.events import StoryEvent
-from shared.llm import LLMGateway, MongoLLMCache, load_glossary, load_prompt, not_configured_reason
-from shared.llm.cache import LLMCache
+from shared.llm import load_glossary, load_prompt
+from shared.llm.wiring import llm_stage, warn_if_model_idle
 from shared.pipeline import Outgoing, document_publisher, msg_id, register_stage
-from shared.service import Service, new_service
-from shared.settings import Settings, load_settings
-from shared.storage import MongoStore
+from shared.service import Service
+from shared.settings import Settings
 
 log = logging.getLogger("newsroom.translate")
 
@@ -28,48 +27,27 @@ PROMPT = "translate"
 
 
 def build(settings: Settings | None = None) -> Service:
-    settings = settings or load_settings()
-    reason = not_configured_reason(settings.llm, TASK)
-    # The LLM cache lives in MongoDB: only worth a connection when there is an LLM to cache.
-    service = new_service("translate", settings, with_store=reason is None)
-    gateway: LLMGateway | None = None
-    if reason is None:
-        cache: LLMCache | None = (
-            MongoLLMCache(service.store) if isinstance(service.store, MongoStore) else None
-        )
-        gateway = LLMGateway(service.settings.llm, TASK, cache=cache)
-    usecase = TranslateUseCase(gateway, load_glossary(), load_prompt(PROMPT), unavailable_reason=reason or "")
+    service, llm = llm_stage("translate", TASK, settings)
+    gateway = llm.gateway
+    usecase = TranslateUseCase(
+        gateway, load_glossary(), load_prompt(PROMPT), unavailable_reason=llm.reason or ""
+    )
 
     async def announce() -> None:
         if gateway is None:
-            log.warning("translation disabled: %s; stories are forwarded with status unavailable", reason)
-        else:
-            workers = service.settings.delivery.translate.workers
-            if workers < 2 * service.settings.llm.concurrency:
-                # While one message waits on the model, others do their cache look-up, QA checks
-                # and publish: with only as many messages as model slots, slots sit idle.
-                log.warning(
-                    "translate handles %d messages at once for %d concurrent LLM requests: set "
-                    "NEWSROOM_DELIVERY__TRANSLATE__WORKERS to about %d to keep the model busy",
-                    workers,
-                    service.settings.llm.concurrency,
-                    2 * service.settings.llm.concurrency,
-                )
-            log.info(
-                "translating with %s at %s (prompt %s, response format %s, concurrency %d)",
-                gateway.model,
-                gateway.base_url,
-                usecase.template.id,
-                service.settings.llm.response_format,
-                service.settings.llm.concurrency,
-            )
-
-    async def close() -> None:
-        if gateway is not None:
-            await gateway.aclose()
+            log.warning("translation disabled: %s; stories are forwarded with status unavailable", llm.reason)
+            return
+        warn_if_model_idle(service, log)
+        log.info(
+            "translating with %s at %s (prompt %s, response format %s, concurrency %d)",
+            gateway.model,
+            gateway.base_url,
+            usecase.template.id,
+            service.settings.llm.response_format,
+            service.settings.llm.concurrency,
+        )
 
     service.startup.append(announce)
-    service.shutdown.append(close)
 
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
         translation = await usecase.translate(event.article)

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,14 +30,12 @@ from shared.core.translation import (
     translate_prompt_variables,
 )
 from shared.events import Article, Bilingual, Provenance, SectionStatus, Translation
-from shared.llm.gateway import LLMOutputInvalid, LLMRequestRejected, StructuredResult
+from shared.llm.gateway import LLMOutputInvalid, LLMRequestRejected
 from shared.llm.metrics import TRANSLATION_QA_FAILURES, TRANSLATION_QA_RETRIES
 from shared.llm.prompts import PromptTemplate
+from shared.llm.wiring import StructuredLLM
 
 log = logging.getLogger("newsroom.translate")
-
-T = TypeVar("T", bound=BaseModel)
-
 
 class TranslatedSegment(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -51,22 +48,6 @@ class TranslatedSegments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     segments: list[TranslatedSegment]
-
-
-class StructuredLLM(Protocol):
-    """What the use case needs from the LLM gateway."""
-
-    model: str
-
-    async def structured(
-        self,
-        messages: Sequence[dict[str, str]],
-        output: type[T],
-        *,
-        prompt_version: str,
-        max_tokens: int = ...,
-        temperature: float = ...,
-    ) -> StructuredResult[T]: ...
 
 
 @dataclass
