@@ -25,6 +25,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def run_stages(count: int, workdir: Path) -> dict[str, object]:
     supervisor = Supervisor()
     for stage in STAGES[1:]:
         supervisor.add(stage, f"services.{stage}", env, workdir)
-    db = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
+    db: Any = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
     events = ingested_events(count)
     try:
         supervisor.start_all()
@@ -196,7 +197,7 @@ def run_pipeline(count: int, workdir: Path) -> dict[str, object]:
     supervisor = Supervisor()
     for stage in STAGES:
         supervisor.add(stage, f"services.{stage}", env, workdir)
-    db = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
+    db: Any = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
     try:
         started = time.perf_counter()
         supervisor.start_all()

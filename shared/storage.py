@@ -6,8 +6,8 @@ are idempotent upserts keyed by ``_id``; no BSON regex values, no compound ``$gr
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from pymongo import ASCENDING, DESCENDING, IndexModel

@@ -376,9 +376,8 @@ def main() -> None:
     """Serve the read side on settings.publish.api_host:api_port."""
     import uvicorn
 
-    from shared.settings import load_settings
-
     from shared.logs import configure_logging
+    from shared.settings import load_settings
 
     settings = load_settings()
     configure_logging("api", settings.log_level)
