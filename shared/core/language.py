@@ -47,7 +47,9 @@ def _get_detector() -> LanguageDetector:
                 # Low accuracy mode (trigram models only): ~10 MB instead of ~170 MB per process
                 # (measured); Chinese is decided by the Han-character rule below, so lingua only
                 # separates English from other Latin-script languages, where trigrams suffice.
-                _detector = LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+                _detector = (
+                    LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+                )
     return _detector
 
 
