@@ -133,6 +133,10 @@ async def publish_durably(broker: NatsBroker, out: Outgoing, stage: str) -> bool
     return True
 
 
+# Characters of the original body kept in a dead letter (see dead_letter).
+MAX_DEAD_LETTER_PAYLOAD = 256 * 1024
+
+
 async def dead_letter(
     broker: NatsBroker,
     stage: str,
@@ -149,15 +153,23 @@ async def dead_letter(
         story_id = json.loads(raw.data).get("story_id")
     except Exception:  # the body may be anything: that may be why it is here
         story_id = None
+    # Fix (issue 9, found by tests/faults/test_malformed_events.py): the letter must fit the
+    # server's max payload (1 MiB by default). A 900 kB body whose "story_id" was the 900 kB
+    # string produced a 1.8 MB letter (body + story id): publishing it raised MaxPayloadError
+    # and the message came back every ack_wait for ever. Keep a plausible story id only, and cut
+    # a huge body (the original stays in its stream at the sequence named in the error).
+    body = raw.data.decode("utf-8", errors="replace")
+    seq_note = f" [payload cut to {MAX_DEAD_LETTER_PAYLOAD} of {len(body)} characters; original: " \
+        f"stream sequence {raw.metadata.sequence.stream if raw.metadata else '?'}]"
     letter = DeadLetter(
         stage=stage,
         subject=raw.subject,
         error_type=type(error).__name__,
-        error=str(error)[:4000],
+        error=str(error)[:4000] + (seq_note if len(body) > MAX_DEAD_LETTER_PAYLOAD else ""),
         deliveries=deliveries,
         headers={k: v for k, v in (raw.headers or {}).items()},
-        payload=raw.data.decode("utf-8", errors="replace"),
-        story_id=story_id if isinstance(story_id, str) else None,
+        payload=body[:MAX_DEAD_LETTER_PAYLOAD],
+        story_id=story_id if isinstance(story_id, str) and len(story_id) <= 200 else None,
     )
     seq = raw.metadata.sequence.stream if raw.metadata else 0
     await publish_durably(
@@ -174,6 +186,18 @@ async def dead_letter(
             "deliveries": deliveries,
         },
     )
+
+
+async def keep_raw_body(msg: Any) -> Any:
+    """Subscriber decoder that leaves the body as bytes.
+
+    Fix (issue 9, found by tests/faults/test_malformed_events.py): FastStream's default decoder
+    runs json.loads on every body before the handler is called, suppressing only JSONDecodeError
+    (and not even that when the message says content-type application/json). A deeply nested body
+    raised RecursionError there, outside ``consume``: the message was never acked, nacked or
+    dead-lettered and came back every ack_wait for ever. ``consume`` validates the raw bytes itself,
+    so the decoded body was never used (this also saves one JSON parse per message)."""
+    return msg.body
 
 
 Handler = Callable[[StoryEvent], Awaitable[Sequence[Outgoing]]]
@@ -253,6 +277,7 @@ def register_stage(
             deliver_policy=DeliverPolicy.ALL,
         ),
         ack_policy=AckPolicy.MANUAL,
+        decoder=keep_raw_body,
         max_workers=delivery.workers,
         title=f"{stage}:{subject}",
         description=description,

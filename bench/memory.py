@@ -1,0 +1,293 @@
+"""Resident memory (RSS) of every service process at idle and under load, local tier loaded.
+
+The five stages (and the read API) run as separate processes on an embedded nats-server and
+nx-27017, as `newsroom up` runs them (no LLM configured). Idle: after a one-story feed went through
+and the processes sat still for ``--idle-s`` seconds. Under load: ingest is restarted with a feed
+of ``--stories`` distinct stories and every process's RSS is sampled twice a second until the
+pipeline is drained; the peak is reported. RSS is read from /proc/<pid>/status (VmRSS).
+
+    python bench/memory.py [--stories 300] [--idle-s 10]
+
+Prints JSON. The target (issue 9) is under 200 MB per service; it is reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shared.runtime.embedded import (  # noqa: E402
+    EmbeddedServer,
+    free_port,
+    mongo_url,
+    mongo_wire_server,
+    nats_server,
+    nats_url,
+)
+from shared.runtime.supervisor import Child, Supervisor  # noqa: E402
+from shared.settings import STAGES  # noqa: E402
+from tests.faults.stories import fault_stories  # noqa: E402
+from tests.support.stack import write_feed  # noqa: E402
+
+TARGET_MB = 200.0
+PIPELINE_CONSUMERS = ("translate", "analyze", "score", "score-joined", "publish")
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of a process in MB (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def machine() -> dict[str, Any]:
+    mem_gb = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            mem_gb = round(int(meminfo.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "python": platform.python_version(),
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@dataclass
+class Running:
+    """Embedded servers plus the service processes (like `newsroom up`, without its CLI)."""
+
+    workdir: Path
+    env: dict[str, str]
+    nats: EmbeddedServer
+    mongo: EmbeddedServer
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    base_port: int = 0
+    api_port: int = 0
+
+    @property
+    def nats_url(self) -> str:
+        return nats_url(self.nats)
+
+    @property
+    def mongo_url(self) -> str:
+        return mongo_url(self.mongo)
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.supervisor.children if c.name == name)
+
+    def pids(self) -> dict[str, int]:
+        return {c.name: c.proc.pid for c in self.supervisor.children if c.proc is not None and c.alive}
+
+    def rss(self) -> dict[str, float]:
+        out = {}
+        for name, pid in self.pids().items():
+            value = rss_mb(pid)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def wait_ready(self, timeout_s: float = 180.0) -> float:
+        started = time.monotonic()
+        urls = [f"http://127.0.0.1:{self.base_port + i}/readyz" for i in range(len(STAGES))]
+        urls.append(f"http://127.0.0.1:{self.api_port}/readyz")
+        while time.monotonic() - started < timeout_s:
+            if all(http_ok(u) for u in urls):
+                return time.monotonic() - started
+            time.sleep(0.5)
+        raise RuntimeError(f"services not ready after {timeout_s}s; logs in {self.workdir}")
+
+    def restart(self, name: str, env_update: dict[str, str]) -> None:
+        child = self.child(name)
+        if child.proc is not None and child.alive:
+            child.proc.terminate()
+            child.proc.wait(timeout=30)
+        child.env = {**child.env, **env_update}
+        child.start()
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+        self.nats.stop()
+        self.mongo.stop()
+
+
+def start_system(workdir: Path, env_extra: dict[str, str], with_api: bool = True) -> Running:
+    nats = nats_server(workdir / "srv").start()
+    mongo = mongo_wire_server(workdir / "srv").start()
+    base_port, api_port = free_port(), free_port()
+    # Stage ports are base + 0..4: pick a base whose next four ports are free too.
+    while not all(_port_free(base_port + i) for i in range(len(STAGES))):
+        base_port = free_port()
+    env = dict(os.environ)
+    env = {k: v for k, v in env.items() if not k.startswith("NEWSROOM_")}
+    env.update(
+        {
+            "NEWSROOM_NATS_URL": nats_url(nats),
+            "NEWSROOM_MONGO_URL": mongo_url(mongo),
+            "NEWSROOM_METRICS_BASE_PORT": str(base_port),
+            "NEWSROOM_DATA_DIR": str(workdir),
+            "NEWSROOM_LOG_LEVEL": "WARNING",
+            "NEWSROOM_PUBLISH__API_PORT": str(api_port),
+            "PYTHONPATH": str(REPO),
+            **env_extra,
+        }
+    )
+    running = Running(workdir, env, nats, mongo, base_port=base_port, api_port=api_port)
+    for stage in STAGES:
+        running.supervisor.add(stage, f"services.{stage}", dict(env), workdir)
+    if with_api:
+        running.supervisor.add("api", "services.publish.read_api", dict(env), workdir)
+    running.supervisor.start_all()
+    return running
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def pipeline_busy(url: str) -> int:
+    """Messages pending or unacknowledged on the pipeline consumers (-1 if unknown)."""
+    import asyncio
+
+    import nats
+
+    async def lag() -> int:
+        nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
+        try:
+            js = nc.jetstream()
+            total = 0
+            for durable in PIPELINE_CONSUMERS:
+                info = await js.consumer_info("NEWS_PIPELINE", durable)
+                total += (info.num_pending or 0) + (info.num_ack_pending or 0)
+            return total
+        finally:
+            await nc.close()
+
+    try:
+        return asyncio.run(lag())
+    except Exception:
+        return -1
+
+
+def sample_until(
+    running: Running, done: Callable[[], bool], every_s: float, timeout_s: float
+) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for name, value in running.rss().items():
+            samples.setdefault(name, []).append(value)
+        if done():
+            break
+        time.sleep(every_s)
+    return samples
+
+
+def measure(stories: int, idle_s: float, workdir: Path) -> dict[str, Any]:
+    from pymongo import MongoClient
+
+    one = write_feed(workdir / "one.xml", fault_stories(1, prefix="memory-idle"), title="Memory idle")
+    many = write_feed(
+        workdir / "many.xml", fault_stories(stories, prefix="memory-load", seed=7), title="Memory load"
+    )
+    running = start_system(workdir, {"NEWSROOM_INGEST__FEEDS": str(one), "NEWSROOM_INGEST__POLL": "false"})
+    try:
+        ready_s = running.wait_ready()
+        db: Any = MongoClient(running.mongo_url, tz_aware=True).newsroom
+        deadline = time.monotonic() + 120
+        while db.items.count_documents({}) < 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(idle_s)
+        idle = sample_until(running, lambda: False, 0.5, 2.5)
+        started = time.monotonic()
+        running.restart("ingest", {"NEWSROOM_INGEST__FEEDS": str(many)})
+        articles = {"n": 0}
+
+        def drained() -> bool:
+            if time.monotonic() - started < 5:
+                return False
+            items = list(db.items.find({}, {"sources": 1}))
+            articles["n"] = sum(len(d.get("sources", [])) for d in items)
+            return articles["n"] >= stories + 1 and pipeline_busy(running.nats_url) == 0
+
+        load = sample_until(running, drained, 0.5, 900)
+        load_s = time.monotonic() - started
+    finally:
+        running.stop()
+    services = {}
+    for name in idle.keys() | load.keys():
+        idle_mb = max(idle.get(name, [0.0]))
+        peak_mb = max(load.get(name, [0.0]))
+        services[name] = {
+            "idle_mb": round(idle_mb, 1),
+            "peak_under_load_mb": round(peak_mb, 1),
+            "under_target": peak_mb < TARGET_MB and idle_mb < TARGET_MB,
+        }
+    return {
+        "startup_to_ready_s": round(ready_s, 1),
+        "load_stories": stories,
+        "load_articles_published": articles["n"] - 1,
+        "load_wall_s": round(load_s, 1),
+        "services": dict(sorted(services.items())),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stories", type=int, default=300)
+    parser.add_argument("--idle-s", type=float, default=10.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(args.stories, args.idle_s, Path(tmp))
+    over = [name for name, s in result["services"].items() if not s["under_target"]]
+    print(
+        json.dumps(
+            {
+                "benchmark": "memory",
+                "machine": machine(),
+                "target_mb_per_service": TARGET_MB,
+                "over_target": over,
+                **result,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
