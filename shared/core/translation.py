@@ -791,6 +791,7 @@ class QAFailure:
         "glossary",
         "language",
         "length_ratio",
+        "markup",
     ]
     detail: str  # the missing value or name, or the measured figure
     message: str  # a sentence naming the failure, for the retry prompt and the logs
@@ -806,6 +807,9 @@ def _visible_length(text: str) -> int:
 def _format_value(quantity: Quantity) -> str:
     value = f"{quantity.value:,.6f}".rstrip("0").rstrip(".")
     return f"{value} {quantity.currency}" if quantity.currency else value
+
+
+_MARKUP = re.compile(r"</?\s*([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
 
 
 def check_translation(
@@ -872,6 +876,15 @@ def check_translation(
                     f"The translation is not in {LANGUAGE_NAMES[target_language]} (detected: {detected}).",
                 )
             )
+
+    # Markup the source does not have is never a translation (e.g. an injected <script>): the page
+    # escapes it anyway, but it must not pass as a clean translation.
+    added_markup = set(_MARKUP.findall(translation_n)) - set(_MARKUP.findall(source_n))
+    if added_markup:
+        tag = sorted(added_markup)[0]
+        failures.append(
+            QAFailure("markup", tag, f"The translation adds markup ({tag}) that the source does not have.")
+        )
 
     source_length, translation_length = _visible_length(source_n), _visible_length(translation_n)
     if source_length >= MIN_CHARS_FOR_RATIO:

@@ -180,3 +180,17 @@ def test_prompt_variables_delimit_text_and_list_glossary(glossary: Glossary) -> 
         assert line in user
     assert 'failed automatic checks:\n- title: The year "2026年"' in user
     assert "$" not in user.replace("$500", "")  # every template variable was filled
+
+
+def test_markup_added_by_the_model_is_flagged() -> None:
+    from shared.core.translation import check_translation
+    from shared.llm import load_glossary
+
+    failures = check_translation(
+        "OpenAI releases a new model today.",
+        "OpenAI今天发布了新模型。<script>alert(1)</script>",
+        "en",
+        "zh",
+        load_glossary(),
+    )
+    assert [f.check for f in failures if f.check == "markup"] == ["markup"]
