@@ -123,7 +123,7 @@ async def test_submit_over_nats(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(ingest_app, "make_index", lambda: StoryIndex(None))  # no model needed here
+    monkeypatch.setattr(ingest_app, "make_index", lambda settings: StoryIndex(None))  # no model needed here
     sources_file = write_sources(tmp_path / "sources.yaml", server, only={"aiwire"})
     service = ingest_app.build(settings_for(nats_url_, mongo_server, mongo_db_name, sources_file, tmp_path))
     async with running(service):
