@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from shared.runtime.embedded import (  # noqa: E402
     EmbeddedServer,
     free_port,
+    free_port_block,
     mongo_url,
     mongo_wire_server,
     nats_server,
@@ -145,7 +146,7 @@ def start_system(workdir: Path, env_extra: dict[str, str], with_api: bool = True
     base_port, api_port = free_port(), free_port()
     # Stage ports are base + 0..4: pick a base whose next four ports are free too.
     while not all(_port_free(base_port + i) for i in range(len(STAGES))):
-        base_port = free_port()
+        base_port = free_port_block(6)
     env = dict(os.environ)
     env = {k: v for k, v in env.items() if not k.startswith("NEWSROOM_")}
     env.update(

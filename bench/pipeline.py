@@ -23,13 +23,21 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.runtime.embedded import free_port, mongo_url, mongo_wire_server, nats_server, nats_url  # noqa: E402
+from shared.runtime.embedded import (  # noqa: E402
+    EmbeddedServer,
+    free_port_block,
+    mongo_url,
+    mongo_wire_server,
+    nats_server,
+    nats_url,
+)
 from shared.runtime.supervisor import Supervisor  # noqa: E402
 from shared.settings import STAGES  # noqa: E402
 
@@ -98,24 +106,32 @@ def ingested_events(count: int, prefix: str = "a") -> list[tuple[str, bytes]]:
     return events
 
 
-def run_stages(count: int, workdir: Path) -> dict[str, object]:
-    """The four consuming stages only: events injected onto news.ingested as fast as the stream takes them."""
+def embedded_stack(
+    workdir: Path, stages: Sequence[str], extra_env: dict[str, str]
+) -> tuple[EmbeddedServer, EmbeddedServer, Supervisor, Any]:
+    """Embedded nats-server and nx-27017 plus the given stages (not started yet) and the items' db."""
     from pymongo import MongoClient
 
-    nats = nats_server(workdir / "s").start()
-    mongo = mongo_wire_server(workdir / "s").start()
+    nats = nats_server(workdir).start()
+    mongo = mongo_wire_server(workdir).start()
     env = dict(
         os.environ,
         NEWSROOM_NATS_URL=nats_url(nats),
         NEWSROOM_MONGO_URL=mongo_url(mongo),
-        NEWSROOM_METRICS_BASE_PORT=str(free_port()),
+        NEWSROOM_METRICS_BASE_PORT=str(free_port_block(len(STAGES))),
         NEWSROOM_LOG_LEVEL="WARNING",
         PYTHONPATH=str(REPO),
+        **extra_env,
     )
     supervisor = Supervisor()
-    for stage in STAGES[1:]:
+    for stage in stages:
         supervisor.add(stage, f"services.{stage}", env, workdir)
-    db: Any = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
+    return nats, mongo, supervisor, MongoClient(mongo_url(mongo), tz_aware=True).newsroom
+
+
+def run_stages(count: int, workdir: Path) -> dict[str, object]:
+    """The four consuming stages only: events injected onto news.ingested as fast as the stream takes them."""
+    nats, mongo, supervisor, db = embedded_stack(workdir / "s", STAGES[1:], {})
     events = ingested_events(count)
     try:
         supervisor.start_all()
@@ -165,26 +181,10 @@ async def _inject(url: str, events: list[tuple[str, bytes]]) -> None:
 
 
 def run_pipeline(count: int, workdir: Path) -> dict[str, object]:
-    from pymongo import MongoClient
-
-    nats = nats_server(workdir / "p").start()
-    mongo = mongo_wire_server(workdir / "p").start()
     feed = workdir / "feed.xml"
     write_feed(feed, count)
-    env = dict(
-        os.environ,
-        NEWSROOM_NATS_URL=nats_url(nats),
-        NEWSROOM_MONGO_URL=mongo_url(mongo),
-        NEWSROOM_INGEST__FEEDS=str(feed),
-        NEWSROOM_INGEST__POLL="false",
-        NEWSROOM_METRICS_BASE_PORT=str(free_port()),
-        NEWSROOM_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(REPO),
-    )
-    supervisor = Supervisor()
-    for stage in STAGES:
-        supervisor.add(stage, f"services.{stage}", env, workdir)
-    db: Any = MongoClient(mongo_url(mongo), tz_aware=True).newsroom
+    extra = {"NEWSROOM_INGEST__FEEDS": str(feed), "NEWSROOM_INGEST__POLL": "false"}
+    nats, mongo, supervisor, db = embedded_stack(workdir / "p", STAGES, extra)
     try:
         started = time.perf_counter()
         supervisor.start_all()

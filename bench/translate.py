@@ -43,7 +43,13 @@ from shared import subjects  # noqa: E402
 from shared.core.translation import estimate_tokens  # noqa: E402
 from shared.events import Article, Cluster, StoryEvent, StoryMember  # noqa: E402
 from shared.llm import LLMGateway, load_glossary, load_prompt  # noqa: E402
-from shared.runtime.embedded import free_port, mongo_url, mongo_wire_server, nats_server, nats_url  # noqa: E402
+from shared.runtime.embedded import (  # noqa: E402
+    free_port_block,
+    mongo_url,
+    mongo_wire_server,
+    nats_server,
+    nats_url,
+)
 from shared.settings import STAGE_PORT_OFFSET, LLMSettings  # noqa: E402
 from tests.support.scripted_llm import ScriptedLLM, TranslatingResponder  # noqa: E402
 from tests.support.translation_samples import PARAGRAPHS, SUMMARY, TITLE, translation_table  # noqa: E402
@@ -176,7 +182,7 @@ def throughput(
 ) -> dict[str, object]:
     nats_srv = nats_server(workdir / "n").start()
     mongo_srv = mongo_wire_server(workdir / "m").start()
-    base_port = free_port()
+    base_port = free_port_block(5)
     proc: subprocess.Popen[bytes] | None = None
     try:
         with ScriptedLLM(responder=responder_for(stories), latency_s=latency_s) as server:

@@ -36,6 +36,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def free_port_block(count: int, host: str = "127.0.0.1") -> int:
+    """First of ``count`` consecutive free ports (the stages' HTTP ports are base + offset). Taken
+    below the kernel's ephemeral range (32768+), where free_port() and client sockets land, so a
+    server started later on a random port cannot take one of them."""
+    import random
+
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 32_000 - count)
+        try:
+            for offset in range(count):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.bind((host, base + offset))
+            return base
+        except OSError:
+            continue
+    raise EmbeddedServerError(f"no block of {count} free ports on {host}")
+
+
 def port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.runtime.embedded import free_port
+from shared.runtime.embedded import free_port_block
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def children_of_data_dir(data_dir: Path) -> list[str]:
 def test_up_once_publishes_a_feed_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
-    env["NEWSROOM_METRICS_BASE_PORT"] = str(free_port())
+    env["NEWSROOM_METRICS_BASE_PORT"] = str(free_port_block(5))
     result = subprocess.run(
         [
             sys.executable,

@@ -34,7 +34,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from shared import subjects
 from shared.runtime.embedded import (
     EmbeddedServer,
-    free_port,
+    free_port_block,
     mongo_url,
     mongo_wire_server,
     nats_server,
@@ -347,21 +347,6 @@ def start_rig(
     stack.base_port = free_port_block(len(STAGES))
     stack.start_all(stages)
     return rig
-
-
-def free_port_block(count: int) -> int:
-    import socket
-
-    for _ in range(50):
-        base = free_port()
-        try:
-            for offset in range(count):
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                    sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError(f"no block of {count} free ports")
 
 
 def stop_rig(rig: FaultRig) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import nats
 from pymongo import MongoClient
 
-from shared.runtime.embedded import free_port
+from shared.runtime.embedded import free_port_block
 from shared.settings import STAGES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +120,7 @@ class Stack:
 
     def start_all(self, stages: Iterable[str] = STAGES) -> None:
         if not self.base_port:
-            self.base_port = free_port()
+            self.base_port = free_port_block(len(STAGES))
         for stage in stages:
             self.start(stage)
 
