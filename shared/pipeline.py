@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -116,16 +117,54 @@ async def ensure_streams(broker: NatsBroker, settings: Settings) -> None:
                 await js.update_stream(config)
 
 
+# A publish that fails because NATS is unreachable or restarting is retried for this long (the
+# client reconnects by itself); a stream with the same Nats-Msg-Id drops a repeat. Past it, the
+# caller sees an OutageError (a consuming stage nacks and waits).
+PUBLISH_RETRY_S = 120.0
+
+
+def _publish_outage_errors() -> tuple[type[BaseException], ...]:
+    import nats.errors
+    import nats.js.errors
+
+    return (
+        asyncio.TimeoutError,
+        nats.errors.TimeoutError,
+        nats.errors.NoRespondersError,
+        nats.errors.ConnectionClosedError,
+        nats.errors.ConnectionReconnectingError,
+        nats.errors.StaleConnectionError,
+        nats.errors.UnexpectedEOF,
+        nats.js.errors.NoStreamResponseError,
+    )
+
+
 async def publish_durably(broker: NatsBroker, out: Outgoing, stage: str) -> bool:
     """Publish and wait for the stream's acknowledgement. Returns False for a duplicate."""
     stream = subjects.stream_for(out.subject)
-    ack = await broker.publish(
-        out.payload.model_dump_json().encode("utf-8"),
-        out.subject,
-        headers={"Nats-Msg-Id": out.msg_id, "content-type": "application/json"},
-        stream=stream.name,
-        timeout=10.0,
-    )
+    body = out.payload.model_dump_json().encode("utf-8")
+    transient = _publish_outage_errors()
+    deadline = time.monotonic() + PUBLISH_RETRY_S
+    delay = 0.2
+    while True:
+        try:
+            ack = await broker.publish(
+                body,
+                out.subject,
+                headers={"Nats-Msg-Id": out.msg_id, "content-type": "application/json"},
+                stream=stream.name,
+                timeout=10.0,
+            )
+            break
+        except transient as exc:
+            if time.monotonic() + delay > deadline:
+                raise OutageError(f"NATS unreachable while publishing {out.subject}: {exc!r}") from exc
+            log.warning(
+                "publish failed, retrying",
+                extra={"stage": stage, "subject": out.subject, "error": repr(exc)[:200]},
+            )
+            await asyncio.sleep(delay)
+            delay = min(5.0, delay * 2)
     if ack is not None and ack.duplicate:
         DUPLICATES.labels(stage).inc()
         return False
@@ -159,8 +198,10 @@ async def dead_letter(
     # and the message came back every ack_wait for ever. Keep a plausible story id only, and cut
     # a huge body (the original stays in its stream at the sequence named in the error).
     body = raw.data.decode("utf-8", errors="replace")
-    seq_note = f" [payload cut to {MAX_DEAD_LETTER_PAYLOAD} of {len(body)} characters; original: " \
+    seq_note = (
+        f" [payload cut to {MAX_DEAD_LETTER_PAYLOAD} of {len(body)} characters; original: "
         f"stream sequence {raw.metadata.sequence.stream if raw.metadata else '?'}]"
+    )
     letter = DeadLetter(
         stage=stage,
         subject=raw.subject,
