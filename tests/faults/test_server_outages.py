@@ -37,6 +37,7 @@ def test_nats_server_restart_mid_run(tmp_path: Path, record_property: Callable[[
         before = {"ingest_emitted": rig.emitted_by_ingest(), "items": rig.item_count()}
         rig.restart_nats(down_s)
         rig.wait_settled(timeout_s=600)
+        final_items = rig.item_count()
         ledger = audit(rig)
         alive = rig.alive()
         report(
@@ -48,7 +49,11 @@ def test_nats_server_restart_mid_run(tmp_path: Path, record_property: Callable[[
         )
     finally:
         stop_rig(rig)
-    assert before["ingest_emitted"] < total, "the restart must land while ingest is still emitting"
+    # On a fast machine ingest may have emitted everything already; the restart must still land while
+    # the stages are publishing items (else the test would prove nothing).
+    assert before["ingest_emitted"] < total or before["items"] < final_items, (
+        "the restart landed after the run"
+    )
     assert all(alive.values()), f"a service died instead of reconnecting: {alive}"
     assert not ledger.problems, ledger.problems
 
