@@ -13,6 +13,8 @@ from shared.core.translation.text import compact, is_han, name_present
 from shared.core.translation.text import normalize as _normalize
 
 HINT_ONLY_KINDS = frozenset({"place"})
+# Kinds that name an organisation: one that a translation names and its source does not is a swap.
+ORGANISATION_KINDS = frozenset({"company", "regulator", "organization"})
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,12 @@ class GlossaryEntry:
     # Renderings accepted in a translation but never required of a source.
     accept_en: tuple[str, ...] = ()
     accept_zh: tuple[str, ...] = ()
+    # Terms with another common meaning (阿里 is also the name Ali, 字节 is "byte"): advice for the
+    # model, never a QA failure on their own.
+    ambiguous: tuple[str, ...] = ()
+
+    def is_ambiguous(self, term: str) -> bool:
+        return term in self.ambiguous
 
     def terms(self, language: str) -> tuple[str, ...]:
         return self.en if language == "en" else self.zh
@@ -71,6 +79,20 @@ def _alternation(terms: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?P<t{i}>{_source_pattern(term)})" for i, term in enumerate(terms)))
 
 
+def _ambiguous_terms(raw: Mapping[str, Any], terms: tuple[str, ...]) -> tuple[str, ...]:
+    """``ambiguous: true`` marks every term of the entry; a list marks those terms."""
+    value = raw.get("ambiguous", ())
+    if value is True:
+        return terms
+    if value is False or value is None:
+        return ()
+    listed = tuple(str(t) for t in value)
+    unknown = [t for t in listed if t not in terms]
+    if unknown:
+        raise ValueError(f"ambiguous terms not in the entry: {unknown!r} in {raw!r}")
+    return listed
+
+
 class Glossary:
     def __init__(self, entries: Iterable[GlossaryEntry]) -> None:
         self.entries: tuple[GlossaryEntry, ...] = tuple(entries)
@@ -92,6 +114,7 @@ class Glossary:
                     kind=str(raw.get("kind", "term")),
                     accept_en=tuple(str(t) for t in raw.get("accept_en", ())),
                     accept_zh=tuple(str(t) for t in raw.get("accept_zh", ())),
+                    ambiguous=_ambiguous_terms(raw, en + zh),
                 )
             )
         return cls(entries)

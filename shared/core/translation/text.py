@@ -46,3 +46,27 @@ def name_present(name: str, translation: str, compact_translation: str) -> bool:
     if HAN.search(translation):
         return any(compacted in compact(word) for word in LATIN_TOKEN.findall(translation))
     return False
+
+
+# Capitalised English words that are translated as ordinary words, not kept as names.
+NOT_NAMES = frozenset(
+    """I A An The This That These Those It Its He She They We You His Her Their Our My Mr Mrs Ms Dr Prof
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July
+    August September October November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec
+    Group Inc Corp Corporation Co Company Ltd Limited Holdings Holding Technologies Technology Tech Labs
+    Lab Capital Ventures Partners Bank Fund Funds University Institute Association Ministry Department
+    Agency Commission Council Committee Court Office Bureau Foundation Motor Motors Electronics Cloud
+    Robotics Systems Semiconductor Micro Microelectronics Pharmaceutical Pharmaceuticals Pharma Media
+    Network Networks Securities Exchange Market Markets Street Road City Province State States National
+    Federal Reserve Government Parliament Congress Senate House President Prime Minister Chairman Vice
+    Secretary Chief Officer Executive Financial Director General Minister Premier Governor Mayor
+    North South East West Northern Southern Eastern Western Central Asia Asian Africa African Middle
+    Pacific Atlantic Internet Web English Mandarin Christmas New Year Spring Festival Republican
+    Republicans Democrat Democrats Communist Party Olympics Series Model Models Edition Pro Max Plus
+    Ultra Mini Day Week Month Quarter Q""".split()
+)
+
+
+def sentence_initial(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'“”‘’([（《「")
+    return not before or before[-1] in ".!?:;\n。！？：；…—-"

@@ -5,32 +5,12 @@ from __future__ import annotations
 import re
 
 from shared.core.translation.glossary import Glossary
-from shared.core.translation.text import LATIN_TOKEN as _LATIN_TOKEN
+from shared.core.translation.text import LATIN_TOKEN, NOT_NAMES, sentence_initial
 from shared.core.translation.text import normalize as _normalize
 
 _POSSESSIVE = re.compile(r"['’]s$")
-# Capitalised English words that are translated as ordinary words, not kept as names.
-_NOT_NAMES = frozenset(
-    """I A An The This That These Those It Its He She They We You His Her Their Our My Mr Mrs Ms Dr Prof
-    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July
-    August September October November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec
-    Group Inc Corp Corporation Co Company Ltd Limited Holdings Holding Technologies Technology Tech Labs
-    Lab Capital Ventures Partners Bank Fund Funds University Institute Association Ministry Department
-    Agency Commission Council Committee Court Office Bureau Foundation Motor Motors Electronics Cloud
-    Robotics Systems Semiconductor Micro Microelectronics Pharmaceutical Pharmaceuticals Pharma Media
-    Network Networks Securities Exchange Market Markets Street Road City Province State States National
-    Federal Reserve Government Parliament Congress Senate House President Prime Minister Chairman Vice
-    Secretary Chief Officer Executive Financial Director General Minister Premier Governor Mayor
-    North South East West Northern Southern Eastern Western Central Asia Asian Africa African Middle
-    Pacific Atlantic Internet Web English Mandarin Christmas New Year Spring Festival Republican
-    Republicans Democrat Democrats Communist Party Olympics Series Model Models Edition Pro Max Plus
-    Ultra Mini Day Week Month Quarter Q""".split()
-)
-
-
-def _sentence_initial(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \t\"'“”‘’([（《「")
-    return not before or before[-1] in ".!?:;\n。！？：；…—-"
+_NOT_NAMES = NOT_NAMES
+_sentence_initial = sentence_initial
 
 
 def _title_case(text: str) -> bool:
@@ -52,6 +32,11 @@ _PINYIN_WORD = re.compile(
 _NAME_PART = re.compile(r"-(?=[A-Za-z])")
 # Capitalised words in quotation marks are mostly phrases and titles ("Versailles vs. lying flat").
 _QUOTED = re.compile(r"“[^”\n]{1,200}”|\"[^\"\n]{1,200}\"")
+
+
+# A Latin word, or digits glued to capitals (6Plus, 4K, 3D, 7FRESH): a product name whose digits
+# matter. Not "10x", "3pm" or "1970s" (lower case after the digits).
+_LATIN_TOKEN = re.compile(rf"(?<![A-Za-z0-9])\d+(?=[A-Z])[A-Za-z0-9]+|{LATIN_TOKEN.pattern}")
 
 
 def _name_tokens(text: str) -> list[tuple[str, int]]:

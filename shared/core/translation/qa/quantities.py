@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.core.translation.qa.numerals import zh_numerals
 from shared.core.translation.text import normalize as _normalize
 
-QuantityKind = Literal["number", "amount", "percent", "year", "month"]
+QuantityKind = Literal["number", "amount", "percent", "year", "month", "decade"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,12 @@ _EN_WORD_QUANTITY = re.compile(
     r"(?:\s(?P<pct>percent|per cent))?",
     re.I,
 )
+# "more than a decade" (十多年), "two decades", "a century" (一百多年): years as words.
+_EN_DECADES_WORDS = re.compile(
+    r"\b(?:(?P<count>a|one|two|three|four|five|six|seven|eight|nine|ten)[\s-]+)?"
+    r"(?P<unit>decades?|centur(?:y|ies))\b",
+    re.I,
+)
 _MONTHS = {
     "january": 1,
     "february": 2,
@@ -161,13 +168,13 @@ _EN_MONTH = re.compile(
 # "May" is a month only next to a number or after a word that introduces a date.
 _MAY_CONTEXT = re.compile(r"\b(?:in|by|since|until|till|from|of|early|late|mid|last|next|this)[\s-]+$", re.I)
 
-_ZH_DIGITS = "零〇一二两三四五六七八九"
-_ZH_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
 _ZH_QUANTITY = re.compile(
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
-    r"\s?(?P<mult>万亿|亿|万|千)?"
-    r"(?P<unit>美元|美金|人民币|港元|港币|欧元|英镑|日元|元|年|月|个百分点|%)?"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"\s?(?P<approx>多|余)?(?P<ge>个)?(?P<mult>万亿|亿|万|千)?"
+    r"(?P<unit>美元|美金|人民币|港元|港币|欧元|英镑|日元|元|年代|年|月|个百分点|百分点|%)?"
 )
+# A list of decades: 70年代, 70、80年代 (the 1970s and 1980s).
+_ZH_DECADES = re.compile(r"(?:(?:19|20)?\d0\s?[、，,和与及到至~-]\s?)*(?:19|20)?\d0\s?年代")
 _ZH_CURRENCIES = {
     "美元": "USD",
     "美金": "USD",
@@ -180,25 +187,8 @@ _ZH_CURRENCIES = {
     "日元": "JPY",
 }
 _ZH_MULTIPLIERS = {"千": 1e3, "万": 1e4, "亿": 1e8, "万亿": 1e12}
-
-
-def _zh_numeral(text: str) -> float | None:
-    """Value of a simple Chinese numeral (三, 十五, 两百, 三千五百): for accepting translations."""
-    total, section, digit = 0.0, 0.0, None
-    units = {"十": 10, "百": 100, "千": 1000}
-    for char in text:
-        if char in _ZH_DIGITS:
-            digit = float(_ZH_DIGITS.index(char)) if char not in "两〇零" else (2.0 if char == "两" else 0.0)
-        elif char in units:
-            section += (digit if digit is not None else 1.0) * units[char]
-            digit = None
-        elif char in ("万", "亿"):
-            section += digit or 0.0
-            total += section * (1e4 if char == "万" else 1e8)
-            section, digit = 0.0, None
-        else:
-            return None
-    return total + section + (digit or 0.0)
+# After a four-digit number, these make it a count, not a year (2000余人, 2118个).
+_ZH_COUNT_AFTER = re.compile(r"[多余个名人位家只件项次座台辆条]")
 
 
 def _number(text: str) -> float:
@@ -227,6 +217,8 @@ def _en_quantities(text: str, lenient: bool) -> list[Quantity]:
             kind = "percent"
         elif currency_symbol or match.group("cur2") or multiplier:
             kind = "amount"
+        elif text[match.end("num") : match.end("num") + 1] == "s" and value % 10 == 0 and value == int(value):
+            kind = "decade"  # the 1970s, the 70s
         elif _is_year(value, raw):
             kind = "year"
         else:
@@ -249,38 +241,74 @@ def _en_quantities(text: str, lenient: bool) -> list[Quantity]:
                 continue  # "a" alone is no number
             kind = "percent" if match.group("pct") else "number"
             found.append(Quantity(value, kind, match.group(0)))
+            if match.group("mult") and match.group("word").lower() not in ("a", "half a"):
+                # "two hundred-year goals" is two goals of a hundred years, or two hundred.
+                word = float(_EN_NUMBER_WORDS[match.group("word").lower()])
+                found.append(Quantity(word, "number", match.group("word")))
+                scale = {"hundred": 1e2, **_EN_MULTIPLIERS}[match.group("mult").lower()]
+                found.append(Quantity(scale, "number", match.group("mult")))
+        for match in _EN_DECADES_WORDS.finditer(text):
+            count = _EN_NUMBER_WORDS.get((match.group("count") or "a").lower(), 1)
+            unit = 100 if match.group("unit").lower().startswith("centur") else 10
+            found.append(Quantity(float(count * unit), "number", match.group(0)))
     return found
 
 
-def _zh_quantities(text: str, lenient: bool) -> list[Quantity]:
+def _zh_kind(
+    value: float, unit: str, magnitude: bool, currency: str | None, year_like: bool, counted: bool = False
+) -> QuantityKind:
+    """``counted``: a measure word came first (7个月 = seven months, not July)."""
+    if unit in ("%", "个百分点", "百分点"):
+        return "percent"
+    if unit == "月" and not magnitude and not counted and 1 <= value <= 12 and value == int(value):
+        return "month"
+    if unit == "年代":
+        return "decade"
+    if currency or magnitude:
+        return "amount"
+    if year_like:
+        return "year"
+    return "number"
+
+
+def _zh_decades(text: str) -> tuple[list[Quantity], str]:
+    """Decades (70年代, 70、80年代 = the 1970s and 1980s), and the text with them blanked out."""
     found: list[Quantity] = []
+    for match in _ZH_DECADES.finditer(text):
+        for number in re.findall(r"\d+", match.group(0)):
+            found.append(Quantity(float(number), "decade", f"{number}年代"))
+        text = text[: match.start()] + " " * len(match.group(0)) + text[match.end() :]
+    return found, text
+
+
+def _zh_quantities(text: str, lenient: bool) -> list[Quantity]:
+    found, text = _zh_decades(text)
     for match in _ZH_QUANTITY.finditer(text):
         raw = match.group("num")
-        if raw[0].isdigit():
-            value = _number(raw)
-        else:
-            if not lenient:
-                continue  # only Arabic digits are required of a source
-            numeral = _zh_numeral(raw)
-            if numeral is None or (numeral == 0 and raw not in "零〇"):
-                continue
-            value = numeral
-        multiplier, unit = match.group("mult"), match.group("unit")
+        value = _number(raw)
+        multiplier, unit = match.group("mult"), match.group("unit") or ""
         if multiplier:
             value *= _ZH_MULTIPLIERS[multiplier]
-        currency = _ZH_CURRENCIES.get(unit or "")
-        kind: QuantityKind
-        if unit in ("%", "个百分点"):
-            kind = "percent"
-        elif unit == "月" and not multiplier and 1 <= value <= 12 and value == int(value):
-            kind = "month"
-        elif currency or multiplier:
-            kind = "amount"
-        elif _is_year(value, raw):
-            kind = "year"
-        else:
-            kind = "number"
+        currency = _ZH_CURRENCIES.get(unit)
+        counted = bool(match.group("approx") or match.group("ge")) or bool(
+            _ZH_COUNT_AFTER.match(text, match.end())
+        )
+        year_like = _is_year(value, raw) and unit in ("", "年") and not counted
+        kind = _zh_kind(value, unit, bool(multiplier), currency, year_like, bool(match.group("ge")))
         found.append(Quantity(value, kind, match.group(0), currency))
+    for numeral in zh_numerals(text, strict=not lenient):
+        value = numeral.value
+        if numeral.value == 0 and numeral.text not in "零〇":
+            continue
+        after = text[numeral.end : numeral.end + 3]
+        unit = next((u for u in ("个百分点", "年", "月", *_ZH_CURRENCIES) if after.startswith(u)), "")
+        if text[max(0, numeral.start - 3) : numeral.start] == "百分之":
+            unit = "%"
+        magnitude = numeral.text.endswith(("亿", "万")) and len(numeral.text) > 1
+        digit_by_digit = not re.search("[十百千万亿点]", numeral.text)
+        year_like = unit == "年" and digit_by_digit and len(numeral.text) == 4 and 1900 <= value <= 2100
+        kind = _zh_kind(value, unit, magnitude, _ZH_CURRENCIES.get(unit), year_like)
+        found.append(Quantity(value, kind, numeral.text, _ZH_CURRENCIES.get(unit)))
     return found
 
 
@@ -301,8 +329,21 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
 
+def _same_decade(a: float, b: float) -> bool:
+    """70 (年代) and 1970 (the 1970s) name the same decade."""
+    low, high = sorted((a, b))
+    return low == high or (low < 100 and high in (1900 + low, 2000 + low))
+
+
 def _satisfied(source: Quantity, candidates: Sequence[Quantity]) -> bool:
     for candidate in candidates:
+        if source.kind == "decade" or candidate.kind == "decade":
+            if source.kind == candidate.kind and _same_decade(source.value, candidate.value):
+                return True
+            if candidate.kind == "decade" and source.kind != "decade":
+                continue
+            if source.kind == "decade" and not _close(source.value, candidate.value):
+                continue
         if not _close(source.value, candidate.value):
             continue
         if source.kind in ("percent", "month"):
