@@ -210,9 +210,9 @@ def mutate_entity(
     reference by another of the same kind that the source does not name."""
     targets: list[tuple[int, int, str, str]] = []
     source_entries = {id(e) for e in glossary.entries_in(row.zh, "zh")}
-    for match in glossary.find(row.en, "en", include_accepted=True):
-        if id(match.entry) in source_entries and match.entry.kind in ("company", "organization", "product"):
-            targets.append((match.start, match.end, match.term, "organisation"))
+    for found in glossary.find(row.en, "en", include_accepted=True):
+        if id(found.entry) in source_entries and found.entry.kind in ("company", "organization", "product"):
+            targets.append((found.start, found.end, found.term, "organisation"))
     for name in pinyin_names(row.en, _glossary_spans(glossary, row.en)):
         for match in _occurrences(name, row.en):
             targets.append((match.start(), match.end(), name, "person"))
