@@ -39,13 +39,13 @@ from shared.core.translation import (
     LANGUAGE_NAMES,
     Glossary,
     Segment,
-    check_translation,
     chunk_body,
     delimit,
     estimate_tokens,
     other_language,
     split_paragraphs,
 )
+from shared.core.translation.qa import FACT_CHECKS, missing_facts
 from shared.events import (
     Amount,
     Analysis,
@@ -335,10 +335,11 @@ def limit_commentary(text: str, language: str, limits: Limits = DEFAULT_LIMITS) 
 # --- guard rails -----------------------------------------------------------------------------------
 
 FactCheck = Literal[
-    "empty", "length", "language", "number", "amount", "percent", "year", "month", "latin_name",
-    "glossary", "entity",
+    "empty", "length", "language", "number", "amount", "percent", "year", "month", "decade", "latin_name",
+    "pinyin_name", "glossary", "entity",
 ]
-_FACT_CHECKS = frozenset({"number", "amount", "percent", "year", "month", "latin_name", "glossary"})
+# The same fact checks as translation QA (Chinese numerals, decades, pinyin names included).
+_FACT_CHECKS = FACT_CHECKS
 
 
 @dataclass(frozen=True)
@@ -369,13 +370,6 @@ def language_failure(text: str, language: TextLanguage, where: str) -> GuardFail
     )
 
 
-def _known(language: str) -> Callable[[str], str]:
-    def detect(_text: str) -> str:
-        return language
-
-    return detect
-
-
 def fact_failures(
     text: str,
     language: TextLanguage,
@@ -397,10 +391,8 @@ def fact_failures(
     for source in sources:
         if not source.text.strip():
             continue
-        # The article plays the translation; its language is known, so no detection is needed.
-        failures = check_translation(
-            text, source.text, language, source.language, glossary, _known(source.language)
-        )
+        # Translation QA's facts, one way: what the model's text states must be in the article.
+        failures = missing_facts(text, language, source.text, source.language, glossary)
         found: set[tuple[str, str]] = {
             (str(f.check), f.detail)
             for f in failures
@@ -427,11 +419,13 @@ def fact_failures(
 
 
 def _fact_message(check: str, detail: str) -> str:
-    if check == "latin_name":
+    if check in ("latin_name", "pinyin_name"):
         return f'The name "{detail}" is not in the article.'
     if check == "glossary":
         return f'"{detail}" is not in the article.'
-    names = {"amount": "amount", "percent": "percentage", "year": "year", "month": "month"}
+    names = {
+        "amount": "amount", "percent": "percentage", "year": "year", "month": "month", "decade": "decade",
+    }
     what = names.get(check, "number")
     return f'The {what} "{detail}" is not in the article.'
 

@@ -35,20 +35,24 @@ from shared.core.translation.prompt import (
 )
 from shared.core.translation.qa import (
     EN_PER_ZH_CHAR,
+    FACT_CHECKS,
     MIN_CHARS_FOR_RATIO,
     QAFailure,
     Quantity,
     QuantityKind,
     SegmentOutcome,
+    added_facts,
     check_translation,
     extract_quantities,
     latin_names,
+    missing_facts,
 )
 from shared.core.translation.text import LANGUAGE_NAMES, TextLanguage, other_language
 
 __all__ = [
     "DATA_TAG",
     "EN_PER_ZH_CHAR",
+    "FACT_CHECKS",
     "HINT_ONLY_KINDS",
     "LANGUAGE_NAMES",
     "MIN_CHARS_FOR_RATIO",
@@ -61,6 +65,7 @@ __all__ = [
     "Segment",
     "SegmentOutcome",
     "TextLanguage",
+    "added_facts",
     "check_translation",
     "chunk_body",
     "delimit",
@@ -69,6 +74,7 @@ __all__ = [
     "glossary_lines",
     "join_chunks",
     "latin_names",
+    "missing_facts",
     "other_language",
     "paragraph_separator",
     "split_paragraphs",

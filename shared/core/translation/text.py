@@ -48,7 +48,8 @@ def name_present(name: str, translation: str, compact_translation: str) -> bool:
     return False
 
 
-# Capitalised English words that are translated as ordinary words, not kept as names.
+# Capitalised English words that are translated as ordinary words, not kept as names; and currency
+# codes, which belong to the amount they precede (4亿元 is "RMB 400 million").
 NOT_NAMES = frozenset(
     """I A An The This That These Those It Its He She They We You His Her Their Our My Mr Mrs Ms Dr Prof
     Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July
@@ -63,7 +64,7 @@ NOT_NAMES = frozenset(
     North South East West Northern Southern Eastern Western Central Asia Asian Africa African Middle
     Pacific Atlantic Internet Web English Mandarin Christmas New Year Spring Festival Republican
     Republicans Democrat Democrats Communist Party Olympics Series Model Models Edition Pro Max Plus
-    Ultra Mini Day Week Month Quarter Q""".split()
+    Ultra Mini Day Week Month Quarter Q RMB CNY USD HKD EUR GBP JPY""".split()
 )
 
 

@@ -223,7 +223,8 @@ def _en_quantities(text: str, lenient: bool) -> list[Quantity]:
             kind = "year"
         else:
             kind = "number"
-        found.append(Quantity(value, kind, match.group(0).strip(), currency))
+        shown = match.group(0).strip() + ("s" if kind == "decade" else "")
+        found.append(Quantity(value, kind, shown, currency))
     for match in _EN_MONTH.finditer(text):
         name = match.group("month")
         if name == "May":
