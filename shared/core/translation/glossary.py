@@ -98,6 +98,7 @@ class Glossary:
         self.entries: tuple[GlossaryEntry, ...] = tuple(entries)
         self._term_lists: dict[tuple[str, bool], list[tuple[GlossaryEntry, str]]] = {}
         self._targets: dict[str, re.Pattern[str]] = {}
+        self._found: dict[tuple[str, str, bool], list[GlossaryMatch]] = {}
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Glossary:
@@ -135,6 +136,17 @@ class Glossary:
 
     def find(self, text: str, language: str, include_accepted: bool = False) -> list[GlossaryMatch]:
         """Non-overlapping occurrences of the glossary's terms of ``language`` in ``text``."""
+        # QA looks up the same source and translation several times (names, glossary, counts).
+        key = (text, language, include_accepted)
+        cached = self._found.get(key)
+        if cached is None:
+            cached = self._find(text, language, include_accepted)
+            if len(self._found) >= 32:
+                self._found.pop(next(iter(self._found)))
+            self._found[key] = cached
+        return list(cached)
+
+    def _find(self, text: str, language: str, include_accepted: bool) -> list[GlossaryMatch]:
         text = _normalize(text)
         folded = text.lower()
         # A plain substring test first: one regex over the few terms present is far cheaper than

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
+from functools import lru_cache
 
 from shared.core.translation.glossary import Glossary
 from shared.core.translation.text import LATIN_TOKEN, NOT_NAMES, sentence_initial
@@ -51,6 +53,17 @@ def _name_tokens(text: str) -> list[tuple[str, int]]:
 
 
 def latin_names(text: str, language: str, glossary: Glossary | None = None) -> list[str]:
+    """Latin-script names a translation must keep (see ``_latin_names``)."""
+    # QA asks twice for the same text (missing names, then how often each is written).
+    return list(_cached_latin_names(text, language, glossary))
+
+
+@lru_cache(maxsize=32)
+def _cached_latin_names(text: str, language: str, glossary: Glossary | None) -> tuple[str, ...]:
+    return tuple(_latin_names(text, language, glossary))
+
+
+def _latin_names(text: str, language: str, glossary: Glossary | None = None) -> list[str]:
     """Latin-script names a translation must keep. In Chinese text every Latin-script word is one
     (OpenAI, GPT-5, Sarah Friar). In English text: acronyms, mixed-case words and capitalised words
     that do not start a sentence; not capitalised words in quotation marks, in a title-case
@@ -64,8 +77,10 @@ def latin_names(text: str, language: str, glossary: Glossary | None = None) -> l
     title_case = language == "en" and _title_case(text)
     quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)] if language == "en" else []
     candidates: list[tuple[str, bool]] = []  # (token, capitalised-only name)
+    covered_starts = [begin for begin, _ in covered]  # in text order, not overlapping
     for token, start in _name_tokens(text):
-        if any(begin <= start < end for begin, end in covered):
+        nearest = bisect.bisect_right(covered_starts, start) - 1
+        if nearest >= 0 and start < covered[nearest][1]:
             # Not a name to check, but a capitalised glossary word still belongs to a run of
             # capitalised words ("Public Cloud Large Model Token Service").
             candidates.append(("", token[:1].isupper() and language == "en"))

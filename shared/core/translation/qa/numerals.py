@@ -29,6 +29,8 @@ _RUN = re.compile(
     r"(?P<approx>多|余|来)?(?P<ge>个)?(?P<mag>万亿|亿|万)?"
 )
 _COUNTED_AFTER = re.compile(rf"(?:{_COUNTED})")
+# 数十家 (dozens), 几百 (hundreds), 上千 (a thousand or more), 十几 (a dozen or so): no value.
+_VAGUE_BEFORE = frozenset("数几上成好")
 # Two adjacent digits without a unit between them are a rough range (两三年, 五六个): no single value.
 _ROUGH_RANGE = re.compile(rf"[{ZH_DIGIT_CHARS}]{{2}}")
 
@@ -88,7 +90,8 @@ def zh_numerals(text: str, strict: bool) -> list[ZhNumeral]:
         counted = bool(_COUNTED_AFTER.match(after)) or bool(match.group("ge"))
         if strict:
             # 第二天 is "the next day" as often as "the second day": ordinals are not required.
-            if bare_multiplier or value <= 1 or match.group("ordinal"):
+            vague = text[match.start() - 1 : match.start()] in _VAGUE_BEFORE or text[end : end + 1] == "几"
+            if bare_multiplier or value <= 1 or match.group("ordinal") or vague:
                 continue
             if not (counted or magnitude):
                 continue
