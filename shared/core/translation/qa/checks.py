@@ -20,6 +20,8 @@ from shared.core.translation.text import normalize as _normalize
 # model legitimately condenses or expands a little; what they catch is a dropped half or a rambling.
 EN_PER_ZH_CHAR = (1.3, 5.0)
 MIN_CHARS_FOR_RATIO = 40
+# Latin names mentioned at most this often must keep every mention (see ``added_facts``).
+MAX_COUNTED_MENTIONS = 3
 # Characters of English (about one clause) by which a translation may pass the bounds.
 LENGTH_SLACK_EN_CHARS = 40
 
@@ -188,7 +190,9 @@ def added_facts(
             continue  # reported as missing
         # Present (perhaps with other spacing: "HKG AI V3" = "HKGAIV3") counts as one mention.
         wanted, written = _count(name, source_n), max(1, _count(name, translation_n))
-        if written < wanted:
+        # A name the source repeats many times is rightly condensed ("the model", "it"); a name
+        # mentioned two or three times that loses a mention was replaced by another name.
+        if written < wanted <= MAX_COUNTED_MENTIONS:
             message = (
                 f'The name "{name}" occurs {wanted} times in the source but {written} in the '
                 "translation; keep every mention."

@@ -77,6 +77,10 @@ def syllable_count(word: str) -> int:
     best = [0] + [10**6] * len(word)
     for end in range(1, len(word) + 1):
         for start in range(max(0, end - 6), end):
+            # Pinyin writes an apostrophe before a syllable that starts with a, o or e (Xi'an):
+            # inside a word they start none, which rules out English words (Asian, Sequence).
+            if start and word[start] in "aoe":
+                continue
             if best[start] < 10**6 and word[start:end] in valid:
                 best[end] = min(best[end], best[start] + 1)
     return best[-1] if best[-1] < 10**6 else 0
