@@ -155,3 +155,17 @@ def test_known_variants_of_a_title_pass(title: str, glossary: Glossary) -> None:
     assert found(zh, en, glossary) == set()
     zh, en = mutated(27, "the chairman of", "the CEO of")
     assert ("glossary", "董事长") in found(zh, en, glossary)
+
+
+def test_counts_written_as_words_or_vaguely_pass_in_both_directions(glossary: Glossary) -> None:
+    assert (
+        check_translation("Both companies raised prices twice.", "两家公司两次涨价。", "en", "zh", glossary)
+        == []
+    )
+    assert (
+        check_translation("They hired dozens of engineers.", "他们聘请了数十名工程师。", "en", "zh", glossary)
+        == []
+    )
+    # A count the English source does not state is caught in the Chinese translation.
+    wrong = check_translation("They hired engineers.", "他们聘请了三十名工程师。", "en", "zh", glossary)
+    assert ("added_number", "三十") in {(f.check, f.detail) for f in wrong}

@@ -122,6 +122,14 @@ _EN_NUMBER_WORDS = {
     "eighth": 8,
     "ninth": 9,
     "tenth": 10,
+    # Counts a translation may write as words: 两次 = twice, 两家公司 = both companies.
+    "twice": 2,
+    "both": 2,
+    "couple": 2,
+    "pair": 2,
+    "double": 2,
+    "thrice": 3,
+    "triple": 3,
 }
 _EN_WORD_QUANTITY = re.compile(
     r"\b(?P<word>half a|a dozen|" + "|".join(sorted(_EN_NUMBER_WORDS, key=len, reverse=True)) + r")"
