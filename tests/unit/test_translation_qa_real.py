@@ -169,3 +169,12 @@ def test_counts_written_as_words_or_vaguely_pass_in_both_directions(glossary: Gl
     # A count the English source does not state is caught in the Chinese translation.
     wrong = check_translation("They hired engineers.", "他们聘请了三十名工程师。", "en", "zh", glossary)
     assert ("added_number", "三十") in {(f.check, f.detail) for f in wrong}
+
+
+def test_a_chinese_name_of_the_source_must_be_in_the_translation_in_pinyin(glossary: Glossary) -> None:
+    zh, en = mutated(32, "According to Zhao Xiuping", "According to the manager")
+    assert ("pinyin_name", "赵秀平") in found(zh, en, glossary)
+    zh, en = mutated(55, "Pang Zhihao", "Zhihao Pang")  # given name first: still his name
+    assert found(zh, en, glossary) == set()
+    # A transliterated foreign name is not written in pinyin; "on Monday" is no name.
+    assert found("马克龙周一表示,他会来。", "Macron said on Monday that he would come.", glossary) == set()

@@ -10,7 +10,7 @@ from typing import Literal
 from shared.core.translation.glossary import ORGANISATION_KINDS, Glossary
 from shared.core.translation.prompt import Segment
 from shared.core.translation.qa.names import latin_names
-from shared.core.translation.qa.pinyin import grounded, pinyin_names
+from shared.core.translation.qa.pinyin import chinese_person_names, grounded, pinyin_names, spelled_in
 from shared.core.translation.qa.quantities import Quantity, _satisfied, extract_quantities
 from shared.core.translation.text import LANGUAGE_NAMES, compact, name_present
 from shared.core.translation.text import normalize as _normalize
@@ -136,6 +136,11 @@ def missing_facts(
             message = f'The name "{name}" of the source is missing; keep it as written.'
             failures.append(QAFailure("latin_name", name, message))
 
+    if text_language == "zh" and reference_language == "en":
+        for name in chinese_person_names(text_n):
+            if not spelled_in(name, reference_n):
+                message = f'The name "{name}" of the source is missing; write it in pinyin.'
+                failures.append(QAFailure("pinyin_name", name, message))
     if text_language == "en":
         for name in pinyin_names(text_n, _glossary_spans(glossary, text_n, "en")):
             if not _present_pinyin(name, reference_n, reference_language):

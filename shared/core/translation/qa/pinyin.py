@@ -189,3 +189,86 @@ def grounded(name: str, chinese: str) -> bool:
             ):
                 return True
     return False
+
+
+# --- Chinese person names in Chinese text --------------------------------------------------------
+
+# Where Chinese text reliably names a person: before a verb of saying, after a comma, the start or
+# a title (赵秀平说, 研究员庞之浩说). Names elsewhere are left alone: Chinese has no spaces, and a
+# guessed name would be a false alarm.
+_SAYS = "说|表示|称|指出|认为|透露|介绍|坦言|强调|告诉|回忆|解释|补充"
+_TITLES = (
+    "记者",
+    "总理",
+    "主席",
+    "教授",
+    "院长",
+    "市长",
+    "省长",
+    "部长",
+    "局长",
+    "总裁",
+    "经理",
+    "队员",
+    "选手",
+    "专家",
+    "研究员",
+    "董事长",
+    "创始人",
+    "负责人",
+    "发言人",
+    "书记",
+    "主任",
+    "总统",
+    "首相",
+)
+# Characters of transliterated foreign names (马克龙 = Macron, 戴维斯 = Davis): such a name is not
+# written in pinyin in English.
+_TRANSLITERATION = frozenset("斯克尔德特姆森娜丽莉恩顿伊芙布罗普奇基夫维尼亚乌托蒂琳弗杰瑞萨蒙拉里卡")
+
+
+# 周一表示 is "said on Monday"; 王先生说, 李总说: a title, not a given name.
+_NOT_GIVEN = frozenset("零〇一二两三四五六七八九十日天年月先生总姐哥某")
+
+
+@lru_cache(maxsize=1)
+def _person_before_saying() -> re.Pattern[str]:
+    return re.compile(rf"([{_SURNAME_CHARS}][\u4e00-\u9fff]{{1,2}}?)(?={_SAYS})")
+
+
+def chinese_person_names(chinese: str) -> list[str]:
+    """Chinese person names that Chinese text states unmistakably (see ``_SAYS``)."""
+    names: dict[str, None] = {}
+    for match in _person_before_saying().finditer(chinese):
+        name, before = match.group(1), chinese[: match.start()]
+        if not (not before or before[-1] in "，,、：:（(“ 。；;\n" or before.endswith(_TITLES)):
+            continue
+        given = name[1:]
+        if any(char in _TRANSLITERATION or char in _NOT_GIVEN for char in given):
+            continue
+        if not all(readings(c) for c in name):
+            continue
+        names.setdefault(name, None)
+    return list(names)
+
+
+def spelled_in(name: str, english: str) -> bool:
+    """Whether ``english`` writes the Chinese ``name`` in pinyin (surname first or last)."""
+    letters = _letters(english)
+    options = [sorted(readings(char)) for char in name]
+    spellings = {""}
+    for choices in options:
+        spellings = {done + choice for done in spellings for choice in choices}
+        if len(spellings) > 256:
+            return True  # too many readings to tell: not checked
+    surname = {r for r in options[0]}
+    for spelling in spellings:
+        normal = spelling.translate(_UNASPIRATED)
+        if normal in letters:
+            return True
+        for reading in surname:
+            if spelling.startswith(reading):
+                given_first = (spelling[len(reading) :] + reading).translate(_UNASPIRATED)
+                if given_first in letters:
+                    return True
+    return False
