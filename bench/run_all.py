@@ -37,6 +37,7 @@ QUICK: dict[str, tuple[list[str], float]] = {
     "extraction": ([], 90),
     "scores": ([], 45),
     "tagging": ([], 120),
+    "translation_qa": (["--seeds", "0", "1", "2"], 60),
 }
 # Cheap, deterministic quality benches first; the process-heavy ones after.
 ORDER = [
@@ -45,6 +46,7 @@ ORDER = [
     "ingest",
     "clustering",
     "tagging",
+    "translation_qa",
     "read_api",
     "translate",
     "pipeline",
