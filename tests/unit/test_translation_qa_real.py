@@ -178,3 +178,13 @@ def test_a_chinese_name_of_the_source_must_be_in_the_translation_in_pinyin(gloss
     assert found(zh, en, glossary) == set()
     # A transliterated foreign name is not written in pinyin; "on Monday" is no name.
     assert found("马克龙周一表示,他会来。", "Macron said on Monday that he would come.", glossary) == set()
+
+
+def test_list_numbers_and_model_sizes_are_read_as_they_are_meant(glossary: Glossary) -> None:
+    english = "It has these features:\n1. It reads images.\n2. It reads videos.\nIt rivals Mistral 7B."
+    chinese = (
+        "它有以下特点:\n1. 读懂图片。\n2. 读懂视频。\n3. 能操作手机。\n性能可与70亿参数模型Mistral 7B相比。"
+    )
+    failures = {(f.check, f.detail) for f in check_translation(english, chinese, "en", "zh", glossary)}
+    # The third list item is content the source lacks (length), never a number "3"; 70亿 = 7B.
+    assert not {f for f in failures if f[0] in ("added_number", "number")}

@@ -219,6 +219,10 @@ def _en_quantities(text: str, lenient: bool) -> list[Quantity]:
         if multiplier and (multiplier not in _EN_SHORT_MULTIPLIERS or currency_symbol):
             value *= _EN_MULTIPLIERS[multiplier]
         else:
+            if lenient and multiplier and match.group("mult").isupper():
+                # "Mistral 7B" is a model of 7 billion parameters (70亿参数).
+                scaled = value * _EN_MULTIPLIERS[multiplier]
+                found.append(Quantity(scaled, "number", match.group(0).strip()))
             multiplier = ""
         kind: QuantityKind
         if match.group("pct"):
@@ -304,7 +308,7 @@ def _zh_quantities(text: str, lenient: bool) -> list[Quantity]:
         )
         year_like = _is_year(value, raw) and unit in ("", "年") and not counted
         kind = _zh_kind(value, unit, bool(multiplier), currency, year_like, bool(match.group("ge")))
-        found.append(Quantity(value, kind, match.group(0), currency))
+        found.append(Quantity(value, kind, match.group(0).strip(), currency))
     for numeral in zh_numerals(text, strict=not lenient):
         value = numeral.value
         if numeral.value == 0 and numeral.text not in "零〇":
@@ -321,10 +325,17 @@ def _zh_quantities(text: str, lenient: bool) -> list[Quantity]:
     return found
 
 
+# The number of a list item ("1. ", "2、" at the start of a line) states nothing: a translation may
+# number a list its source does not.
+_ENUMERATOR = re.compile(r"(?m)^[ \t]*(?:\(|（)?(?P<n>\d{1,2})(?:[.)）](?=[ \t])|、)")
+
+
 def extract_quantities(text: str, language: str, lenient: bool = False) -> list[Quantity]:
     """Numbers, amounts (scaled to units: 5亿美元 = $500 million = 5e8 USD), percentages, years and
     months. ``lenient`` (for translations) also reads number words and Chinese numerals."""
-    text = _normalize(text)
+    text = _ENUMERATOR.sub(
+        lambda m: m.group(0).replace(m.group("n"), " " * len(m.group("n"))), _normalize(text)
+    )
     if language != "zh":
         return _en_quantities(text, lenient)
     # Chinese text may quote Latin-script amounts ("$500 million"): read those first, then the rest.
