@@ -54,9 +54,7 @@ def split_sentences(text: str, language: str) -> list[str]:
     if not text:
         return []
     if language == "zh":
-        return [
-            s.strip() for line in text.splitlines() for s in _ZH_SENTENCE.findall(line) if s.strip()
-        ]
+        return [s.strip() for line in text.splitlines() for s in _ZH_SENTENCE.findall(line) if s.strip()]
     pieces: list[str] = []
     for part in re.split(r"\n\s*\n|\n", text):
         start = 0

@@ -105,7 +105,10 @@ def test_the_headline_is_never_glued_to_the_summary(title: str | None) -> None:
 
 
 def test_the_chinese_headline_line_is_not_part_of_the_summary() -> None:
-    body = "鸿海与SK集团洽谈合作\n鸿海与SK集团周三签署合作备忘录。双方将研究数据中心项目。鸿海提供服务器。SK提供能源。"
+    body = (
+        "鸿海与SK集团洽谈合作\n"
+        "鸿海与SK集团周三签署合作备忘录。双方将研究数据中心项目。鸿海提供服务器。SK提供能源。"
+    )
     summary = extractive_summary(body, "zh", title="鸿海与SK集团洽谈合作")
     assert summary is not None and "洽谈合作" not in summary
 
