@@ -118,11 +118,13 @@ def sources_label(count: int, display: Display) -> list[Text]:
 
 def language_provenance(item: Item, display: Display) -> list[Text]:
     """Where each shown title comes from, said quietly: the source that wrote it ("from 36Kr") or
-    "machine-translated". Missing languages get no line (the missing note covers them)."""
+    "machine-translated". A missing language gets no line (its missing note covers it); a title
+    shown in the other language because the chosen one is missing gets one."""
     representative = next((s for s in item.sources if s.article_id == item.representative_article_id), None)
+    shown = {t.lang for t in texts(item.title, display)}
     out: list[Text] = []
     for lang in ("en", "zh"):
-        if not item.title.get(lang) or (display != "both" and lang != display):
+        if lang not in shown:
             continue
         written_by = None
         if lang == item.origin_language and representative is not None:
@@ -250,7 +252,7 @@ class WebRenderer:
                 "item": item,
                 "query": "",
                 "times": self._times(item.published_at, item.updated_at if changed else None, display),
-                "views": views_label(item.views, display),
+                "views": views_label(item.views, display) if item.views else [],
                 "sources_count": sources_label(len(item.sources), display),
                 "missing": missing_notes(item.title, display),
                 "provenance": language_provenance(item, display),
