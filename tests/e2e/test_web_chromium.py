@@ -57,6 +57,37 @@ HOT_COMPONENTS = {
     "velocity_points": 0.3,
     "raw": 1.2,
 }
+QUALITY_COMPONENTS = {
+    "word_units": 840.0,
+    "data_points": 6.0,
+    "quotes": 2.0,
+    "structure_units": 5.0,
+    "substance": 0.62,
+    "originality": 0.8,
+    "source_reputation": 0.7,
+    "readability": 0.66,
+    "local": 0.68,
+    "llm": 0.0,
+    "llm_weight": 0.0,
+    "marketing_hits": 0.0,
+    "penalty_translation_qa": 0.0,
+    "penalty_paywall": 0.0,
+    "penalty_marketing": 0.0,
+    "final": 0.68,
+}
+IMPACT_COMPONENTS = {
+    "entities": 0.9,
+    "event_type": 0.7,
+    "magnitude": 0.0,
+    "scope": 0.5,
+    "money": 0.0,
+    "users": 0.0,
+    "regions": 2.0,
+    "local": 0.66,
+    "llm": 0.0,
+    "llm_weight": 0.0,
+    "final": 0.66,
+}
 
 
 def three_day_old_story(now: datetime) -> Item:
@@ -111,13 +142,13 @@ def wire(now: datetime) -> list[Item]:
     # Readable reasons: the top story carries real-looking Hot components
     top = items[0]
     assert top.scores.hot is not None
-    items[0] = top.model_copy(
-        update={
-            "scores": top.scores.model_copy(
-                update={"hot": top.scores.hot.model_copy(update={"components": HOT_COMPONENTS})}
-            )
-        }
-    )
+    assert top.scores.quality is not None and top.scores.impact is not None
+    real_looking = {
+        "hot": top.scores.hot.model_copy(update={"components": HOT_COMPONENTS}),
+        "quality": top.scores.quality.model_copy(update={"components": QUALITY_COMPONENTS}),
+        "impact": top.scores.impact.model_copy(update={"components": IMPACT_COMPONENTS}),
+    }
+    items[0] = top.model_copy(update={"scores": top.scores.model_copy(update=real_looking)})
     return [
         *items,
         three_day_old_story(now),
@@ -326,12 +357,12 @@ def test_item_page_reasons_in_both_languages_analysis_sources_disclaimer(
 ) -> None:
     url = read_api + "/items/story-openai-device?lang=both"
     tree = dump_dom(url)
-    hot_reasons = text_of(tree, "//div[contains(@class,'score-hot')]//ul[@class='reasons']/li")
+    hot_reasons = text_of(tree, "//div[contains(@class,'why-hot')]//ul[@class='reasons']/li")
     assert "4 independent sources / 4 个独立来源" in hot_reasons
     assert "1 copy of another report / 1 篇转载" in hot_reasons
     assert not any("coverage_points" in r or "age_h" in r for r in hot_reasons)
     zh = dump_dom(read_api + "/items/story-openai-device?lang=zh")
-    assert "4 个独立来源" in text_of(zh, "//div[contains(@class,'score-hot')]//ul[@class='reasons']/li")
+    assert "4 个独立来源" in text_of(zh, "//div[contains(@class,'why-hot')]//ul[@class='reasons']/li")
     # times: first appearance and last change; provenance of each language, quietly
     assert text_of(tree, "//article/div[@class='meta']//span[@class='when']") == [
         "17h ago · updated 1h ago",
