@@ -208,3 +208,27 @@ def test_provenance_says_who_wrote_each_language() -> None:
         "中文:机器翻译",
     ]
     assert [t.text for t in language_provenance(item, "zh")] == ["中文:机器翻译"]
+
+
+def test_per_language_provenance_is_used_when_the_item_carries_it() -> None:
+    item = merge_event(None, None, full_event(), T0).item  # type: ignore[union-attr]
+
+    class Origin:
+        def __init__(self, origin: str, source_name: str | None = None) -> None:
+            self.origin, self.source_name = origin, source_name
+
+    class Origins:  # the shape of Item.languages (per-language provenance from the bilingual work)
+        def get(self, language: str) -> Origin:
+            return Origin("source", "36氪") if language == "zh" else Origin("model")
+
+    class WithOrigins:
+        def __init__(self) -> None:
+            self.languages = Origins()
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(item, name)
+
+    assert [t.text for t in language_provenance(WithOrigins(), "both")] == [  # type: ignore[arg-type]
+        "English: machine-translated",
+        "中文:来自 36氪",
+    ]

@@ -127,7 +127,15 @@ def language_provenance(item: Item, display: Display) -> list[Text]:
         if lang not in shown:
             continue
         written_by = None
-        if lang == item.origin_language and representative is not None:
+        # Per-language provenance when the item carries it (``Item.languages``, written by the
+        # translate stage from the member that supplied the text); else what the item says.
+        origins = getattr(item, "languages", None)
+        origin = origins.get(lang) if origins is not None else None
+        if origin is not None and origin.origin == "source" and origin.source_name:
+            written_by = origin.source_name
+        elif origin is not None and origin.origin == "model":
+            written_by = None
+        elif lang == item.origin_language and representative is not None:
             written_by = representative.source_name
         elif item.translation.provenance is not None and item.translation.provenance.tier == "source":
             written_by = next((s.source_name for s in item.sources if s.language == lang), None)
