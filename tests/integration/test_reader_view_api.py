@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -172,3 +173,14 @@ async def test_search_box_results_in_the_same_cards(api: httpx.AsyncClient) -> N
     only_stopwords = await api.get("/?lang=en&q=the")
     assert only_stopwords.status_code == 200 and "Type a word to search for." in only_stopwords.text
     assert (await api.get("/?q=" + "x" * 201)).status_code == 422
+
+
+async def test_cards_clamp_the_summary_and_the_item_page_shows_all_of_it(api: httpx.AsyncClient) -> None:
+    # Layout is the browser's (see the Chromium screenshots); what is checked here is that the rule
+    # exists for cards only and that the item page carries the whole summary.
+    css = (await api.get("/static/style.css")).text
+    assert re.search(r"\.item \.summary \{[^}]*-webkit-line-clamp: 3", css)
+    assert not re.search(r"\.story \.summary \{[^}]*line-clamp", css)
+    summary = "台积电董事长魏哲家坦言,CoPoS先进封装试产线需两到三年才能放量。"
+    page = lxml_html.fromstring((await api.get("/items/story-tsmc-copos?lang=zh")).text)
+    assert page.xpath("//article[@class='story']/p[contains(@class,'summary')]/text()") == [summary]
