@@ -62,7 +62,7 @@ def _age(value: float) -> ReasonLine | None:
     if hours < 48:
         n = round(hours)
         return ReasonLine(f"{n} hour{'s' if n != 1 else ''} old when scored", f"评分时已发布 {n} 小时")
-    days = round(hours / 24)
+    days = int(hours // 24)  # whole days, as the relative times on the page count them
     return ReasonLine(f"{days} days old when scored", f"评分时已发布 {days} 天")
 
 
