@@ -163,7 +163,10 @@ class MongoStore:
             if await self._needs_replace(fields):
                 current = await self.db[collection].find_one({"_id": doc["_id"]}) or {}
                 kept = {k: current[k] for k in preserve if k in current}
-                result = await self.db[collection].replace_one(query, {**fields, **kept})
+                # Replace only if the preserved fields are still as read: a counter bumped in
+                # between ($inc of a view) would otherwise be overwritten; the caller retries.
+                unchanged = {k: current.get(k) for k in preserve}
+                result = await self.db[collection].replace_one({**query, **unchanged}, {**fields, **kept})
             else:
                 result = await self.db[collection].update_one(query, {"$set": fields})
             return bool(result.matched_count)

@@ -5,6 +5,8 @@ plain dict built to the 1.1 spec. Item text is untrusted: the HTML content of an
 from escaped pieces only, and feedgen escapes it again for XML, as both formats expect.
 An item whose text is missing in the feed's language shows its other language, and its entry says
 so (the entry's language is the text's real language; it is never machine-filled here).
+Dates: ``pubDate`` / ``published`` / ``date_published`` are when the news first appeared (the earliest
+source publication, or first seen), ``updated`` / ``date_modified`` its last material change.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ _SITE_DESCRIPTION = {
 }
 _SCORE_LABELS = {"en": ("Hot", "Quality", "Impact"), "zh": ("热度", "质量", "影响力")}
 _SOURCES_LABEL = {"en": "Sources", "zh": "来源"}
+# The web page's short note for a missing language (never how to configure a translator).
 _UNTRANSLATED = {
-    "en": "Not translated into English; shown in the original language.",
-    "zh": "尚无中文翻译,以下为原文。",
+    "en": "English version not available yet; shown in the original language.",
+    "zh": "暂无中文版本,以下为原文。",
 }
 
 

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.core.item_times import last_material_change
 from shared.events import Bilingual, Entity, Language, Tag
 from shared.items import Item
 from shared.storage import ITEMS, MongoStore
@@ -283,9 +284,11 @@ class ItemSummary(BaseModel):
     scores: ScoreValues
     sources: list[SourceLink] = Field(description="Representative source first")
     source_count: int
-    published_at: datetime
-    updated_at: datetime
-    views: int
+    published_at: datetime = Field(description="When the news first appeared: the earliest source "
+                                   "publication, or first seen when a source gives no time")
+    updated_at: datetime = Field(description="Last material change (= published_at until the item "
+                                 "first changes)")
+    views: int = Field(description="Item-page views by readers (bots and repeat visits excluded)")
     ai_generated: bool
 
     @classmethod
@@ -318,7 +321,7 @@ class ItemSummary(BaseModel):
             ],
             source_count=len(sources),
             published_at=doc["published_at"],
-            updated_at=doc["updated_at"],
+            updated_at=last_material_change(doc.get("version", 1), doc["published_at"], doc["updated_at"]),
             views=doc.get("views", 0),
             ai_generated=doc.get("ai_generated", True),
         )

@@ -2,8 +2,10 @@
 a FastAPI app with the JSON API under /api/v1 (OpenAPI at /openapi.json), RSS/Atom/JSON feeds under
 /feeds, the server-rendered web page at / and /items/{id}, and /healthz, /readyz.
 
-Read-only apart from the view counter. Input is validated by FastAPI (422 on bad input), page sizes
-are capped, and every client address gets a token bucket (429 with Retry-After when empty).
+Read-only apart from the view counter: opening an item page counts a view (see views.py: no bots,
+one per client per item per hour, nothing personal stored); API listings and feeds never do.
+Input is validated by FastAPI (422 on bad input), page sizes are capped, and every client
+address gets a token bucket (429 with Retry-After when empty).
 Swagger UI and ReDoc are off: they load their scripts from a CDN, and nothing here may.
 """
 
@@ -41,7 +43,9 @@ from services.publish.queries import (
     StoredItemInvalid,
     TagCount,
 )
-from services.publish.web.render import WebRenderer
+from services.publish.views import ViewGate
+from services.publish.web.render import ListView, WebRenderer
+from shared.core.item_times import last_material_change
 from shared.items import Item
 from shared.settings import Settings
 from shared.storage import MongoStore
@@ -64,9 +68,21 @@ def utc_now() -> datetime:
 
 
 class ItemOut(Item):
-    """An item as the API returns it: ``id`` (like the list) rather than MongoDB's ``_id``."""
+    """An item as the API returns it: ``id`` (like the list) rather than MongoDB's ``_id``;
+    ``published_at`` is when the news first appeared, ``updated_at`` its last material change."""
 
     id: str = Field(validation_alias=AliasChoices("_id", "id"), serialization_alias="id")
+
+    @classmethod
+    def from_item(cls, item: Item) -> ItemOut:
+        data = dict(item)
+        data["updated_at"] = last_material_change(item.version, item.published_at, item.updated_at)
+        return cls.model_validate(data)
+
+
+def client_address(request: Request) -> str:
+    # The socket peer, not X-Forwarded-For: that header is whatever the client says it is.
+    return request.client.host if request.client else "unknown"
 
 
 # --- rate limiting ----------------------------------------------------------------------------
@@ -114,9 +130,7 @@ class RateLimitMiddleware(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.url.path.startswith(self.EXEMPT_PREFIXES):
             return await call_next(request)
-        # The socket peer, not X-Forwarded-For: that header is whatever the client says it is.
-        client = request.client.host if request.client else "unknown"
-        wait = self.buckets.take(client)
+        wait = self.buckets.take(client_address(request))
         if wait > 0:
             return JSONResponse(
                 {"detail": "rate limit exceeded, retry later"},
@@ -194,11 +208,16 @@ LanguageQ = Annotated[Language | None, Query(description="Language of origin")]
 SinceQ = Annotated[datetime | None, Query(description="Published at or after (ISO 8601; no offset = UTC)")]
 UntilQ = Annotated[datetime | None, Query(description="Published before (ISO 8601; no offset = UTC)")]
 ScoreQ = Annotated[float | None, Query(ge=0, le=100)]
-SortQ = Annotated[SortKey, Query(description="Descending; `time` = published, `updated` = last change")]
+SortQ = Annotated[
+    SortKey, Query(description="Descending; `time` = first appearance, `updated` = last change")
+]
 LimitQ = Annotated[int, Query(ge=1, description=f"Page size; values above {MAX_PAGE_SIZE} are capped")]
 CursorQ = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
 ItemIdP = Annotated[str, PathParam(pattern=ID_PATTERN)]
 DisplayQ = Annotated[Literal["en", "zh", "both"], Query(description="Language shown: en, zh or both")]
+ViewQ = Annotated[ListView, Query(description="cards (default) or list (compact)")]
+SearchQ = Annotated[str | None, Query(max_length=200, description="Search words")]
+
 
 
 def create_read_app(
@@ -207,10 +226,13 @@ def create_read_app(
     *,
     rate_limit: RateLimit | None = RateLimit(),
     clock: Clock = utc_now,
+    view_gate: ViewGate | None = None,
 ) -> FastAPI:
     """The read-side app over ``store``. ``rate_limit=None`` turns limiting off (benchmarks);
-    ``clock`` is what "now" is for relative times and empty feeds."""
+    ``clock`` is what "now" is for relative times and empty feeds; ``view_gate`` decides which
+    item-page requests count as views (a fresh one by default)."""
     queries = ItemQueries(store)
+    views = view_gate or ViewGate()
     tags = TagCache(queries)
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     web = WebRenderer(templates, clock)
@@ -292,14 +314,18 @@ def create_read_app(
         item = await _load(queries, item_id)
         if item is None:
             raise HTTPException(status_code=404, detail="no such item")
-        return ItemOut.model_validate(dict(item))
+        return ItemOut.from_item(item)
 
     @app.post("/api/v1/items/{item_id}/view", status_code=204, tags=["items"],
               responses={404: {"description": "No such item"}})
-    async def count_view(item_id: ItemIdP) -> Response:
-        """Add one to the item's view counter (the only write)."""
-        if not await queries.increment_views(item_id):
+    async def count_view(request: Request, item_id: ItemIdP) -> Response:
+        """Count a view of the item by an app that shows items itself (the web page counts its own).
+        Same rules as the page: bots by User-Agent are ignored, one view per client per item per
+        hour; 204 either way."""
+        if await queries.get_item(item_id) is None:
             raise HTTPException(status_code=404, detail="no such item")
+        if views.admit(client_address(request), request.headers.get("user-agent"), item_id):
+            await queries.increment_views(item_id)
         return Response(status_code=204)
 
     @app.get("/api/v1/tags", response_model=list[TagCount], tags=["items"])
@@ -344,21 +370,39 @@ def create_read_app(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(
         request: Request, lang: DisplayQ = "both", tag: TagQ = None,
-        sort: SortQ = "hot", cursor: CursorQ = None,
+        sort: SortQ = "hot", cursor: CursorQ = None, view: ViewQ = "cards", q: SearchQ = None,
     ) -> Response:
         filters = ItemFilter(tag=tag)
-        page = await page_or_422(lambda: queries.list_items(filters, sort, DEFAULT_PAGE_SIZE, cursor))
+        query = (q or "").strip() or None
+        query_error = False
+        if query is None:
+            page = await page_or_422(lambda: queries.list_items(filters, sort, DEFAULT_PAGE_SIZE, cursor))
+        else:
+            try:
+                page = await page_or_422(
+                    lambda: queries.search(query, filters, sort, DEFAULT_PAGE_SIZE, cursor)
+                )
+            except ValueError:  # only stopwords or punctuation: nothing to look for
+                page, query_error = ItemPage(items=[], next_cursor=None), True
         next_url = None
         if page.next_cursor:
-            params = {"lang": lang, "sort": sort, "cursor": page.next_cursor, **({"tag": tag} if tag else {})}
-            next_url = "/?" + urlencode(params)
-        return web.list_page(request, page.items, await tags.get(), lang, tag, sort, next_url)
+            params = {"lang": lang, "sort": sort, "cursor": page.next_cursor, "tag": tag, "q": query,
+                      "view": view if view != "cards" else None}
+            next_url = "/?" + urlencode({k: v for k, v in params.items() if v})
+        return web.list_page(request, page.items, await tags.get(), lang, tag, sort, next_url,
+                             view=view, query=query, query_error=query_error)
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
     async def item_page(request: Request, item_id: ItemIdP, lang: DisplayQ = "both") -> Response:
         item = await _load(queries, item_id)
         if item is None:
             return web.not_found(request, lang)
+        # A reader opened the page: count it (HEAD requests, bots and repeat visits within the hour
+        # do not count). The page shows the count including this view.
+        if request.method == "GET" and views.admit(
+            client_address(request), request.headers.get("user-agent"), item_id
+        ) and await queries.increment_views(item_id):
+            item = item.model_copy(update={"views": item.views + 1})
         return web.item_page(request, item, lang)
 
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.core.item_times import first_appearance
 from shared.events import Bilingual, Provenance, StoryEvent, StoryMember
 from shared.items import Item, ItemScores, SectionState, SourceRef
 
@@ -148,6 +149,8 @@ def merge_event(
                 "scores": merge_scores(item.scores, event),
             }
         )
+        # published_at is when the news first appeared, not when this stage processed it.
+        item = item.model_copy(update={"published_at": first_appearance(item.sources, first_seen)})
         return Merge(item=item, material=True, created=True)
 
     update: dict[str, Any] = {}
@@ -157,6 +160,7 @@ def merge_event(
     update["scores"] = merge_scores(existing.scores, event)
     first_seen = min([existing.first_seen_at, *(m.joined_at for m in members)])
     update["first_seen_at"] = first_seen
+    update["published_at"] = first_appearance(update["sources"], existing.published_at)
     candidate = existing.model_copy(update=update)
     material = _comparable(candidate) != _comparable(existing)
     if not material:

@@ -48,14 +48,14 @@ def analyze_locally(
     taxonomy = load_taxonomy()
     full_text = f"{title}\n{body}" if body else title
     entities = find_entities(full_text)
-    summary = extractive_summary(body, language) if body else None
+    summary = extractive_summary(body, language, title=title) if body else None
     summary_reason = None
     if summary is None:
         if language not in ("en", "zh"):
             summary_reason = f"no extractive summariser for language {language!r}"
         else:
             count = len(split_sentences(body, language)) if body else 0
-            summary_reason = f"text too short to summarise ({count} sentences)"
+            summary_reason = f"no sentence to summarise ({count} sentences besides the title)"
     return LocalAnalysis(
         language=language,
         tags=tag(body, language, title, embedder, taxonomy, config, entities=entities),

@@ -5,6 +5,14 @@ punctuation, in rank order), its BM25 weights go negative for words found in mor
 sentences, and importing it loads its sentiment models (~3 s). The ranking below is the same
 TextRank idea (Mihalcea & Tarau 2004: word-overlap similarity normalised by sentence length,
 PageRank by power iteration) on whole sentences, tokenised with jieba for Chinese.
+
+Headlines are not sentences of the summary. An extracted body often starts with the page's headline
+on its own line (no full stop); taken as a sentence it was glued to the next one ("…data centres and
+power Foxconn, the Taiwanese…"). Lines without sentence-ending punctuation (headline, subheads,
+bylines) and the title itself are left out, unless the text has nothing else.
+
+A short article (no more sentences than the summary may have) is its own summary: its lead
+sentence(s) within the length limit, rather than no summary at all.
 """
 
 from __future__ import annotations
@@ -36,13 +44,17 @@ EN_STOP_WORDS = frozenset(
 )
 
 
+_SENTENCE_END = re.compile(r"[.!?。！？!?…;；:：][\"”’」』)）\]]*$")
+_TITLE_NOISE = re.compile(r"[\W_]+", re.UNICODE)
+
+
 def split_sentences(text: str, language: str) -> list[str]:
-    """Sentences of ``text`` with their punctuation kept."""
+    """Sentences of ``text`` with their punctuation kept. A line break always ends a sentence."""
     text = text.strip()
     if not text:
         return []
     if language == "zh":
-        return [s.strip() for s in _ZH_SENTENCE.findall(text) if s.strip()]
+        return [s.strip() for line in text.splitlines() for s in _ZH_SENTENCE.findall(line) if s.strip()]
     pieces: list[str] = []
     for part in re.split(r"\n\s*\n|\n", text):
         start = 0
@@ -87,20 +99,69 @@ def rank_sentences(sentences: list[str], language: str) -> list[float]:
     return [float(v) for v in (centrality + LEAD_WEIGHT * lead)]
 
 
-def extractive_summary(
-    text: str, language: str, max_sentences: int = 3, max_chars: int | None = None
-) -> str | None:
-    """The most central sentences of ``text``, in their original order, within ``max_chars``.
+def _same_text(a: str, b: str) -> bool:
+    return _TITLE_NOISE.sub("", a).casefold() == _TITLE_NOISE.sub("", b).casefold()
 
-    None when the language is not handled, or the text has fewer than ``MIN_SENTENCES`` sentences
-    or no more sentences than ``max_sentences`` (it would be the text itself, not a summary).
+
+def summary_sentences(text: str, language: str, title: str | None = None) -> list[str]:
+    """The sentences a summary may use: the text's sentences without its headline-like lines (the
+    title, and lines that do not end like a sentence), unless nothing else is left."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if title:
+        lines = [line for line in lines if not _same_text(line, title)]
+    prose = [line for line in lines if _SENTENCE_END.search(line)]
+    return split_sentences("\n".join(prose or lines), language)
+
+
+def _clip(sentence: str, limit: int, language: str) -> str:
+    """A sentence longer than ``limit``, cut at its last clause break (else at the limit) with "…"."""
+    room = sentence[: max(1, limit - 1)]
+    breaks = "，,；;、：:" if language == "zh" else ",;:"
+    cut = max(room.rfind(ch) for ch in breaks)
+    if cut < limit // 3 and language != "zh":
+        cut = room.rfind(" ")
+    head = room[:cut] if cut >= limit // 3 else room
+    return head.rstrip(" ,;:，；、：") + "…"
+
+
+def lead_summary(sentences: list[str], language: str, limit: int, max_sentences: int) -> str | None:
+    """The first sentences, in order, as many as fit in ``limit`` (the first one clipped if alone
+    it is too long)."""
+    joiner = "" if language == "zh" else " "
+    chosen: list[str] = []
+    used = 0
+    for sentence in sentences[:max_sentences]:
+        cost = len(sentence) + (len(joiner) if chosen else 0)
+        if used + cost > limit:
+            break
+        chosen.append(sentence)
+        used += cost
+    if not chosen:
+        return _clip(sentences[0], limit, language) if sentences else None
+    return joiner.join(chosen)
+
+
+def extractive_summary(
+    text: str,
+    language: str,
+    max_sentences: int = 3,
+    max_chars: int | None = None,
+    title: str | None = None,
+) -> str | None:
+    """The most central sentences of ``text``, in their original order, within ``max_chars``;
+    for a short text (fewer than ``MIN_SENTENCES`` sentences, or no more than ``max_sentences``),
+    its lead sentence(s). ``title`` (and any headline-like line) is never part of the summary.
+
+    None when the language is not handled or the text has no sentence.
     """
     if language not in DEFAULT_MAX_CHARS or max_sentences < 1:
         return None
     limit = max_chars or DEFAULT_MAX_CHARS[language]
-    sentences = split_sentences(text, language)
-    if len(sentences) < MIN_SENTENCES or len(sentences) <= max_sentences:
+    sentences = summary_sentences(text, language, title)
+    if not sentences:
         return None
+    if len(sentences) < MIN_SENTENCES or len(sentences) <= max_sentences:
+        return lead_summary(sentences, language, limit, max_sentences)
     scores = rank_sentences(sentences, language)
     chosen: list[int] = []
     used = 0
@@ -113,6 +174,6 @@ def extractive_summary(
         used += cost
         if len(chosen) == max_sentences:
             break
-    if not chosen:
-        return None  # every sentence is longer than the limit: no honest extract fits
+    if not chosen:  # every sentence is longer than the limit: the lead, clipped
+        return lead_summary(sentences, language, limit, max_sentences)
     return ("" if language == "zh" else " ").join(sentences[i] for i in sorted(chosen))

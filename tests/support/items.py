@@ -71,9 +71,13 @@ def make_item(
     updated_hours_ago: float | None = None,
     sources: Sequence[Src] = (),
     views: int = 0,
-    version: int = 1,
+    version: int | None = None,
 ) -> Item:
-    """One published item; times are relative to ``now`` so relative-time labels are predictable."""
+    """One published item; times are relative to ``now`` so relative-time labels are predictable.
+    An item updated after it was published is at version 2 unless told otherwise (only a change
+    raises the version, and only a changed item shows an "updated" time)."""
+    if version is None:
+        version = 2 if updated_hours_ago is not None else 1
     published_at = now - timedelta(hours=published_hours_ago)
     updated_at = now - timedelta(hours=updated_hours_ago) if updated_hours_ago is not None else published_at
     refs = [

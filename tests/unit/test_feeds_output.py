@@ -171,7 +171,7 @@ def test_item_missing_the_feed_language_says_so(wire: list[ItemSummary]) -> None
     parsed = feedparser.parse(render_feed(wire, context("zh", "atom"), "atom")[0])
     entry = next(e for e in parsed.entries if e.id.endswith("story-en-only"))
     assert entry.title == "Only in English"
-    assert "尚无中文翻译" in entry.content[0].value
+    assert "暂无中文版本" in entry.content[0].value
 
 
 def test_tag_feed_title_and_self_link(wire: list[ItemSummary]) -> None:

@@ -63,15 +63,61 @@ def test_event_section_has_no_commentary_and_says_why() -> None:
     assert Analysis.model_validate_json(section.model_dump_json()) == section
 
 
-def test_short_text_has_no_summary_and_the_reason_is_published() -> None:
-    local = analyze_locally("台积电扩产", "台积电宣布扩大先进封装产能。", "zh", embedder=None)
-    assert local.summary is None
-    assert local.summary_reason is not None and "too short" in local.summary_reason
+def test_a_short_article_is_its_own_summary() -> None:
+    # One sentence after the headline: the lead sentence is the summary (it used to be none,
+    # "text too short to summarise"), and the headline is not part of it.
+    local = analyze_locally("台积电扩产", "台积电扩产\n台积电宣布扩大先进封装产能。", "zh", embedder=None)
+    assert local.summary == "台积电宣布扩大先进封装产能。" and local.summary_reason is None
     section = to_event_section(local, commentary_reason="LLM answer rejected: invented company")
-    assert section.summary.zh is None and section.summary_provenance is None
+    assert section.summary.zh == local.summary and section.summary_provenance is not None
     assert section.commentary_reason == "LLM answer rejected: invented company"
-    assert section.reason is not None and "too short" in section.reason
     assert "chips" in {t.id for t in section.tags}
+
+
+def test_a_text_of_only_the_headline_has_no_summary_and_says_why() -> None:
+    local = analyze_locally("台积电扩产", "台积电扩产", "zh", embedder=None)
+    assert local.summary is None and local.summary_reason is not None
+    section = to_event_section(local)
+    assert section.summary.zh is None and section.reason is not None and "no sentence" in section.reason
+
+
+# The real failure: an extracted page body starts with the page's headline on its own line, and the
+# summary glued it to the first sentence ("...data centres and power Foxconn, the Taiwanese...").
+FOXCONN_TITLE = "Foxconn and SK Group team up on AI servers, data centres and power"
+FOXCONN_BODY = (
+    FOXCONN_TITLE + "\n\n"
+    "Foxconn, the Taiwanese electronics maker formally known as Hon Hai Precision Industry, signed a "
+    "memorandum of understanding with South Korea's SK Group on Wednesday to work together on AI servers, "
+    "data centres and the energy needed to run them.\n\n"
+    "Under the agreement, signed in Taipei by Foxconn chairman Young Liu and SK Group chairman Chey Tae-won, "
+    "the companies will study joint data-centre projects in South Korea and Southeast Asia.\n\n"
+    "Foxconn has been reinventing itself from an iPhone assembler into a supplier of AI infrastructure.\n\n"
+    "The memorandum is not binding and the companies did not disclose any investment amounts."
+)
+
+
+@pytest.mark.parametrize("title", [FOXCONN_TITLE, None])
+def test_the_headline_is_never_glued_to_the_summary(title: str | None) -> None:
+    summary = extractive_summary(FOXCONN_BODY, "en", title=title)
+    assert summary is not None
+    assert "power Foxconn" not in summary and FOXCONN_TITLE not in summary
+    assert summary.startswith("Foxconn, the Taiwanese electronics maker")
+
+
+def test_the_chinese_headline_line_is_not_part_of_the_summary() -> None:
+    body = (
+        "鸿海与SK集团洽谈合作\n"
+        "鸿海与SK集团周三签署合作备忘录。双方将研究数据中心项目。鸿海提供服务器。SK提供能源。"
+    )
+    summary = extractive_summary(body, "zh", title="鸿海与SK集团洽谈合作")
+    assert summary is not None and "洽谈合作" not in summary
+
+
+def test_a_long_single_sentence_is_clipped_at_a_clause() -> None:
+    sentence = "工业和信息化部发布通知，" + "启动技术创新试点工作，" * 30 + "开展验证。"
+    summary = extractive_summary(sentence, "zh", max_chars=60)
+    assert summary is not None and len(summary) <= 60 and summary.endswith("…")
+    assert sentence.startswith(summary[:-1])
 
 
 def test_extractive_summary_keeps_sentence_order_and_length_limit() -> None:
@@ -84,8 +130,10 @@ def test_extractive_summary_keeps_sentence_order_and_length_limit() -> None:
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_too_few_sentences_give_no_summary(language: str) -> None:
-    assert extractive_summary("一句话。两句话。" if language == "zh" else "One. Two.", language) is None
+def test_few_sentences_are_their_own_summary(language: str) -> None:
+    text = "一句话。两句话。" if language == "zh" else "One. Two."
+    assert extractive_summary(text, language) == text
+    assert extractive_summary("", language) is None
     assert extractive_summary("Anything at all. More. Even more. Last.", "other") is None
 
 

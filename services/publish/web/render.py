@@ -1,7 +1,9 @@
-"""View helpers of the web page: which language(s) to show, relative times, safe links.
+"""View helpers of the web page: which language(s) to show, relative times, views, safe links.
 
 Everything shown comes from stored items, whose text is untrusted: templates are autoescaped
 (Jinja2, .html), links are kept only for http(s) URLs, and no markup from an item is ever marked safe.
+The pages run no script (the Content-Security-Policy allows none): the search box is a plain GET
+form and the list/card switch a link.
 """
 
 from __future__ import annotations
@@ -17,17 +19,29 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from services.publish.queries import ItemSummary, TagCount
+from services.publish.views import format_count
+from services.publish.web.score_text import reason_lines
+from shared.core.item_times import changed_since_appearance
 from shared.core.relative_time import published_updated_label, relative_time
 from shared.events import Bilingual, Entity, Tag
 from shared.items import Item
 
 Display = Literal["en", "zh", "both"]
+ListView = Literal["cards", "list"]
 TextLanguage = Literal["en", "zh"]
 
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "zh": "中文", "both": "English / 中文"}
 SORT_LABELS: dict[str, tuple[str, str]] = {
-    "hot": ("Hot", "热度"), "quality": ("Quality", "质量"), "impact": ("Impact", "影响力"),
-    "time": ("Latest", "最新"), "updated": ("Updated", "最近更新"),
+    "hot": ("Hot", "热度"),
+    "quality": ("Quality", "质量"),
+    "impact": ("Impact", "影响力"),
+    "time": ("Latest", "最新"),
+    "updated": ("Updated", "最近更新"),
+}
+# Shown, in the missing language itself, where an item has no text in a language the reader chose.
+MISSING_NOTES: dict[TextLanguage, str] = {
+    "en": "English version not available yet",
+    "zh": "暂无中文版本",
 }
 
 
@@ -35,22 +49,34 @@ SORT_LABELS: dict[str, tuple[str, str]] = {
 class Text:
     lang: TextLanguage
     text: str
-    fallback: bool  # shown because the requested language has no text
+    fallback: bool = False  # shown because the requested language has no text
 
 
 def languages(display: Display) -> tuple[TextLanguage, ...]:
     return ("en", "zh") if display == "both" else (display,)
 
 
+def html_lang(lang: str) -> str:
+    return "zh-Hans" if lang == "zh" else "en"
+
+
 def texts(value: Bilingual, display: Display) -> list[Text]:
     """The text(s) to show: each requested language that has text; when a single requested
     language has none, the other one, flagged as a fallback."""
-    shown = [Text(lang, text, False) for lang in languages(display) if (text := value.get(lang))]
+    shown = [Text(lang, text) for lang in languages(display) if (text := value.get(lang))]
     if shown or display == "both":
         return shown
     other: TextLanguage = "zh" if display == "en" else "en"
     text = value.get(other)
     return [Text(other, text, True)] if text else []
+
+
+def missing_notes(value: Bilingual, display: Display) -> list[Text]:
+    """A short note, in the language itself, for each language the reader chose that has no text
+    (only when the other language has some: an item with no title at all says nothing here)."""
+    if not (value.en or value.zh):
+        return []
+    return [Text(lang, MISSING_NOTES[lang]) for lang in languages(display) if not value.get(lang)]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -75,6 +101,53 @@ def entity_names(named: Tag | TagCount | Entity, display: Display) -> list[Text]
     return shown[:1] if len(shown) == 2 and shown[0].text == shown[1].text else shown
 
 
+def bilingual_label(en: str, zh: str, display: Display) -> list[Text]:
+    pair: dict[TextLanguage, str] = {"en": en, "zh": zh}
+    return [Text(lang, pair[lang]) for lang in languages(display)]
+
+
+def views_label(count: int, display: Display) -> list[Text]:
+    """ "1.2k views" / "1.2k 次浏览"."""
+    n = format_count(count)
+    return bilingual_label(f"{n} view{'' if count == 1 else 's'}", f"{n} 次浏览", display)
+
+
+def sources_label(count: int, display: Display) -> list[Text]:
+    return bilingual_label(f"{count} source{'' if count == 1 else 's'}", f"{count} 个来源", display)
+
+
+def language_provenance(item: Item, display: Display) -> list[Text]:
+    """Where each shown title comes from, said quietly: the source that wrote it ("from 36Kr") or
+    "machine-translated". A missing language gets no line (its missing note covers it); a title
+    shown in the other language because the chosen one is missing gets one."""
+    representative = next((s for s in item.sources if s.article_id == item.representative_article_id), None)
+    shown = {t.lang for t in texts(item.title, display)}
+    out: list[Text] = []
+    for lang in ("en", "zh"):
+        if lang not in shown:
+            continue
+        written_by = None
+        # Per-language provenance when the item carries it (``Item.languages``, written by the
+        # translate stage from the member that supplied the text); else what the item says.
+        origins = getattr(item, "languages", None)
+        origin = origins.get(lang) if origins is not None else None
+        if origin is not None and origin.origin == "source" and origin.source_name:
+            written_by = origin.source_name
+        elif origin is not None and origin.origin == "model":
+            written_by = None
+        elif lang == item.origin_language and representative is not None:
+            written_by = representative.source_name
+        elif item.translation.provenance is not None and item.translation.provenance.tier == "source":
+            written_by = next((s.source_name for s in item.sources if s.language == lang), None)
+        language = "English" if lang == "en" else "中文"
+        if written_by:
+            text = f"{language}: from {written_by}" if lang == "en" else f"{language}:来自 {written_by}"
+        else:
+            text = f"{language}: machine-translated" if lang == "en" else f"{language}:机器翻译"
+        out.append(Text(lang, text))
+    return out
+
+
 class WebRenderer:
     def __init__(self, templates: Jinja2Templates, clock: Callable[[], datetime]) -> None:
         self.templates = templates
@@ -83,14 +156,26 @@ class WebRenderer:
         env.filters["paragraphs"] = paragraphs
         env.filters["safe_url"] = safe_url
         env.globals.update(
-            texts=texts, tag_labels=tag_labels, entity_names=entity_names, languages=languages,
-            LANGUAGE_NAMES=LANGUAGE_NAMES, SORT_LABELS=SORT_LABELS, quote=lambda s: quote(s, safe=""),
+            texts=texts,
+            missing_notes=missing_notes,
+            tag_labels=tag_labels,
+            entity_names=entity_names,
+            languages=languages,
+            html_lang=html_lang,
+            views_label=views_label,
+            sources_label=sources_label,
+            reason_lines=reason_lines,
+            LANGUAGE_NAMES=LANGUAGE_NAMES,
+            SORT_LABELS=SORT_LABELS,
+            quote=lambda s: quote(s, safe=""),
         )
 
-    def _times(self, published_at: datetime, updated_at: datetime, display: Display) -> list[Text]:
+    def _times(self, published_at: datetime, updated_at: datetime | None, display: Display) -> list[Text]:
         now = self.clock()
-        return [Text(lang, published_updated_label(published_at, updated_at, now, lang), False)
-                for lang in languages(display)]
+        return [
+            Text(lang, published_updated_label(published_at, updated_at, now, lang))
+            for lang in languages(display)
+        ]
 
     def _render(
         self, request: Request, name: str, context: dict[str, Any], status: int = 200
@@ -99,41 +184,99 @@ class WebRenderer:
         return response
 
     def list_page(
-        self, request: Request, items: Sequence[ItemSummary], tags: Sequence[TagCount], display: Display,
-        tag: str | None, sort: str, next_url: str | None,
+        self,
+        request: Request,
+        items: Sequence[ItemSummary],
+        tags: Sequence[TagCount],
+        display: Display,
+        tag: str | None,
+        sort: str,
+        next_url: str | None,
+        *,
+        view: ListView = "cards",
+        query: str | None = None,
+        query_error: bool = False,
     ) -> HTMLResponse:
         def link(**changes: str | None) -> str:
-            params = {"lang": display, "tag": tag, "sort": sort, **changes}
+            params = {"lang": display, "tag": tag, "sort": sort, "view": view, "q": query, **changes}
+            if params.get("view") == "cards":
+                params["view"] = None  # the default
             return "/?" + urlencode({k: v for k, v in params.items() if v})
 
         rows = [
-            {"item": item, "times": self._times(item.published_at, item.updated_at, display)}
+            {
+                "item": item,
+                # A summary's updated_at is already the last material change (= published_at
+                # until the item first changed): no "updated" part for an unchanged item.
+                "times": self._times(
+                    item.published_at,
+                    item.updated_at if changed_since_appearance(item.version) else None,
+                    display,
+                ),
+                "views": views_label(item.views, display) if item.views else [],
+                "missing": missing_notes(item.title, display),
+            }
             for item in items
         ]
-        return self._render(request, "list.html", {
-            "display": display, "rows": rows, "tags": tags, "tag": tag, "sort": sort,
-            "next_url": next_url, "link": link,
-            "lang_links": {d: link(lang=d) for d in ("en", "zh", "both")},
-        })
+        return self._render(
+            request,
+            "list.html",
+            {
+                "display": display,
+                "rows": rows,
+                "tags": tags,
+                "tag": tag,
+                "sort": sort,
+                "view": view,
+                "query": query or "",
+                "query_error": query_error,
+                "next_url": next_url,
+                "link": link,
+                "lang_links": {d: link(lang=d) for d in ("en", "zh", "both")},
+            },
+        )
 
     def item_page(self, request: Request, item: Item, display: Display) -> HTMLResponse:
         now = self.clock()
         representative = item.representative_article_id
         sources = sorted(item.sources, key=lambda s: s.article_id != representative)
         source_rows = [
-            {"source": s, "href": safe_url(s.url),
-             "times": [Text(lang, relative_time(s.published_at, now, lang), False)
-                       for lang in languages(display)] if s.published_at else []}
+            {
+                "source": s,
+                "href": safe_url(s.url),
+                "times": [
+                    Text(lang, relative_time(s.published_at or s.joined_at, now, lang))
+                    for lang in languages(display)
+                ],
+            }
             for s in sources
         ]
-        return self._render(request, "item.html", {
-            "display": display, "item": item,
-            "times": self._times(item.published_at, item.updated_at, display),
-            "sources": source_rows,
-            "lang_links": {d: f"/items/{quote(item.id, safe='')}?lang={d}" for d in ("en", "zh", "both")},
-        })
+        changed = changed_since_appearance(item.version)
+        return self._render(
+            request,
+            "item.html",
+            {
+                "display": display,
+                "item": item,
+                "query": "",
+                "times": self._times(item.published_at, item.updated_at if changed else None, display),
+                "views": views_label(item.views, display) if item.views else [],
+                "sources_count": sources_label(len(item.sources), display),
+                "missing": missing_notes(item.title, display),
+                "provenance": language_provenance(item, display),
+                "sources": source_rows,
+                "lang_links": {d: f"/items/{quote(item.id, safe='')}?lang={d}" for d in ("en", "zh", "both")},
+            },
+        )
 
     def not_found(self, request: Request, display: Display) -> HTMLResponse:
-        return self._render(request, "not_found.html", {
-            "display": display, "lang_links": {d: f"/?lang={d}" for d in ("en", "zh", "both")},
-        }, status=404)
+        return self._render(
+            request,
+            "not_found.html",
+            {
+                "display": display,
+                "query": "",
+                "lang_links": {d: f"/?lang={d}" for d in ("en", "zh", "both")},
+            },
+            status=404,
+        )
