@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.core.bilingual import Choice, covered_languages, missing
+from shared.core.bilingual import NO_MODEL_REASON, Choice, covered_languages, missing, weighted_length
 from shared.core.translation import (
     Glossary,
     QAFailure,
@@ -78,8 +78,6 @@ class _Outcome:
 # A body chunk this large (estimated tokens) still leaves room for the prompt and the answer in
 # an 8k context; a typical 1,500-character story fits in one request with its title and summary.
 DEFAULT_CHUNK_TOKENS = 2000
-# What a reader may see: no operator advice here (that goes to the logs and the start-up banner).
-NO_MODEL_REASON = "no language model configured"
 
 
 def primary_text(article: Article) -> LanguageText:
@@ -91,7 +89,7 @@ def primary_text(article: Article) -> LanguageText:
         source_name=article.source_name,
         url=article.url,
         source_weight=article.source_weight,
-        text_chars=len((article.body or article.summary or "").strip()),
+        text_chars=weighted_length(article.body or article.summary or ""),
         published_at=article.published_at,
     )
 

@@ -8,8 +8,8 @@ a language model only translates the languages no member covers.
 1. not a teaser: a member whose text we have and which is longer than ``TEASER_CHARS`` (and not
    paywalled) beats a teaser or a member known only by its title (a teaser title is often bait);
 2. source reputation: the source's configured weight (the one Hot and Quality use);
-3. completeness: the length of its text, in steps of ``COMPLETENESS_STEP`` characters (so a few
-   characters more do not flip the choice);
+3. completeness: the length of its text (a CJK character counts as three), in steps of
+   ``COMPLETENESS_STEP`` characters (so a few characters more do not flip the choice);
 4. earliest: published (or, without a date, first seen) first;
 5. article id, so that the choice never depends on arrival order.
 
@@ -45,11 +45,16 @@ COMPLETENESS_CAP = 3000
 # QA checks that compare facts; the language, length and markup checks are about translations.
 PAIRING_CHECKS = frozenset({"number", "amount", "percent", "year", "month", "latin_name", "glossary"})
 
+# The reason a reader may see when no model is configured: never operator advice (environment
+# variables go to the logs, `newsroom status` and the start-up banner).
+NO_MODEL_REASON = "no language model configured"
+
 NOTICES = {
     "en": "English version not available yet / 暂无英文版本",
     "zh": "Chinese version not available yet / 暂无中文版本",
 }
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _PRODUCT = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*")
 
 
@@ -107,9 +112,15 @@ def source_summary(article: Article) -> str | None:
     return ("" if language == "zh" else " ").join(kept) or None
 
 
+def weighted_length(text: str) -> int:
+    """Visible length with a CJK character counted as three (about the information of three
+    Latin letters; the feed parser's teaser rule weighs them the same way)."""
+    text = text.strip()
+    return len(text) + 2 * len(_CJK.findall(text))
+
+
 def candidate_from_article(article: Article) -> Candidate:
-    text = article.body or article.summary or ""
-    chars = len(text.strip())
+    chars = weighted_length(article.body or article.summary or "")
     return Candidate(
         article_id=article.article_id,
         language=article.language,
