@@ -20,6 +20,7 @@ keeps the representative's own text; the rule picks the text of every other lang
 the translation QA checks, both ways (numbers, money, percentages, dates, Latin-script names,
 glossary names). A difference is recorded (``disagrees`` with flags) and the title is still shown:
 two outlets may really report different figures, and an independent headline is no translation.
+(In an English headline in Title Case a single capitalised word is not taken for a name.)
 When both titles name a versioned product or model (a Latin-script name with a digit: GPT-5,
 Qwen2.5-Coder, QwQ-32B) and they share none, the two titles are about different things (two
 releases of one family on the same day): the verdict is ``rejected``, the member stays listed as a
@@ -193,6 +194,17 @@ def product_names(title: str) -> set[str]:
     return names
 
 
+def _title_cased(title: str) -> bool:
+    """A headline in Title Case: its capitalised words are no sign of names."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'\-]*", title) if len(w) >= 4]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+def _plain_word(name: str) -> bool:
+    """One capitalised word ("World", "Evidence"), not an acronym, brand or versioned name."""
+    return name.isalpha() and name[:1].isupper() and name[1:].islower()
+
+
 def _declared(language: str) -> Callable[[str], str]:
     """The language is known (the member's own): no detection needed."""
 
@@ -222,8 +234,12 @@ def check_pairing(
             glossary,
             detect=_declared(other_language),
         )
+        headline = source_language == "en" and _title_cased(source)
         flags += [
-            f.flag(f"{source_language}>{other_language}") for f in failures if f.check in PAIRING_CHECKS
+            f.flag(f"{source_language}>{other_language}")
+            for f in failures
+            if f.check in PAIRING_CHECKS
+            and not (headline and f.check == "latin_name" and _plain_word(f.detail))
         ]
     ours, theirs = product_names(primary_title), product_names(candidate.title)
     verdict: str = "disagrees" if flags else "agrees"

@@ -33,6 +33,7 @@ from shared.events import (
     LanguageText,
     PairingCheck,
     Provenance,
+    SectionStatus,
     StoryEvent,
     StoryMember,
     Translation,
@@ -236,13 +237,25 @@ def with_source_text(item: Item, candidates: list[Candidate], glossary: Glossary
             kept = current.summary_origin if current is not None and summaries[language] else "none"
             text = text.model_copy(update={"summary_origin": kept})
         texts[language] = text.model_copy(update={"rejected": rejected})
-    return item.model_copy(
-        update={
-            "title": Bilingual(**titles),
-            "summary": Bilingual(**summaries),
-            "languages": LanguageOrigins(**texts),
-        }
-    )
+    update: dict[str, Any] = {
+        "title": Bilingual(**titles),
+        "summary": Bilingual(**summaries),
+        "languages": LanguageOrigins(**texts),
+    }
+    others = [texts[language] for language in LANGUAGES if language != primary]
+    if others and all(t is not None and t.origin == "source" for t in others):
+        # No machine translation is shown: the translation section says so (a page shows it).
+        names = ", ".join(
+            f"{lang}: {t.source_name}" for lang in LANGUAGES if (t := texts[lang]) and lang != primary
+        )
+        update["translation"] = item.translation.model_copy(
+            update={
+                "status": SectionStatus.OK,
+                "reason": f"no machine translation: the story's own sources wrote it ({names})",
+                "provenance": Provenance(tier="source"),
+            }
+        )
+    return item.model_copy(update=update)
 
 
 def change_reasons(old: Item, new: Item) -> list[str]:
