@@ -63,7 +63,12 @@ def build(settings: Settings | None = None) -> Service:
     service.startup.append(announce)
 
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
-        members = await members_of(event) if gateway is not None else list(event.cluster.members)
+        if not service.settings.translate.source_text:
+            members: list[StoryMember] = []  # forced model tier (comparisons)
+        elif gateway is not None:
+            members = await members_of(event)
+        else:
+            members = list(event.cluster.members)
         translation = await usecase.translate(event.article, members)
         return [
             Outgoing(

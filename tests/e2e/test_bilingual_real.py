@@ -15,7 +15,7 @@ import pytest
 
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from tests.e2e.test_wire import settle
-from tests.support.bilingual_feeds import load_rows, pairing_report, write_feed_pair
+from tests.support.bilingual_feeds import labels_of_rows, load_rows, pairing_report, write_feed_pair
 from tests.support.stack import Stack, messages
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def stack(nats: EmbeddedServer, mongo_server: str, mongo_db_name: str, tmp_path:
 def test_real_bilingual_posts_come_out_bilingual_without_a_model(stack: Stack) -> None:
     rows = load_rows()
     items = settle(stack, quiet_s=8.0, timeout_s=400.0)
-    report = pairing_report(items, rows)
+    report = pairing_report(items, labels_of_rows(rows))
     print("BILINGUAL-REAL", json.dumps(report, ensure_ascii=False))
 
     # Never one story's title with another's in the other language.

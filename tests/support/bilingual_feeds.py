@@ -66,28 +66,44 @@ def write_feed_pair(rows: Sequence[Mapping[str, Any]], folder: Path) -> Path:
     return folder / "sources.yaml"
 
 
-def _normal_url(url: str) -> str:
-    return url.rstrip("/").lower()
+def normal_url(url: str) -> str:
+    """An article URL without query, fragment or trailing slash (the labels' key)."""
+    return url.split("#")[0].split("?")[0].rstrip("/").lower()
 
 
-def pairing_report(items: Iterable[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """How the items pair the labelled stories.
+def labels_of_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    return {normal_url(r["url"]): r["story"] for r in rows}
+
+
+SAMPLE_LABELS = REPO / "tests" / "data" / "bilingual" / "sample_corpus_stories.json"
+
+
+def sample_corpus_labels() -> dict[str, str]:
+    raw = json.loads(SAMPLE_LABELS.read_text(encoding="utf-8"))
+    return {normal_url(url): story for url, story in raw.items() if not url.startswith("_")}
+
+
+def pairing_report(items: Iterable[Mapping[str, Any]], label_of: Mapping[str, str]) -> dict[str, Any]:
+    """How the items pair the labelled stories (``label_of``: article URL -> story).
 
     An item's text in a language is attributed to the member it comes from (the representative
     for the primary language, ``languages.<lang>.article_id`` otherwise); a story is bilingual
-    when one item shows its English and its Chinese article; a wrong pairing is an item whose two
-    titles come from different stories; a wrong merge (clustering) an item whose sources span
-    several stories."""
-    label_of = {_normal_url(r["url"]): r["story"] for r in rows}
-    stories = {r["story"] for r in rows}
+    when one item shows its English and its Chinese article; a story is eligible when it has an
+    article in each language; a wrong pairing is an item whose two titles come from different
+    stories; an item whose sources span several stories is a wrong merge (clustering's)."""
     items = list(items)
+    languages_of: dict[str, set[str]] = {}
     bilingual: set[str] = set()
     wrong_pairings: list[dict[str, Any]] = []
     wrong_merges = 0
     both_titles = both_summaries = 0
     for item in items:
         url_of = {s["article_id"]: s["url"] for s in item.get("sources", [])}
-        labels = {label_of.get(_normal_url(u)) for u in url_of.values()} - {None}
+        for source in item.get("sources", []):
+            label = label_of.get(normal_url(source["url"]))
+            if label:
+                languages_of.setdefault(label, set()).add(source["language"])
+        labels = {label_of.get(normal_url(u)) for u in url_of.values()} - {None}
         wrong_merges += len(labels) > 1
         title = item.get("title") or {}
         summary = item.get("summary") or {}
@@ -102,21 +118,23 @@ def pairing_report(items: Iterable[Mapping[str, Any]], rows: Sequence[Mapping[st
                 article = text.get("article_id")
             else:
                 article = None
-            origin[language] = label_of.get(_normal_url(url_of.get(article or "", "")))
+            origin[language] = label_of.get(normal_url(url_of.get(article or "", "")))
         if origin["en"] and origin["zh"]:
             if origin["en"] == origin["zh"]:
                 bilingual.add(origin["en"])
             else:
                 wrong_pairings.append({"en": title.get("en"), "zh": title.get("zh")})
+    eligible = {label for label, langs in languages_of.items() if {"en", "zh"} <= langs}
     return {
-        "stories": len(stories),
+        "stories": len(languages_of),
+        "stories_with_both_languages": len(eligible),
+        "stories_bilingual": len(bilingual & eligible),
+        "share_stories_bilingual": round(len(bilingual & eligible) / len(eligible), 3) if eligible else 0.0,
         "items": len(items),
-        "stories_bilingual": len(bilingual),
-        "share_stories_bilingual": round(len(bilingual) / len(stories), 3) if stories else 0.0,
         "share_items_both_titles": round(both_titles / len(items), 3) if items else 0.0,
         "share_items_both_summaries": round(both_summaries / len(items), 3) if items else 0.0,
         "wrong_pairings": len(wrong_pairings),
         "wrong_pairing_examples": wrong_pairings[:5],
         "items_spanning_several_stories": wrong_merges,
-        "not_bilingual": sorted(stories - bilingual),
+        "not_bilingual": sorted(eligible - bilingual),
     }
