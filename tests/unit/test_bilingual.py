@@ -253,9 +253,16 @@ def test_a_source_replaces_a_machine_translation() -> None:
         [full_event(EN, [member_of(EN)], translated), joined(ZH, [member_of(EN), member_of(ZH, 3)], 3)]
     )
     assert item.title.zh == ZH_TITLE and item.languages.zh.origin == "source"  # type: ignore[union-attr]
-    assert updates == [["source_text_replaced_translation", "source_added"]] or (
-        "source_text_replaced_translation" in updates[0] and "language_added" not in updates[0]
-    )
+    [reasons] = updates
+    assert reasons[:2] == ["source_text_replaced_translation", "source_added"]
+    assert "language_added" not in reasons  # the language was there (translated)
+
+
+def test_sources_in_every_language_make_the_translation_section_say_so() -> None:
+    item, _ = fold([full_event(EN, [member_of(EN)]), joined(ZH, [member_of(EN), member_of(ZH, 3)], 3)])
+    assert item.translation.status == SectionStatus.OK
+    assert item.translation.provenance is not None and item.translation.provenance.tier == "source"
+    assert item.translation.reason and "Source zh1" in item.translation.reason
 
 
 class _NoCalls:
@@ -294,3 +301,28 @@ def test_translate_without_a_model_gives_a_reader_safe_reason() -> None:
 )
 def test_product_names(title: str, names: set[str]) -> None:
     assert product_names(title) == names
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_many_joins_in_any_order_give_one_update_each_and_language_added_once(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    copies = [
+        article(f"en{n}", "en", f"{EN_TITLE} ({n})", EN_BODY, weight=0.9, minutes=n) for n in range(2, 5)
+    ]
+    others = [article(f"zh{n}", "zh", ZH_TITLE, ZH_BODY, weight=0.8 + n / 10, minutes=n) for n in range(1, 5)]
+    joiners = copies + others
+    rng.shuffle(joiners)
+    members = [member_of(EN)]
+    joins = []
+    for n, a in enumerate(joiners, start=1):
+        members.append(member_of(a, n))
+        joins.append(joined(a, list(members), n))
+    early = rng.randint(0, 2)
+    item, updates = fold([*joins[:early], full_event(EN, [member_of(EN)]), *joins[early:]])
+    assert item.title.zh == ZH_TITLE and item.languages.zh is not None
+    assert item.languages.zh.article_id == "zh4"  # the most reputable Chinese member, whatever the order
+    assert len(updates) <= len(joins) - early  # no more than one update per join after publication
+    gained = not any(a.language == "zh" for a in joiners[:early])
+    assert sum(r.count("language_added") for r in updates) == (1 if gained else 0)
