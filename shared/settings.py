@@ -129,6 +129,11 @@ class TranslateSettings(BaseModel):
     # from that member and costs no model call. False = always machine-translate (the behaviour
     # before; kept for comparisons such as bench/bilingual.py).
     source_text: bool = True
+    # With a model configured, a new story that no member covers in the other language waits
+    # until it is this old before the model is asked: the other-language article of the same pass
+    # (another feed, polled at the same time) usually joins within seconds. Only the first stories
+    # of a burst wait; a backlog older than this is not delayed.
+    source_wait_s: float = 20.0
 
 
 class Settings(BaseSettings):

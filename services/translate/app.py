@@ -8,12 +8,13 @@ An LLM outage raises LLMUnavailable, which the pipeline treats as an outage: the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
-from services.translate.usecase import TranslateUseCase
+from services.translate.usecase import TranslateUseCase, source_wait
 from shared import subjects
-from shared.events import StoryEvent, StoryMember
+from shared.events import StoryEvent, StoryMember, utcnow
 from shared.llm import load_glossary, load_prompt
 from shared.llm.wiring import llm_stage, warn_if_model_idle
 from shared.pipeline import Outgoing, document_publisher, msg_id, register_stage
@@ -34,6 +35,7 @@ def build(settings: Settings | None = None) -> Service:
     # logged at start-up.
     usecase = TranslateUseCase(gateway, load_glossary(), load_prompt(PROMPT))
     store = service.store
+    settings_ = service.settings
 
     async def members_of(event: StoryEvent) -> list[StoryMember]:
         """The story's members now: the event's cluster plus those that joined since (ingest's
@@ -67,6 +69,13 @@ def build(settings: Settings | None = None) -> Service:
             members: list[StoryMember] = []  # forced model tier (comparisons)
         elif gateway is not None:
             members = await members_of(event)
+            age = (utcnow() - event.occurred_at).total_seconds()
+            wait = source_wait(
+                event.article, members, usecase.glossary, age, settings_.translate.source_wait_s
+            )
+            if wait > 0:  # give the other-language member of the same pass time to join
+                await asyncio.sleep(wait)
+                members = await members_of(event)
         else:
             members = list(event.cluster.members)
         translation = await usecase.translate(event.article, members)

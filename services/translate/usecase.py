@@ -112,6 +112,21 @@ def covered_translation(article: Article, target: str, choice: Choice) -> Transl
     )
 
 
+def source_wait(
+    article: Article, members: Sequence[StoryMember], glossary: Glossary, age_s: float, grace_s: float
+) -> float:
+    """Seconds to wait before asking the model: what is left of the grace for a story that no
+    member covers in the other language yet (0 when one does, or the story is old enough)."""
+    if article.language not in ("en", "zh") or grace_s <= 0:
+        return 0.0
+    others = [m for m in members if m.article_id != article.article_id]
+    if other_language(article.language) in covered_languages(
+        article.title, article.language, others, glossary
+    ):
+        return 0.0
+    return max(0.0, grace_s - age_s)
+
+
 class TranslateUseCase:
     def __init__(
         self,

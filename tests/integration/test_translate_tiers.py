@@ -4,6 +4,7 @@ translation tokens; a story no member covers is translated by the model."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ from shared.events import StoryEvent, StoryMember
 from shared.llm import gateway as gateway_module
 from shared.pipeline import Outgoing, publish_durably
 from shared.runtime.embedded import EmbeddedServer, nats_url
-from shared.settings import LLMSettings
+from shared.settings import LLMSettings, TranslateSettings
 from shared.storage import STORIES, MongoStore
 from tests.integration.test_translate_service import event, settings_for, stream_payloads, wait_until
 from tests.support.inproc import running
@@ -89,3 +90,43 @@ async def test_a_story_covered_in_both_languages_costs_no_translation_tokens(
     # The story no member covers in English is translated by the model (so the server was reachable).
     assert tokens(llm_server) > 0 and second.languages.en is not None
     assert second.languages.en.origin == "model" and second.languages.en.model == "scripted"
+
+
+async def test_a_member_joining_during_the_grace_saves_the_translation(
+    nats: EmbeddedServer, mongo_server: str, mongo_db_name: str, llm_server: ScriptedLLM
+) -> None:
+    url = nats_url(nats)
+    settings = settings_for(
+        url, mongo_server, mongo_db_name, LLMSettings(base_url=llm_server.url, model="scripted")
+    )
+    settings = settings.model_copy(update={"translate": TranslateSettings(source_wait_s=6.0)})
+    story = event(3)
+    english = StoryMember(
+        article_id="en-3",
+        source_id="wire",
+        source_name="Wire",
+        url="https://wire.example/3",
+        title=TITLE[1],
+        language="en",
+        joined_at=NOW,
+    )
+    store = MongoStore(mongo_server, mongo_db_name)
+    service = build(settings)
+    async with running(service):
+        await publish_durably(service.broker, Outgoing(subjects.INGESTED, story, "in:3"), "test")
+        await asyncio.sleep(1.0)  # translate has the story and waits; the other language joins
+        members = [*story.cluster.members, english]
+        await store.upsert(
+            STORIES, story.story_id, {"members": [m.model_dump(mode="python") for m in members]}
+        )
+
+        async def done() -> bool:
+            return len(await stream_payloads(url, "NEWS_PIPELINE", subjects.TRANSLATED)) == 1
+
+        await wait_until(done)
+    await store.close()
+    [out] = [
+        StoryEvent.model_validate(p) for p in await stream_payloads(url, "NEWS_PIPELINE", subjects.TRANSLATED)
+    ]
+    assert tokens(llm_server) == 0 and out.translation is not None
+    assert out.translation.languages.en is not None and out.translation.languages.en.article_id == "en-3"

@@ -326,3 +326,13 @@ def test_many_joins_in_any_order_give_one_update_each_and_language_added_once(se
     assert len(updates) <= len(joins) - early  # no more than one update per join after publication
     gained = not any(a.language == "zh" for a in joiners[:early])
     assert sum(r.count("language_added") for r in updates) == (1 if gained else 0)
+
+
+def test_translate_waits_only_for_young_stories_no_member_covers() -> None:
+    from services.translate.usecase import source_wait
+
+    alone, both = [member_of(EN)], [member_of(EN), member_of(ZH, 3)]
+    assert source_wait(EN, alone, GLOSSARY, age_s=2.0, grace_s=20.0) == 18.0
+    assert source_wait(EN, alone, GLOSSARY, age_s=25.0, grace_s=20.0) == 0.0  # a backlog is not delayed
+    assert source_wait(EN, both, GLOSSARY, age_s=2.0, grace_s=20.0) == 0.0  # covered: no wait, no call
+    assert source_wait(EN, alone, GLOSSARY, age_s=2.0, grace_s=0.0) == 0.0
