@@ -25,7 +25,11 @@ When both titles name a versioned product or model (a Latin-script name with a d
 Qwen2.5-Coder, QwQ-32B) and they share none, the two titles are about different things (two
 releases of one family on the same day): the verdict is ``rejected``, the member stays listed as a
 source (clustering decides membership) but its text is not used as the story's text in its
-language, and the rejection is recorded on the item (``LanguageText.rejected``).
+language, and the rejection is recorded on the item (``LanguageText.rejected``). The same holds
+when the Chinese title names Latin-script terms (products, companies: "QVQ-Max", "GSPO") and the
+English title contains none of them as a whole word: a Chinese headline writes a name in Latin
+script only to name it. (A rejection costs a pairing, never shows a wrong one: the language then
+comes from the next member, the model, or stays missing.)
 """
 
 from __future__ import annotations
@@ -194,6 +198,11 @@ def product_names(title: str) -> set[str]:
     return names
 
 
+def latin_terms(title: str) -> set[str]:
+    """The Latin-script terms of a title, whole and lower-cased ("qvq-max", "openai", "ai")."""
+    return {m.group(0).rstrip(".-").lower() for m in _PRODUCT.finditer(title)}
+
+
 def _title_cased(title: str) -> bool:
     """A headline in Title Case: its capitalised words are no sign of names."""
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'\-]*", title) if len(w) >= 4]
@@ -246,6 +255,14 @@ def check_pairing(
     if ours and theirs and not ours & theirs:
         verdict = "rejected"
         flags.append(f"product:{','.join(sorted(ours))}<>{','.join(sorted(theirs))}")
+    titles = {primary_language: primary_title, candidate.language: candidate.title}
+    if set(titles) == {"en", "zh"}:
+        # A Chinese headline writes product and company names in Latin script only when it names
+        # them: none of them in the English headline means another subject.
+        named = latin_terms(titles["zh"])
+        if named and not named & latin_terms(titles["en"]):
+            verdict = "rejected"
+            flags.append(f"names:{','.join(sorted(named))}")
     return PairingCheck(
         article_id=candidate.article_id,
         source_name=candidate.source_name,

@@ -336,3 +336,38 @@ def test_translate_waits_only_for_young_stories_no_member_covers() -> None:
     assert source_wait(EN, alone, GLOSSARY, age_s=25.0, grace_s=20.0) == 0.0  # a backlog is not delayed
     assert source_wait(EN, both, GLOSSARY, age_s=2.0, grace_s=20.0) == 0.0  # covered: no wait, no call
     assert source_wait(EN, alone, GLOSSARY, age_s=2.0, grace_s=0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("en", "zh", "rejected"),
+    [
+        # Real titles (Qwen blog, tests/data/bilingual): another post's Chinese title.
+        ("Introducing Qwen1.5", "QVQ-Max：有依据地思考", True),
+        (
+            "QwQ-32B: Embracing the Power of Reinforcement Learning",
+            "GSPO：迈向持续拓展的语言模型强化学习",
+            True,
+        ),
+        ("Qwen2-VL: To See the World More Clearly", "QVQ: 更睿智地看世界", True),
+        # The same posts' own pairs, and independent coverage that names fewer things.
+        ("QVQ-Max: Think with Evidence", "QVQ-Max：有依据地思考", False),
+        (
+            "Generalizing an LLM from 8k to 1M Context using Qwen-Agent",
+            "使用Qwen-Agent将上下文记忆扩展到百万量级",
+            False,
+        ),
+        (
+            "ByteDance sets four AI goals for 2026, from world models to Doubao at work",
+            "字节跳动Seed定下2026年四大AI目标",
+            False,
+        ),
+        (
+            "Hong Kong launches what it calls its first productivity-grade AI agent",
+            "香港推出首个“生产力级”超级智能体",
+            False,
+        ),
+    ],
+)
+def test_names_in_a_chinese_title_must_appear_in_the_english_one(en: str, zh: str, rejected: bool) -> None:
+    verdict = check_pairing(en, "en", candidate_from_article(article("x", "zh", zh, None)), GLOSSARY).verdict
+    assert (verdict == "rejected") == rejected
