@@ -22,8 +22,9 @@ glossary names). A difference is recorded (``disagrees`` with flags) and the tit
 two outlets may really report different figures, and an independent headline is no translation.
 (In an English headline in Title Case a single capitalised word is not taken for a name.)
 When both titles name a versioned product or model (a Latin-script name with a digit: GPT-5,
-Qwen2.5-Coder, QwQ-32B) and they share none, the two titles are about different things (two
-releases of one family on the same day): the verdict is ``rejected``, the member stays listed as a
+Qwen2.5-Coder, QwQ-32B) and they share none, or their first (the headline's subject) differs,
+the two titles are about different things (two releases of one family on the same day): the
+verdict is ``rejected``, the member stays listed as a
 source (clustering decides membership) but its text is not used as the story's text in its
 language, and the rejection is recorded on the item (``LanguageText.rejected``). The same holds
 when the Chinese title names Latin-script terms (products, companies: "QVQ-Max", "GSPO") and the
@@ -188,14 +189,18 @@ def rank_key(candidate: Candidate) -> tuple[int, float, int, float, str]:
     return (gate, -candidate.source_weight, -completeness, when, candidate.article_id)
 
 
-def product_names(title: str) -> set[str]:
-    """Versioned product or model names in a title: Latin-script names that contain a digit."""
-    names = set()
+def product_list(title: str) -> list[str]:
+    """Versioned product or model names in a title, in order: Latin-script names with a digit."""
+    names: list[str] = []
     for match in _PRODUCT.finditer(title):
-        token = match.group(0).rstrip(".-")
-        if any(c.isdigit() for c in token) and any(c.isalpha() for c in token):
-            names.add(token.lower())
+        token = match.group(0).rstrip(".-").lower()
+        if any(c.isdigit() for c in token) and any(c.isalpha() for c in token) and token not in names:
+            names.append(token)
     return names
+
+
+def product_names(title: str) -> set[str]:
+    return set(product_list(title))
 
 
 def latin_terms(title: str) -> set[str]:
@@ -255,6 +260,10 @@ def check_pairing(
     if ours and theirs and not ours & theirs:
         verdict = "rejected"
         flags.append(f"product:{','.join(sorted(ours))}<>{','.join(sorted(theirs))}")
+    elif ours and theirs and product_list(primary_title)[0] != product_list(candidate.title)[0]:
+        # The headline's subject is its first product: "Qwen1.5-110B" is not "Qwen1.5".
+        verdict = "rejected"
+        flags.append(f"subject:{product_list(primary_title)[0]}<>{product_list(candidate.title)[0]}")
     titles = {primary_language: primary_title, candidate.language: candidate.title}
     if set(titles) == {"en", "zh"}:
         # A Chinese headline writes product and company names in Latin script only when it names

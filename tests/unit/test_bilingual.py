@@ -349,6 +349,12 @@ def test_translate_waits_only_for_young_stories_no_member_covers() -> None:
             True,
         ),
         ("Qwen2-VL: To See the World More Clearly", "QVQ: 更睿智地看世界", True),
+        ("Qwen1.5-110B: The First 100B+ Model of the Qwen1.5 Series", "Qwen1.5 介绍", True),
+        (
+            "Qwen1.5-110B: The First 100B+ Model of the Qwen1.5 Series",
+            "Qwen1.5-110B：Qwen1.5系列的首个千亿参数开源模型",
+            False,
+        ),
         # The same posts' own pairs, and independent coverage that names fewer things.
         ("QVQ-Max: Think with Evidence", "QVQ-Max：有依据地思考", False),
         (
