@@ -197,6 +197,7 @@ def throughput(
                     "NEWSROOM_LOG_LEVEL": "WARNING",
                     "NEWSROOM_LLM__BASE_URL": server.url,
                     "NEWSROOM_LLM__MODEL": "bench",
+                    "NEWSROOM_TRANSLATE__SOURCE_WAIT_S": "0",  # the model's throughput, not the grace
                     "NEWSROOM_LLM__CONCURRENCY": str(concurrency),
                     "NEWSROOM_DELIVERY__TRANSLATE__WORKERS": str(workers),
                     "PYTHONPATH": str(REPO),

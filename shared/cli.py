@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shared import console
 from shared.settings import STAGE_PORT_OFFSET, STAGES, Settings, load_settings
 
 SERVICE_MODULES = {stage: f"services.{stage}" for stage in STAGES}
@@ -190,6 +191,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         _print(f"  {name:<11} http://{settings.host}:{port}/metrics  /healthz  /readyz")
     if args.once is None and any(c.name == "api" for c in supervisor.children):
         _print(f"  read API  http://{settings.publish.api_host}:{settings.publish.api_port}/")
+    _print(console.model_banner(settings))
     what = args.once or "the sources"
     _print("Ctrl-C stops everything." if args.once is None else f"One pass over {what} ...")
 
@@ -205,7 +207,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 if done and items:
                     stable_since = stable_since or time.monotonic()
                     if time.monotonic() - stable_since >= 3.0:
-                        total = asyncio.run(_show_items(m_url, settings))
+                        total = asyncio.run(console.show_items(m_url, settings))
                         _print(f"{total} item(s) published to MongoDB and announced on news.published.*")
                         break
                 else:
@@ -288,6 +290,7 @@ async def _status(settings: Settings) -> dict[str, Any]:
         "streams": streams,
         "consumers": [lag.__dict__ for lag in lags],
         "dead_letters": letters,
+        "language_model": console.model_status(settings),
     }
     try:
         status["sources"] = await _source_health(settings)

@@ -121,6 +121,60 @@ class Cluster(Model):
     members: list[StoryMember]
 
 
+# --- per-language provenance (where each language's title and summary come from) -------------
+
+
+class PairingCheck(Model):
+    """A source title in one language compared with the story's primary title (the QA checks of
+    shared.core.translation, both ways). ``agrees``: nothing differs; ``disagrees``: names or
+    numbers differ (shown, with the flags: two outlets may really report different figures);
+    ``rejected``: the two titles name different products or versions, so they are taken to be
+    two stories and this title is not used as the story's text in that language."""
+
+    article_id: str
+    source_name: str
+    title: str
+    verdict: Literal["agrees", "disagrees", "rejected"]
+    flags: list[str] = Field(default_factory=list)
+
+
+class LanguageText(Model):
+    """Where an item's title and summary in one language come from.
+
+    ``origin``: ``source`` = written by a member outlet in that language (``article_id``,
+    ``source_name``); ``model`` = machine translation (``model``, ``prompt_version``); ``none`` =
+    not available, ``reason`` says why as a code (``no_model``: no language model configured;
+    ``model_failed``: the model gave no usable translation; ``language_not_handled``: the source
+    language is neither English nor Chinese; ``pending``: not produced yet) and ``notice`` is the
+    one line a reader sees. The source ranking facts (``source_weight``, ``text_chars``,
+    ``teaser``, ``published_at``) say why this member was chosen (shared/core/bilingual.py)."""
+
+    origin: Literal["source", "model", "none"]
+    summary_origin: Literal["source", "local", "model", "none"] = "none"
+    article_id: str | None = None
+    source_id: str | None = None
+    source_name: str | None = None
+    url: str | None = None
+    source_weight: float | None = None
+    text_chars: int | None = None
+    teaser: bool | None = None
+    published_at: datetime | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    reason: Literal["no_model", "model_failed", "language_not_handled", "pending"] | None = None
+    notice: str | None = None
+    pairing: PairingCheck | None = None
+    rejected: list[PairingCheck] = Field(default_factory=list)
+
+
+class LanguageOrigins(Model):
+    en: LanguageText | None = None
+    zh: LanguageText | None = None
+
+    def get(self, language: str) -> LanguageText | None:
+        return self.en if language == "en" else self.zh if language == "zh" else None
+
+
 # --- translate --------------------------------------------------------------------------------
 
 
@@ -134,6 +188,8 @@ class Translation(Model):
     provenance: Provenance | None = None
     qa_flags: list[str] = Field(default_factory=list)
     attempts: int = 0
+    # Per language: source member, model or none (see LanguageText); empty from older events.
+    languages: LanguageOrigins = Field(default_factory=LanguageOrigins)
 
 
 # --- analyze ----------------------------------------------------------------------------------

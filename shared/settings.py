@@ -124,6 +124,18 @@ class PublishSettings(BaseModel):
         return [part.strip() for part in self.webhook_urls.split(",") if part.strip()]
 
 
+class TranslateSettings(BaseModel):
+    # Source text first (issue 14): a language a member of the story already covers is taken
+    # from that member and costs no model call. False = always machine-translate (the behaviour
+    # before; kept for comparisons such as bench/bilingual.py).
+    source_text: bool = True
+    # With a model configured, a new story that no member covers in the other language waits
+    # until it is this old before the model is asked: the other-language article of the same pass
+    # (another feed, polled at the same time) usually joins within seconds. Only the first stories
+    # of a burst wait; a backlog older than this is not delayed.
+    source_wait_s: float = 20.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSROOM_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -155,6 +167,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     score: ScoreSettings = Field(default_factory=ScoreSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    translate: TranslateSettings = Field(default_factory=TranslateSettings)
 
     def metrics_port(self, stage: str) -> int:
         return self.metrics_base_port + STAGE_PORT_OFFSET[stage]

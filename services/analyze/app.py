@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from services.analyze.local_tier import LocalTier
 from services.analyze.usecase import AnalyzeUseCase
 from shared import subjects
+from shared.core.bilingual import NO_MODEL_REASON  # reader-safe; the operator advice is logged
 from shared.events import StoryEvent
 from shared.llm import load_glossary, load_prompt
 from shared.llm.wiring import llm_stage, warn_if_model_idle
@@ -34,7 +35,7 @@ def build(settings: Settings | None = None, local_tier: LocalTier | None = None)
         local_tier = LocalTier() if service.settings.embeddings else LocalTier(embedder=lambda: None)
     local = local_tier
     usecase = AnalyzeUseCase(
-        llm.gateway, load_prompt(PROMPT), load_glossary(), local, unavailable_reason=llm.reason or ""
+        llm.gateway, load_prompt(PROMPT), load_glossary(), local, unavailable_reason=NO_MODEL_REASON
     )
 
     async def start() -> None:

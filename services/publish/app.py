@@ -11,8 +11,10 @@ from typing import Any, Literal
 from services.publish.webhooks import WebhookDispatcher
 from shared import subjects
 from shared.core.items import merge_event, pending_with
+from shared.core.translation import Glossary
 from shared.events import StoryEvent, utcnow
 from shared.items import Item, ItemEvent
+from shared.llm.prompts import load_glossary
 from shared.metrics import ITEMS_PUBLISHED, ITEMS_UPDATED, LAST_PUBLISHED, PIPELINE_LATENCY_SECONDS
 from shared.pipeline import Outgoing, document_publisher, publish_durably, register_stage
 from shared.service import Service, new_service
@@ -41,26 +43,38 @@ def announcement(item: Item, announced: int) -> Outgoing:
     )
     dedup = f"published:{item.id}" if kind == "published" else f"updated:{item.id}:{item.version}"
     payload = ItemEvent(
-        kind=kind, story_id=item.id, version=item.version, occurred_at=item.updated_at, item=item
+        kind=kind,
+        story_id=item.id,
+        version=item.version,
+        occurred_at=item.updated_at,
+        item=item,
+        reasons=list(item.change_reasons) if kind == "updated" else [],
     )
     return Outgoing(subject, payload, dedup)
 
 
-async def fold(store: MongoStore, event: StoryEvent) -> tuple[Item | None, int]:
+async def fold(
+    store: MongoStore, event: StoryEvent, glossary: Glossary | None = None
+) -> tuple[Item | None, int]:
     """Write the event into the item (or the pending store). Returns the item and the version
-    announced so far."""
+    announced so far. The change reasons of versions not announced yet are carried into the
+    next one, so a reason (``language_added``) is announced even when versions were skipped."""
     for _ in range(8):
         doc = await store.get(ITEMS, event.story_id)
         existing = item_from_doc(doc) if doc else None
         announced = int(doc.get(ANNOUNCED, 0)) if doc else 0
         pending = await store.get(ITEM_PENDING, event.story_id) if existing is None else None
-        merge = merge_event(existing, pending, event, utcnow())
+        merge = merge_event(existing, pending, event, utcnow(), glossary)
         if merge is None:
             await store.upsert(ITEM_PENDING, event.story_id, pending_with(pending, event))
             return None, 0
         if existing is not None and merge.item is existing:
             return existing, announced
-        new_doc = {**merge.item.model_dump(mode="python", by_alias=True), ANNOUNCED: announced}
+        item = merge.item
+        if existing is not None and merge.material and existing.version > announced:
+            carried = list(dict.fromkeys([*existing.change_reasons, *item.change_reasons]))
+            item = item.model_copy(update={"change_reasons": carried})
+        new_doc = {**item.model_dump(mode="python", by_alias=True), ANNOUNCED: announced}
         # Views are counted by the read API ($inc): never overwrite them from here.
         if await store.replace_if_version(
             ITEMS, new_doc, existing.version if existing else None, preserve=("views",)
@@ -69,7 +83,7 @@ async def fold(store: MongoStore, event: StoryEvent) -> tuple[Item | None, int]:
                 PIPELINE_LATENCY_SECONDS.observe(
                     max(0.0, (utcnow() - event.article.fetched_at).total_seconds())
                 )
-            return merge.item, announced
+            return item, announced
     raise ConcurrentUpdate(f"item {event.story_id} kept changing under us")
 
 
@@ -85,12 +99,13 @@ def build(settings: Settings | None = None) -> Service:
     store = service.store
     assert store is not None
     webhooks = webhook_dispatcher(service.settings)
+    glossary = load_glossary()  # the pairing guard of source titles (names must map)
     if webhooks is not None:
         service.startup.append(webhooks.start)
         service.shutdown.append(webhooks.stop)
 
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
-        item, announced = await fold(store, event)
+        item, announced = await fold(store, event, glossary)
         if item is None or item.version <= announced:
             return []
         started = time.time()

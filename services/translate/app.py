@@ -8,17 +8,19 @@ An LLM outage raises LLMUnavailable, which the pipeline treats as an outage: the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
-from services.translate.usecase import TranslateUseCase
+from services.translate.usecase import TranslateUseCase, source_wait
 from shared import subjects
-from shared.events import StoryEvent
+from shared.events import StoryEvent, StoryMember, utcnow
 from shared.llm import load_glossary, load_prompt
 from shared.llm.wiring import llm_stage, warn_if_model_idle
 from shared.pipeline import Outgoing, document_publisher, msg_id, register_stage
 from shared.service import Service
 from shared.settings import Settings
+from shared.storage import STORIES, MongoStore
 
 log = logging.getLogger("newsroom.translate")
 
@@ -29,9 +31,22 @@ PROMPT = "translate"
 def build(settings: Settings | None = None) -> Service:
     service, llm = llm_stage("translate", TASK, settings)
     gateway = llm.gateway
-    usecase = TranslateUseCase(
-        gateway, load_glossary(), load_prompt(PROMPT), unavailable_reason=llm.reason or ""
-    )
+    # The reader-facing reason is the usecase's short one; the operator advice (llm.reason) is
+    # logged at start-up.
+    usecase = TranslateUseCase(gateway, load_glossary(), load_prompt(PROMPT))
+    store = service.store
+    settings_ = service.settings
+
+    async def members_of(event: StoryEvent) -> list[StoryMember]:
+        """The story's members now: the event's cluster plus those that joined since (ingest's
+        story record), so a language a member already covers costs no model call."""
+        members = {m.article_id: m for m in event.cluster.members}
+        if isinstance(store, MongoStore):
+            stored = await store.get(STORIES, event.story_id)
+            for raw in (stored or {}).get("members", []):
+                member = StoryMember.model_validate(raw)
+                members.setdefault(member.article_id, member)
+        return list(members.values())
 
     async def announce() -> None:
         if gateway is None:
@@ -50,7 +65,20 @@ def build(settings: Settings | None = None) -> Service:
     service.startup.append(announce)
 
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
-        translation = await usecase.translate(event.article)
+        if not service.settings.translate.source_text:
+            members: list[StoryMember] = []  # forced model tier (comparisons)
+        elif gateway is not None:
+            members = await members_of(event)
+            age = (utcnow() - event.occurred_at).total_seconds()
+            wait = source_wait(
+                event.article, members, usecase.glossary, age, settings_.translate.source_wait_s
+            )
+            if wait > 0:  # give the other-language member of the same pass time to join
+                await asyncio.sleep(wait)
+                members = await members_of(event)
+        else:
+            members = list(event.cluster.members)
+        translation = await usecase.translate(event.article, members)
         return [
             Outgoing(
                 subjects.TRANSLATED, event.next(translation=translation), msg_id("translate", event.event_id)

@@ -6,6 +6,11 @@ a longer body is split on paragraph boundaries and its chunks are translated in 
 joined in order. Every segment goes through the QA checks of shared.core.translation; failing
 segments get one retry that names the failures; what still fails is kept and flagged (qa_flags).
 Without an LLM the section says "unavailable" with the reason: nothing is invented.
+
+Tier selection (issue 14): a language that a member of the story already covers (an outlet that
+wrote the story in that language, ranked by shared.core.bilingual) takes that member's title and
+costs no model call; the model translates only the languages no member covers. The per-language
+provenance goes in ``Translation.languages`` (source / model / none with a reason code).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.core.bilingual import NO_MODEL_REASON, Choice, covered_languages, missing, weighted_length
 from shared.core.translation import (
     Glossary,
     QAFailure,
@@ -29,13 +35,23 @@ from shared.core.translation import (
     paragraph_separator,
     translate_prompt_variables,
 )
-from shared.events import Article, Bilingual, Provenance, SectionStatus, Translation
+from shared.events import (
+    Article,
+    Bilingual,
+    LanguageOrigins,
+    LanguageText,
+    Provenance,
+    SectionStatus,
+    StoryMember,
+    Translation,
+)
 from shared.llm.gateway import LLMOutputInvalid, LLMRequestRejected
 from shared.llm.metrics import TRANSLATION_QA_FAILURES, TRANSLATION_QA_RETRIES
 from shared.llm.prompts import PromptTemplate
 from shared.llm.wiring import StructuredLLM
 
 log = logging.getLogger("newsroom.translate")
+
 
 class TranslatedSegment(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -64,6 +80,53 @@ class _Outcome:
 DEFAULT_CHUNK_TOKENS = 2000
 
 
+def primary_text(article: Article) -> LanguageText:
+    """The representative article's own language: its own text."""
+    return LanguageText(
+        origin="source",
+        article_id=article.article_id,
+        source_id=article.source_id,
+        source_name=article.source_name,
+        url=article.url,
+        source_weight=article.source_weight,
+        text_chars=weighted_length(article.body or article.summary or ""),
+        published_at=article.published_at,
+    )
+
+
+def covered_translation(article: Article, target: str, choice: Choice) -> Translation:
+    """The other language from a member's own title: no model call."""
+    source = article.language
+    chosen = choice.candidate
+    assert chosen is not None
+    text = chosen.provenance(choice.pairing).model_copy(update={"rejected": list(choice.rejected)})
+    return Translation(
+        status=SectionStatus.OK,
+        reason=f"{target} title from the story's own {target} source ({chosen.source_name}); no model call",
+        source_language=source,
+        title=Bilingual(**{source: article.title, target: chosen.title}),
+        summary=Bilingual(**{source: article.summary}),
+        body=Bilingual(**{source: article.body}),
+        provenance=Provenance(tier="source"),
+        languages=LanguageOrigins(**{source: primary_text(article), target: text}),
+    )
+
+
+def source_wait(
+    article: Article, members: Sequence[StoryMember], glossary: Glossary, age_s: float, grace_s: float
+) -> float:
+    """Seconds to wait before asking the model: what is left of the grace for a story that no
+    member covers in the other language yet (0 when one does, or the story is old enough)."""
+    if article.language not in ("en", "zh") or grace_s <= 0:
+        return 0.0
+    others = [m for m in members if m.article_id != article.article_id]
+    if other_language(article.language) in covered_languages(
+        article.title, article.language, others, glossary
+    ):
+        return 0.0
+    return max(0.0, grace_s - age_s)
+
+
 class TranslateUseCase:
     def __init__(
         self,
@@ -71,7 +134,7 @@ class TranslateUseCase:
         glossary: Glossary,
         template: PromptTemplate,
         *,
-        unavailable_reason: str = "no LLM configured",
+        unavailable_reason: str = NO_MODEL_REASON,
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
         detect: Callable[[str], str] | None = None,
     ) -> None:
@@ -82,7 +145,9 @@ class TranslateUseCase:
         self.chunk_tokens = chunk_tokens
         self.detect = detect
 
-    async def translate(self, article: Article) -> Translation:
+    async def translate(self, article: Article, members: Sequence[StoryMember] = ()) -> Translation:
+        """``members``: the story's members known now (the cluster and the stored story); a
+        language one of them covers is taken from it instead of the model."""
         source = article.language
         originals = {"title": article.title, "summary": article.summary, "body": article.body}
         if source not in ("en", "zh"):
@@ -90,8 +155,15 @@ class TranslateUseCase:
                 status=SectionStatus.UNAVAILABLE,
                 reason=f"source language {source!r} is not translated (only English and Chinese are)",
                 source_language=source,
+                languages=LanguageOrigins(
+                    en=missing("language_not_handled", "en"), zh=missing("language_not_handled", "zh")
+                ),
             )
         target = other_language(source)
+        others = [m for m in members if m.article_id != article.article_id]
+        covered = covered_languages(article.title, source, others, self.glossary)
+        if target in covered:
+            return covered_translation(article, target, covered[target])
         as_source = {name: Bilingual(**{source: text}) for name, text in originals.items()}
         if self.llm is None:
             return Translation(
@@ -101,6 +173,9 @@ class TranslateUseCase:
                 title=as_source["title"],
                 summary=as_source["summary"],
                 body=as_source["body"],
+                languages=LanguageOrigins(
+                    **{source: primary_text(article), target: missing("no_model", target)}
+                ),
             )
 
         head = [Segment("title", article.title)]
@@ -155,6 +230,16 @@ class TranslateUseCase:
         if body and not article.translate_body:
             reasons.append(f"body translation is switched off for source {article.source_id}")
         reasons.extend(notes)
+        translated = (
+            LanguageText(
+                origin="model",
+                summary_origin="model" if summary else "none",
+                model=self.llm.model,
+                prompt_version=self.template.id,
+            )
+            if title is not None
+            else missing("model_failed", target)
+        )
         return Translation(
             status=status,
             reason="; ".join(r for r in reasons if r) or None,
@@ -165,6 +250,7 @@ class TranslateUseCase:
             provenance=Provenance(tier="llm", model=self.llm.model, prompt_version=self.template.id),
             qa_flags=flags,
             attempts=max(o.attempts for o in outcomes.values()),
+            languages=LanguageOrigins(**{source: primary_text(article), target: translated}),
         )
 
     async def _translate_group(self, segments: list[Segment], source: str, target: str) -> list[_Outcome]:

@@ -137,7 +137,8 @@ async def test_without_an_llm_the_local_tier_is_published_and_the_commentary_say
     assert analysis is not None
     assert analysis.status == SectionStatus.PARTIAL and analysis.tiers == ["local"]
     assert analysis.commentary.en is None and analysis.commentary.zh is None
-    assert analysis.commentary_reason and "NEWSROOM_LLM__BASE_URL" in analysis.commentary_reason
+    # The reason reaches the reader: no operator advice (that is logged at start-up).
+    assert analysis.commentary_reason == "no language model configured"
     # Summary: extracted from the Chinese body; English only from the translate stage.
     body = out.article.body or ""
     assert analysis.summary.zh and all(s in body for s in analysis.summary.zh.split("。") if s)

@@ -189,5 +189,7 @@ async def test_without_llm_the_story_is_forwarded_unavailable_with_the_reason(
         await wait_until(forwarded)
     out = StoryEvent.model_validate((await stream_payloads(url, "NEWS_PIPELINE", subjects.TRANSLATED))[0])
     assert out.translation is not None and out.translation.status == "unavailable"
-    assert out.translation.reason and "NEWSROOM_LLM__BASE_URL" in out.translation.reason
+    # The reason reaches the reader: no operator advice (that is logged at start-up).
+    assert out.translation.reason == "no language model configured"
+    assert out.translation.languages.en is not None and out.translation.languages.en.reason == "no_model"
     assert out.translation.title.en is None and out.translation.title.zh == TITLE[0]

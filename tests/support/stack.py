@@ -101,6 +101,8 @@ class Stack:
                 "NEWSROOM_LOG_LEVEL": "INFO",
             "NEWSROOM_EMBEDDINGS": "true" if self.embeddings else "false",
                 "PYTHONPATH": str(REPO),
+                # Translate's wait for other-language members (issue 14) is off unless a test sets it.
+                "NEWSROOM_TRANSLATE__SOURCE_WAIT_S": "0",
             }
         )
         env.update(self.env_extra)
