@@ -158,8 +158,9 @@ class AdaptiveLimiter:
         changed = self._condition()
         async with changed:
             while self._busy() >= math.floor(self.limit):
-                # A held slot frees itself when its time comes: wake up then at the latest.
-                timeout = min(self.held_until) - self._clock() if self.held_until else None
+                # A held slot frees itself when its time comes: look again then (at least every
+                # second, so a slot never stays held past its time).
+                timeout = min(1.0, min(self.held_until) - self._clock()) if self.held_until else None
                 try:
                     await asyncio.wait_for(changed.wait(), timeout)
                 except TimeoutError:

@@ -854,6 +854,16 @@ class LLMGateway:
             probing = None
             completion = self._account(response, request["messages"], estimate, sent_max, requests)
             state.observe_usage(prompt, completion.input_tokens)
+            if (
+                completion.finish_reason == "length"
+                and completion.output_tokens < 0.9 * sent_max
+                and completion.input_tokens + completion.output_tokens < self.context_tokens
+            ):
+                # Cut off well before max_tokens: the server shortened the answer to fit its context
+                # (llama-cpp-python does so silently): its context is what this request used.
+                state.learn_context(completion.input_tokens + completion.output_tokens, "learned")
+                log.info("%s: context window learned from a shortened answer: %d tokens",
+                         self.base_url, self.context_tokens)
             per_token = state.speed.observe(latency, completion.input_tokens, completion.output_tokens)
             fastest = state.speed.fastest or per_token
             if others_in_flight and per_token > 2.5 * fastest:
