@@ -283,13 +283,17 @@ class TranslateUseCase:
                 source_what="the text to translate",
                 prompts=[m["content"] for m in messages if m["role"] == "system"] or [self.template.system],
             )
-            for problem in weak:
-                LLM_REJECTED_ANSWERS.labels("translate", problem.check).inc()
-            failures: list[QAFailure | WeakAnswer] = [*weak]
-            if not any(w.check == "empty" for w in weak):
-                failures += check_translation(
+            if weak:  # not a translation at all: never kept, not even flagged as partial
+                for problem in weak:
+                    LLM_REJECTED_ANSWERS.labels("translate", problem.check).inc()
+                if outcome.text is None:
+                    outcome.error = " ".join(problem.message for problem in weak)
+                continue
+            failures: list[QAFailure | WeakAnswer] = list(
+                check_translation(
                     outcome.segment.text, text, source, target, self.glossary, detect=self.detect
                 )
+            )
             # On a tie the retry wins: it was asked to fix the named failures.
             if outcome.text is None or len(failures) <= len(outcome.failures) or outcome.error:
                 outcome.text, outcome.failures, outcome.error = text, failures, None
