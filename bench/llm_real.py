@@ -68,8 +68,13 @@ def corpus_articles(limit: int) -> list[Article]:
         if not path.is_file():
             continue
         try:
-            feed = parse_feed(path.read_bytes(), source.kind, base_url=source.url, now=NOW,
-                              encoding_override=source.encoding)
+            feed = parse_feed(
+                path.read_bytes(),
+                source.kind,
+                base_url=source.url,
+                now=NOW,
+                encoding_override=source.encoding,
+            )
         except Exception:  # a deliberately broken sample feed
             continue
         for entry in feed.entries:
@@ -80,12 +85,21 @@ def corpus_articles(limit: int) -> list[Article]:
 
 
 def story_event(article: Article) -> StoryEvent:
-    member = StoryMember(article_id=article.article_id, source_id=article.source_id,
-                         source_name=article.source_name, url=article.url, title=article.title,
-                         language=article.language, joined_at=NOW)
-    return StoryEvent(story_id=f"s-{article.article_id}", article_id=article.article_id, article=article,
-                      cluster=Cluster(story_id=f"s-{article.article_id}", is_new=True, method="new",
-                                      members=[member]))
+    member = StoryMember(
+        article_id=article.article_id,
+        source_id=article.source_id,
+        source_name=article.source_name,
+        url=article.url,
+        title=article.title,
+        language=article.language,
+        joined_at=NOW,
+    )
+    return StoryEvent(
+        story_id=f"s-{article.article_id}",
+        article_id=article.article_id,
+        article=article,
+        cluster=Cluster(story_id=f"s-{article.article_id}", is_new=True, method="new", members=[member]),
+    )
 
 
 def metric_total(name: str, **labels: str) -> float:
@@ -98,11 +112,12 @@ def metric_total(name: str, **labels: str) -> float:
 
 
 def metric_by(name: str, label: str, **labels: str) -> dict[str, float]:
-    out: Counter[str] = Counter()
+    out: dict[str, float] = {}
     for family in REGISTRY.collect():
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                out[sample.labels.get(label, "")] += sample.value
+                key = sample.labels.get(label, "")
+                out[key] = out.get(key, 0.0) + sample.value
     return {k: v for k, v in sorted(out.items()) if v}
 
 
@@ -135,8 +150,10 @@ class Timed:
 
     async def structured(self, messages: Any, output: Any, **kwargs: Any) -> Any:
         requests_before = metric_total("newsroom_llm_requests_total", task=self.gateway.task)
-        tokens_before = (metric_total("newsroom_llm_tokens_total", task=self.gateway.task, direction="in"),
-                         metric_total("newsroom_llm_tokens_total", task=self.gateway.task, direction="out"))
+        tokens_before = (
+            metric_total("newsroom_llm_tokens_total", task=self.gateway.task, direction="in"),
+            metric_total("newsroom_llm_tokens_total", task=self.gateway.task, direction="out"),
+        )
         started = time.perf_counter()
         try:
             result = await self.gateway.structured(messages, output, **kwargs)
@@ -148,12 +165,17 @@ class Timed:
             raise
         finally:
             self.latencies.append(time.perf_counter() - started)
-            self.requests += int(metric_total("newsroom_llm_requests_total", task=self.gateway.task)
-                                 - requests_before)
-            self.tokens_in += int(metric_total("newsroom_llm_tokens_total", task=self.gateway.task,
-                                               direction="in") - tokens_before[0])
-            self.tokens_out += int(metric_total("newsroom_llm_tokens_total", task=self.gateway.task,
-                                                direction="out") - tokens_before[1])
+            self.requests += int(
+                metric_total("newsroom_llm_requests_total", task=self.gateway.task) - requests_before
+            )
+            self.tokens_in += int(
+                metric_total("newsroom_llm_tokens_total", task=self.gateway.task, direction="in")
+                - tokens_before[0]
+            )
+            self.tokens_out += int(
+                metric_total("newsroom_llm_tokens_total", task=self.gateway.task, direction="out")
+                - tokens_before[1]
+            )
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -173,17 +195,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         def echo(request: dict[str, Any]) -> Reply:
             # A well-formed answer that gives the source back: the weak answer every check must catch.
             segments = request_segments(request)
-            if segments:
+            body: dict[str, Any]
+            name = (request.get("response_format") or {}).get("json_schema", {}).get("name")
+            if name == "TranslatedSegments" or (name is None and "segments" in json.dumps(request)[-4000:]):
                 body = {"segments": [{"id": k, "text": v} for k, v in segments.items()]}
             else:
-                body = {"summary_en": "", "summary_zh": "", "tags": [], "entities": [],
-                        "commentary_en": "", "commentary_zh": ""}
+                article = next(iter(segments.values()), "")
+                body = {
+                    "summary_en": article,
+                    "summary_zh": article,
+                    "tags": [],
+                    "entities": [],
+                    "commentary_en": article,
+                    "commentary_zh": article,
+                }
             return Reply(content=json.dumps(body, ensure_ascii=False), delay_s=args.scripted_latency)
 
         scripted = ScriptedLLM(responder=echo).start()
         base_url, model = scripted.url, "scripted"
-    settings = LLMSettings(base_url=base_url, model=model, api_key=args.api_key,
-                           prices_per_million={model: (args.price_in, args.price_out)})
+    settings = LLMSettings(
+        base_url=base_url,
+        model=model,
+        api_key=args.api_key,
+        prices_per_million={model: (args.price_in, args.price_out)},
+    )
     translate_gw = Timed(LLMGateway(settings, "translate"))
     analyze_gw = Timed(LLMGateway(settings, "analyze"))
     glossary = load_glossary()
@@ -197,8 +232,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     rejected: Counter[str] = Counter()
     started = time.perf_counter()
     for article in articles:
-        before = (translate_gw.requests + analyze_gw.requests,
-                  translate_gw.tokens_in + analyze_gw.tokens_in + translate_gw.tokens_out + analyze_gw.tokens_out)
+        before = (
+            translate_gw.requests + analyze_gw.requests,
+            translate_gw.tokens_in + analyze_gw.tokens_in + translate_gw.tokens_out + analyze_gw.tokens_out,
+        )
         story_started = time.perf_counter()
         event = story_event(article)
         translation = await translator.translate(article)
@@ -218,18 +255,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if "failed the fact checks" in failure:
                 rejected["analyze: failed the guard rails"] += 1
                 break
-        per_story.append({
-            "title": article.title[:60],
-            "language": article.language,
-            "requests": translate_gw.requests + analyze_gw.requests - before[0],
-            "tokens": translate_gw.tokens_in + analyze_gw.tokens_in + translate_gw.tokens_out
-            + analyze_gw.tokens_out - before[1],
-            "seconds": round(time.perf_counter() - story_started, 1),
-            "translation": translation.status.value,
-            "translation_reason": translation.reason,
-            "commentary": "published" if analysis.commentary.en else "absent",
-            "commentary_reason": analysis.commentary_reason,
-        })
+        per_story.append(
+            {
+                "title": article.title[:60],
+                "language": article.language,
+                "requests": translate_gw.requests + analyze_gw.requests - before[0],
+                "tokens": translate_gw.tokens_in
+                + analyze_gw.tokens_in
+                + translate_gw.tokens_out
+                + analyze_gw.tokens_out
+                - before[1],
+                "seconds": round(time.perf_counter() - story_started, 1),
+                "translation": translation.status.value,
+                "translation_reason": translation.reason,
+                "commentary": "published" if analysis.commentary.en else "absent",
+                "commentary_reason": analysis.commentary_reason,
+            }
+        )
     elapsed = time.perf_counter() - started
     for gw in (translate_gw, analyze_gw):
         rejected.update(gw.rejected)
@@ -247,7 +289,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 le = float(sample.labels["le"])
                 buckets[le] = buckets.get(le, 0.0) + sample.value
     cumulative = sorted(buckets.items())
-    gw = translate_gw.gateway
+    gateway = translate_gw.gateway
     report = {
         "bench": "llm_real",
         "server": "scripted (echo answers)" if scripted else base_url,
@@ -258,28 +300,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "max": max((s["requests"] for s in per_story), default=0),
         },
         "tokens_per_story": {
-            "input": round(tokens_in / stories), "output": round(tokens_out / stories),
+            "input": round(tokens_in / stories),
+            "output": round(tokens_out / stories),
             "median_total": statistics.median([s["tokens"] for s in per_story]) if per_story else 0,
         },
         "request_latency_s": {
             "p50_bucket_le": histogram_quantile(0.5, cumulative),
             "p95_bucket_le": histogram_quantile(0.95, cumulative),
-            "structured_call_p50": round(percentile(translate_gw.latencies + analyze_gw.latencies, 0.5) or 0, 2),
-            "structured_call_p95": round(percentile(translate_gw.latencies + analyze_gw.latencies, 0.95) or 0, 2),
+            "structured_call_p50": round(
+                percentile(translate_gw.latencies + analyze_gw.latencies, 0.5) or 0, 2
+            ),
+            "structured_call_p95": round(
+                percentile(translate_gw.latencies + analyze_gw.latencies, 0.95) or 0, 2
+            ),
         },
         "request_outcomes": metric_by("newsroom_llm_requests_total", "outcome"),
         "rejected_answers": dict(sorted(rejected.items())),
         "items": {k: outcomes.get(k, 0) for k in ("bilingual", "partial", "without_translation")},
         "learned": {
-            "context_tokens": gw.context_tokens,
-            "context_source": gw.state.context_source,
-            "format": gw.format_mode(),
-            "instructions": gw.instructions_role(),
-            "tokens_per_second": round(gw.state.speed.tokens_per_second or 0, 1),
-            "concurrency_limit": round(gw.state.limiter.limit, 2),
+            "context_tokens": gateway.context_tokens,
+            "context_source": gateway.state.context_source,
+            "format": gateway.format_mode(),
+            "instructions": gateway.instructions_role(),
+            "tokens_per_second": round(gateway.state.speed.tokens_per_second or 0, 1),
+            "concurrency_limit": round(gateway.state.limiter.limit, 2),
         },
         "cost_per_1000_stories_usd": round(
-            1000 * (tokens_in * args.price_in + tokens_out * args.price_out) / 1e6 / stories, 4),
+            1000 * (tokens_in * args.price_in + tokens_out * args.price_out) / 1e6 / stories, 4
+        ),
         "stories_per_hour": round(3600 * len(articles) / elapsed, 1) if elapsed else None,
         "elapsed_s": round(elapsed, 1),
         "per_story": per_story,

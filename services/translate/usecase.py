@@ -294,6 +294,12 @@ class TranslateUseCase:
                     outcome.segment.text, text, source, target, self.glossary, detect=self.detect
                 )
             )
+            wrong_language = [f for f in failures if f.check == "language"]
+            if wrong_language:  # not a translation into the target language: never kept either
+                LLM_REJECTED_ANSWERS.labels("translate", "language").inc()
+                if outcome.text is None:
+                    outcome.error = " ".join(f.message for f in wrong_language)
+                continue
             # On a tie the retry wins: it was asked to fix the named failures.
             if outcome.text is None or len(failures) <= len(outcome.failures) or outcome.error:
                 outcome.text, outcome.failures, outcome.error = text, failures, None

@@ -145,7 +145,9 @@ def weak_answer_failures(
     loop = repetition(text)
     if loop:
         out.append(loop)
-    if source:
+    if source and _compact(text) and _compact(text) == _compact(source):
+        out.append(WeakAnswer("source_echo", "1.00", f"The answer is {source_what} itself, unchanged."))
+    elif source:
         echoed = echo_of(text, source, "source_echo", source_what)
         if echoed:
             out.append(echoed)

@@ -214,13 +214,12 @@ async def test_an_endpoint_that_refuses_connections_is_down(server: ScriptedLLM)
         await ask(gw)
 
 
-async def test_429_halves_the_concurrency_and_answers_raise_it_again(server: ScriptedLLM) -> None:
-    server.enqueue(Reply(status=429), segments_reply(VALID), segments_reply(VALID))
+async def test_429_halves_the_concurrency_and_an_answer_raises_it_again(server: ScriptedLLM) -> None:
+    server.enqueue(Reply(status=429), segments_reply(VALID))
     gw = gateway(server, concurrency_start=4, concurrency=8)
     await ask(gw)
-    assert gw.state.limiter.limit == pytest.approx(2.0 + 1 / 2.0)  # halved, then one success
-    await ask(gw, messages("另一个标题"))
-    assert gw.state.limiter.limit > 2.5
+    # Halved by the 429, then one step of additive increase (the first answer is the fastest yet).
+    assert gw.state.limiter.limit == pytest.approx(2.0 + 1 / 2.0)
 
 
 async def test_a_held_slot_keeps_new_requests_back_until_the_server_may_be_done() -> None:

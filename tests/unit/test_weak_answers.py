@@ -120,6 +120,10 @@ async def test_a_translation_that_gives_the_source_back_is_retried_then_flagged(
     # Never published, not even as a flagged partial translation: absent, with the whole reason.
     assert translation.status == SectionStatus.FAILED and translation.title.en is None
     assert "title:no_translation" in translation.qa_flags
-    assert translation.reason and "copies the text to translate" in translation.reason
+    assert translation.reason and "the text to translate itself" in translation.reason
     assert translation.reason.rstrip().endswith(".")
-    assert "copies the text to translate" in retry_prompt
+    assert "the text to translate itself" in retry_prompt
+
+
+def test_a_short_text_given_back_unchanged_is_an_echo() -> None:
+    assert checks("GPT-5 launches", source="GPT-5 launches") == ["source_echo"]
