@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STAGES = ("ingest", "translate", "analyze", "score", "publish")
@@ -27,6 +27,12 @@ class LLMTaskSettings(BaseModel):
     model: str | None = None
     # The model's context window in tokens, when the server does not tell (see LLMSettings).
     context_tokens: int | None = None
+
+    @field_validator("context_tokens", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker compose passes an unset variable as "" (NEWSROOM_LLM__CONTEXT_TOKENS=)
+        return None if value == "" else value
 
 
 class LLMSettings(BaseModel):
@@ -59,6 +65,12 @@ class LLMSettings(BaseModel):
     # that states the real one corrects it.
     context_tokens: int | None = None
     assumed_context_tokens: int = 8192
+
+    @field_validator("context_tokens", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     # Ask the server for its context window and chat template (GET /models, llama.cpp's /props).
     discover: bool = True
     requests_per_minute: int = 600
