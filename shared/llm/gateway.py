@@ -48,6 +48,7 @@ from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 
 from shared.core.translation import estimate_tokens
+from shared.core.weak_answers import repetition
 from shared.llm.cache import CachedAnswer, CacheKey, LLMCache, input_hash
 from shared.llm.discovery import discover
 from shared.llm.endpoint import (
@@ -499,6 +500,14 @@ class LLMGateway:
         except ValueError as first_error:
             LLM_ERRORS.labels(self.task, "invalid_output").inc()
             rejected.append(str(first_error))
+            loop = repetition(completion.content) if completion.finish_reason == "length" else None
+            if loop is not None:
+                # A loop until the token limit: more room or a repair only buys a longer loop.
+                LLM_ERRORS.labels(self.task, "loop").inc()
+                raise LLMOutputInvalid(
+                    f"{self.model}'s answer was cut off at the token limit in a generation loop: "
+                    f"{loop.message}"
+                ) from first_error
             log.warning(
                 "invalid LLM answer, asking for a repair",
                 extra={"task": self.task, "error": str(first_error)},
@@ -857,7 +866,7 @@ class LLMGateway:
             if (
                 completion.finish_reason == "length"
                 and completion.output_tokens < 0.9 * sent_max
-                and completion.input_tokens + completion.output_tokens < self.context_tokens
+                and 1024 <= completion.input_tokens + completion.output_tokens < self.context_tokens
             ):
                 # Cut off well before max_tokens: the server shortened the answer to fit its context
                 # (llama-cpp-python does so silently): its context is what this request used.

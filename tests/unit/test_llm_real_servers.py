@@ -333,3 +333,14 @@ def test_reasons_are_never_cut_mid_sentence() -> None:
     assert short[: -len(" (…)")].endswith(".")
     assert whole_reason("short.", 120) == "short."
     assert estimate_tokens(short) > 0
+
+
+async def test_a_loop_cut_off_at_the_limit_is_not_asked_again(server: ScriptedLLM) -> None:
+    from shared.llm import LLMOutputInvalid
+
+    looping = '{"segments": [{"id": "title", "text": "' + "the device ships " * 80
+    server.enqueue(Reply(content=looping, finish_reason="length"))
+    with pytest.raises(LLMOutputInvalid, match="generation loop") as caught:
+        await ask(gateway(server), max_tokens=400)
+    assert not isinstance(caught.value, LLMAnswerTruncated)  # no split either: it would loop again
+    assert len(server.requests) == 1
