@@ -14,6 +14,7 @@ story within a bound; no message redelivered while a handler works on it. A smal
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import urllib.request
@@ -116,6 +117,26 @@ def test_three_sample_stories_through_a_real_model(
         }
     finally:
         stack.stop_all()
+
+    report_path = os.environ.get("NEWSROOM_TEST_LLM_REPORT")
+    if report_path:  # what the run did, for the operator (written before anything is asserted)
+        report = {
+            "stories": stories,
+            "metrics": metrics,
+            "items": [
+                {
+                    "title": item["title"],
+                    "translation": item["translation"],
+                    "analysis": item.get("analysis"),
+                    "analysis_reason": item.get("analysis_reason"),
+                    "scores_reason": (item.get("scores") or {}).get("reason"),
+                }
+                for item in items
+            ],
+            "dead_letters": len(messages(url, "NEWS_DLQ", "news.dlq.>")),
+        }
+        Path(report_path).write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        (Path(report_path).parent / "logs.txt").write_text(stack.logs())
 
     assert messages(url, "NEWS_DLQ", "news.dlq.>") == []
     for stage, values in metrics.items():
