@@ -51,7 +51,7 @@ def model_name(base_url: str) -> str:
     configured = os.environ.get("NEWSROOM_TEST_LLM_MODEL")
     if configured:
         return configured
-    models = httpx.get(f"{base_url.rstrip('/')}/models", timeout=10).json()
+    models = httpx.get(f"{base_url.rstrip('/')}/models", timeout=120).json()
     return str(models["data"][0]["id"])
 
 
