@@ -37,6 +37,18 @@ DEAD_LETTERS = Counter(
 REDELIVERIES = Counter(
     "newsroom_redeliveries_total", "Messages a stage received more than once", ["stage"], registry=REGISTRY
 )
+IN_PROGRESS_ACKS = Counter(
+    "newsroom_in_progress_acks_total",
+    "In-progress acks (+WPI) sent for messages still being worked on (see shared/pipeline.py)",
+    ["stage"],
+    registry=REGISTRY,
+)
+REDELIVERED_WHILE_HANDLED = Counter(
+    "newsroom_redelivered_while_handled_total",
+    "Messages delivered again while this process was still working on them (should stay 0)",
+    ["stage"],
+    registry=REGISTRY,
+)
 RETRIES = Counter(
     "newsroom_retries_total",
     "Messages a stage nacked for a later retry",

@@ -8,6 +8,14 @@
 - Any other error: nack with a growing delay; after ``max_deliver`` deliveries, dead-letter.
 - An outage (LLM endpoint or MongoDB unreachable): nack with a delay and wait; never dead-lettered
   for the outage (only past ``poison_after`` deliveries, as a last guard against a stuck message).
+- A message is never redelivered while this process works on it: from the moment it is fetched
+  (it may wait in FastStream's buffer for a free worker) until it is acked or nacked, it gets an
+  in-progress ack (JetStream ``+WPI``) every ack_wait/3, for at most ``max_handling_s``. So
+  ack_wait only decides how soon a crashed process's messages go to another one, and a handler
+  waiting minutes on a slow model keeps its message.
+- nats-py may raise a bare ``asyncio.TimeoutError`` from an idle fetch, which FastStream does not
+  expect (it logged an ERROR with a traceback and restarted the consume task): it is turned into
+  the ``nats.errors.TimeoutError`` FastStream handles quietly.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ from shared.metrics import (
     DUPLICATES,
     EVENTS_IN,
     EVENTS_OUT,
+    IN_PROGRESS_ACKS,
     PROCESSING_SECONDS,
+    REDELIVERED_WHILE_HANDLED,
     REDELIVERIES,
     REGISTRY,
     RETRIES,
@@ -244,6 +254,100 @@ async def keep_raw_body(msg: Any) -> Any:
 Handler = Callable[[StoryEvent], Awaitable[Sequence[Outgoing]]]
 
 
+class InProgressKeeper:
+    """Sends in-progress acks for the messages this process holds (fetched, not yet acked or
+    nacked) every ``interval_s``, for at most ``max_handling_s`` per message (a handler stuck
+    for ever then lets its message go to another process). The loop runs while it holds any."""
+
+    def __init__(
+        self,
+        stage: str,
+        interval_s: float,
+        max_handling_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stage = stage
+        self.interval_s = max(0.2, interval_s)
+        self.max_handling_s = max_handling_s
+        self._clock = clock
+        self.held: dict[int, tuple[Any, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def hold(self, messages: Sequence[Any]) -> None:
+        now = self._clock()
+        for message in messages:
+            self.held.setdefault(id(message), (message, now))
+        if self.held and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.stage}-in-progress")
+
+    def release(self, message: Any) -> None:
+        self.held.pop(id(message), None)
+
+    @staticmethod
+    def _settled(message: Any) -> bool:
+        return bool(getattr(message, "_ackd", False))
+
+    async def beat(self) -> int:
+        """One round: an in-progress ack for every held message still unsettled; returns how many."""
+        now = self._clock()
+        sent = 0
+        for key, (message, since) in list(self.held.items()):
+            if self._settled(message) or now - since > self.max_handling_s:
+                self.held.pop(key, None)
+                continue
+            try:
+                await message.in_progress()
+            except Exception as exc:  # NATS reconnecting: the next round tries again
+                log.info("in-progress ack failed", extra={"stage": self.stage, "error": repr(exc)[:200]})
+                continue
+            sent += 1
+            IN_PROGRESS_ACKS.labels(self.stage).inc()
+        return sent
+
+    async def _run(self) -> None:
+        while self.held:
+            await asyncio.sleep(self.interval_s)
+            await self.beat()
+
+
+def _quiet_fetch(fetch: Callable[..., Awaitable[list[Any]]], keeper: InProgressKeeper) -> Any:
+    import nats.errors
+
+    async def fetch_and_hold(*args: Any, **kwargs: Any) -> list[Any]:
+        try:
+            messages = await fetch(*args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as exc:  # nats-py's bare asyncio.TimeoutError: an idle fetch
+            raise nats.errors.TimeoutError from exc
+        keeper.hold(messages)
+        return messages
+
+    return fetch_and_hold
+
+
+def _keep_fetched_messages(subscriber: Any, keeper: InProgressKeeper) -> bool:
+    """Wrap the pull subscription's fetch once FastStream has created it (before its consume task
+    first runs): fetched messages are held by the keeper, idle-fetch timeouts are quiet."""
+    original = getattr(subscriber, "_create_subscription", None)
+    if original is None:
+        return False
+
+    async def create_subscription() -> None:
+        await original()
+        subscription = getattr(subscriber, "subscription", None)
+        if subscription is not None and not getattr(subscription, "_newsroom_keeper", False):
+            subscription.fetch = _quiet_fetch(subscription.fetch, keeper)
+            subscription._newsroom_keeper = True
+
+    try:
+        subscriber._create_subscription = create_subscription
+    except AttributeError:  # a slotted subscriber (one worker): handlers are still kept in progress
+        log.warning("cannot keep fetched messages in progress for this subscriber")
+        return False
+    return True
+
+
 def register_stage(
     broker: NatsBroker,
     settings: Settings,
@@ -263,6 +367,8 @@ def register_stage(
     # config of its own (it would conflict with the other stages' view of the stream).
     stream = JStream(subjects.stream_for(subject).name, declare=False)
     known_outages = outage_errors()
+    keeper = InProgressKeeper(stage, delivery.ack_wait_s / 3, delivery.max_handling_s)
+    handling: set[int] = set()  # stream sequences this process is working on
 
     async def consume(msg: NatsMessage) -> None:
         raw = msg.raw_message
@@ -271,6 +377,13 @@ def register_stage(
         if deliveries > 1:
             REDELIVERIES.labels(stage).inc()
         started = time.perf_counter()
+        keeper.hold([raw])
+        sequence = raw.metadata.sequence.stream if raw.metadata else None
+        if sequence is not None:
+            if sequence in handling:
+                REDELIVERED_WHILE_HANDLED.labels(stage).inc()
+                log.warning("message delivered again while being handled", extra={"stage": stage})
+            handling.add(sequence)
         try:
             try:
                 event = StoryEvent.model_validate_json(raw.data)
@@ -304,6 +417,9 @@ def register_stage(
             )
             await msg.nack(delay=delivery.retry_delay_s * (2 ** (deliveries - 1)))
         finally:
+            keeper.release(raw)
+            if sequence is not None:
+                handling.discard(sequence)
             PROCESSING_SECONDS.labels(stage).observe(time.perf_counter() - started)
 
     subscriber = broker.subscriber(
@@ -324,6 +440,7 @@ def register_stage(
         description=description,
     )
     subscriber(consume)
+    _keep_fetched_messages(subscriber, keeper)
     return subscriber
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STAGES = ("ingest", "translate", "analyze", "score", "publish")
@@ -25,6 +25,14 @@ class LLMTaskSettings(BaseModel):
     base_url: str | None = None
     api_key: str | None = None
     model: str | None = None
+    # The model's context window in tokens, when the server does not tell (see LLMSettings).
+    context_tokens: int | None = None
+
+    @field_validator("context_tokens", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker compose passes an unset variable as "" (NEWSROOM_LLM__CONTEXT_TOKENS=)
+        return None if value == "" else value
 
 
 class LLMSettings(BaseModel):
@@ -33,11 +41,38 @@ class LLMSettings(BaseModel):
     base_url: str | None = None
     api_key: str | None = None
     model: str | None = None
-    # "auto" probes json_schema and falls back to json_object; some servers reject json_schema.
-    response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
-    timeout_s: float = 120.0
+    # "auto" probes json_schema and falls back to json_object with llama.cpp's "schema" field,
+    # then plain json_object; some servers reject json_schema.
+    response_format: Literal["auto", "json_schema", "json_object_schema", "json_object", "none"] = "auto"
+    # Where the prompt's instructions go: "system" (first message), "user" (prepended to the user
+    # message: for chat templates that drop system messages, e.g. llama.cpp's gemma format), or
+    # "auto" (system only when the server shows a chat template that renders system messages).
+    instructions: Literal["auto", "system", "user"] = "auto"
+    # Timeout of a request before the endpoint's speed is known; afterwards timeouts are derived
+    # from the work asked for (prompt + max_tokens) at the observed speed, within min/max.
+    timeout_s: float = 600.0
+    min_timeout_s: float = 30.0
+    max_timeout_s: float = 1800.0
+    # Timeouts in a row (each with more patience) before a call gives up: LLMTimeout, no outage.
+    max_timeouts: int = 2
+    # Retries of a down endpoint (connection refused, 5xx, 429) before LLMUnavailable (an outage).
     max_retries: int = 4
+    # Requests in flight per process and endpoint: starts at concurrency_start, grows by one per
+    # round of answers at the usual speed up to concurrency, halves on timeouts and 429s.
     concurrency: int = 8
+    concurrency_start: int = 1
+    # Context window (prompt + answer tokens) when neither a setting nor the server tells; a 400
+    # that states the real one corrects it.
+    context_tokens: int | None = None
+    assumed_context_tokens: int = 8192
+
+    @field_validator("context_tokens", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    # Ask the server for its context window and chat template (GET /models, llama.cpp's /props).
+    discover: bool = True
     requests_per_minute: int = 600
     tokens_per_minute: int = 2_000_000
     # Price table for the cost metric: USD per 1M tokens (input, output), by model name.
@@ -53,6 +88,7 @@ class LLMSettings(BaseModel):
             base_url=override.base_url or self.base_url,
             api_key=override.api_key or self.api_key,
             model=override.model or self.model,
+            context_tokens=override.context_tokens or self.context_tokens,
         )
 
 
@@ -66,14 +102,19 @@ class StageDelivery(BaseModel):
     workers: int = 8
     # Delay before a failed message is redelivered (grows with the delivery count).
     retry_delay_s: float = 1.0
+    # In-progress acks stop after this long, so a handler stuck for ever lets its message go.
+    max_handling_s: float = 4 * 3600.0
 
 
 class DeliverySettings(BaseModel):
-    # LLM stages: ack_wait above the model's p99; workers about twice the LLM concurrency so the
-    # endpoint stays busy while other messages do their cache look-ups, checks and publishes.
-    translate: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0, workers=16))
-    analyze: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=300.0, workers=16))
-    score: StageDelivery = Field(default_factory=StageDelivery)
+    # A message being handled (or fetched and waiting for a worker) is kept with in-progress acks
+    # every ack_wait/3 (shared/pipeline.py), so ack_wait only bounds how long a message of a
+    # crashed process waits before another process gets it; it need not exceed the model's p99.
+    # LLM stages: workers about twice the LLM concurrency so the endpoint stays busy while other
+    # messages do their cache look-ups, checks and publishes.
+    translate: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=120.0, workers=16))
+    analyze: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=120.0, workers=16))
+    score: StageDelivery = Field(default_factory=lambda: StageDelivery(ack_wait_s=120.0))
     publish: StageDelivery = Field(default_factory=StageDelivery)
     ingest: StageDelivery = Field(default_factory=StageDelivery)
     # Redeliveries caused by an outage (LLM or MongoDB down) wait this long between tries

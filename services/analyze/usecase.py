@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Protocol
 
@@ -36,9 +37,10 @@ from shared.core.analysis_llm import (
 from shared.core.entities import Gazetteer, load_gazetteer
 from shared.core.local_analysis import LocalAnalysis
 from shared.core.taxonomy import Taxonomy, load_taxonomy
-from shared.core.translation import Glossary
+from shared.core.translation import Glossary, estimate_tokens
 from shared.events import Analysis, Provenance, StoryEvent
-from shared.llm.gateway import LLMOutputInvalid, LLMRequestRejected
+from shared.llm.gateway import LLMOutputInvalid, LLMRequestRejected, whole_reason
+from shared.llm.metrics import LLM_REJECTED_ANSWERS
 from shared.llm.prompts import PromptTemplate
 from shared.llm.wiring import StructuredLLM
 from shared.metrics import REGISTRY
@@ -70,8 +72,12 @@ ANALYSIS_DROPPED = Counter(
 )
 
 # Room for both summaries, both commentaries (~1,000 English words and ~1,500 Chinese
-# characters) and the tags and entities; the gateway doubles it once on a truncated answer.
+# characters) and the tags and entities. In a small context the answer gets at most
+# ANSWER_SHARE of it and the article what is left (see AnalyzeUseCase.fitted).
 MAX_ANSWER_TOKENS = 4096
+ANSWER_SHARE = 0.4
+# The JSON schema the gateway adds to the instructions when the server has no json_schema mode.
+SCHEMA_INSTRUCTION_TOKENS = 350
 
 
 class LocalRunner(Protocol):
@@ -128,6 +134,28 @@ class AnalyzeUseCase:
         return merge_tiers(local, story, llm=tier, llm_absent_reason=failure,
                            translation_provenance=translated_by, limits=self.limits)
 
+    def fitted(self, story: StoryTexts) -> tuple[Limits, int]:
+        """Article budgets and answer tokens that fit the model's context window: the settings
+        when it is large; else the answer gets up to ANSWER_SHARE of the window and the article
+        (and its translation, 60/40) what the instructions leave."""
+        context = getattr(self.llm, "context_tokens", None)
+        if not isinstance(context, int) or context <= 0:
+            return self.limits, self.max_tokens
+        empty = dataclasses.replace(story, body=None, summary=None, translated_title=None,
+                                    translated_summary=None, translated_body=None)
+        fixed = SCHEMA_INSTRUCTION_TOKENS + sum(
+            estimate_tokens(m["content"]) for m in self.template.render(
+                **analyze_prompt_variables(empty, self.taxonomy, self.glossary, (), self.limits)))
+        answer = min(self.max_tokens, max(512, int(context * ANSWER_SHARE)))
+        article = int((context - answer) / 1.15 - fixed)
+        wanted = self.limits.source_budget_tokens + self.limits.translation_budget_tokens
+        if article >= wanted:
+            return self.limits, answer
+        source = max(100, int(article * 0.6))
+        limits = dataclasses.replace(self.limits, source_budget_tokens=source,
+                                     translation_budget_tokens=max(50, article - source))
+        return limits, answer
+
     async def _llm_tier(self, story: StoryTexts) -> tuple[LLMTier | None, str | None]:
         """The LLM tier's validated contribution, or None and why there is none."""
         assert self.llm is not None
@@ -135,11 +163,12 @@ class AnalyzeUseCase:
         feedback: list[str] = []
         model = self.llm.model
         for _ in range(2):
-            variables = analyze_prompt_variables(story, self.taxonomy, self.glossary, feedback, self.limits)
+            limits, max_tokens = self.fitted(story)
+            variables = analyze_prompt_variables(story, self.taxonomy, self.glossary, feedback, limits)
             try:
                 result = await self.llm.structured(
                     self.template.render(**variables), AnalysisAnswer,
-                    prompt_version=self.template.id, max_tokens=self.max_tokens,
+                    prompt_version=self.template.id, max_tokens=max_tokens,
                 )
             except (LLMOutputInvalid, LLMRequestRejected) as exc:
                 kind = "invalid_output" if isinstance(exc, LLMOutputInvalid) else "rejected_request"
@@ -149,16 +178,20 @@ class AnalyzeUseCase:
                 ANALYSIS_COMMENTARY.labels(kind).inc()
                 what = ("the model gave no usable answer" if kind == "invalid_output"
                         else "the model server refused the request")
-                return None, f"{what}; the local tier's analysis is published instead: {str(exc)[:400]}"
+                why = whole_reason(str(exc), 500)
+                return None, f"{what}; the local tier's analysis is published instead: {why}"
             model = result.model
             # Pure CPU work (a long article takes a fraction of a second): off the event loop.
             checked = await asyncio.to_thread(
-                check_answer, result.value, story, self.taxonomy, self.glossary, self.gazetteer, self.limits
+                check_answer, result.value, story, self.taxonomy, self.glossary, self.gazetteer, limits,
+                self.template.system,
             )
             attempts.append(checked)
             for part, failures in checked.failures.items():
                 for failure in failures:
                     ANALYSIS_GUARD_FAILURES.labels(part, failure.check).inc()
+                    if failure.check in ("empty", "repetition", "source_echo", "prompt_echo"):
+                        LLM_REJECTED_ANSWERS.labels("analyze", failure.check).inc()
             for dropped in checked.dropped:
                 ANALYSIS_DROPPED.labels(dropped.what).inc()
             feedback = checked.feedback()

@@ -35,6 +35,7 @@ from shared.core.translation import (
     paragraph_separator,
     translate_prompt_variables,
 )
+from shared.core.weak_answers import WeakAnswer, weak_answer_failures
 from shared.events import (
     Article,
     Bilingual,
@@ -45,8 +46,14 @@ from shared.events import (
     StoryMember,
     Translation,
 )
-from shared.llm.gateway import LLMOutputInvalid, LLMRequestRejected
-from shared.llm.metrics import TRANSLATION_QA_FAILURES, TRANSLATION_QA_RETRIES
+from shared.llm.gateway import (
+    LLMAnswerTruncated,
+    LLMContextExceeded,
+    LLMOutputInvalid,
+    LLMRequestRejected,
+    whole_reason,
+)
+from shared.llm.metrics import LLM_REJECTED_ANSWERS, TRANSLATION_QA_FAILURES, TRANSLATION_QA_RETRIES
 from shared.llm.prompts import PromptTemplate
 from shared.llm.wiring import StructuredLLM
 
@@ -70,9 +77,15 @@ class TranslatedSegments(BaseModel):
 class _Outcome:
     segment: Segment
     text: str | None = None
-    failures: list[QAFailure] = field(default_factory=list)
+    failures: list[QAFailure | WeakAnswer] = field(default_factory=list)
     attempts: int = 0
     error: str | None = None  # the model gave no usable answer for this segment
+    too_long: bool = False  # the request did not fit, or its answer was cut off: send less at once
+    settled: bool = False  # translated piece by piece (each piece had its own retry)
+
+
+# Segments are split at most this many times when a request does not fit or its answer is cut off.
+MAX_SPLIT_DEPTH = 3
 
 
 # A body chunk this large (estimated tokens) still leaves room for the prompt and the answer in
@@ -178,19 +191,18 @@ class TranslateUseCase:
                 ),
             )
 
+        chunk_tokens = self._chunk_budget(source, target)
         head = [Segment("title", article.title)]
         if article.summary and article.summary.strip():
             head.append(Segment("summary", article.summary))
         body = article.body if article.body and article.body.strip() else None
         chunks: list[Segment] = []
         if body and article.translate_body:
-            chunks = [
-                Segment(f"body.{i}", text) for i, text in enumerate(chunk_body(body, self.chunk_tokens))
-            ]
+            chunks = [Segment(f"body.{i}", text) for i, text in enumerate(chunk_body(body, chunk_tokens))]
 
         # One request when everything fits the budget; else the head and each chunk in parallel
         # (the head is submitted first, so it is first in line for the concurrency limit).
-        if chunks and sum(estimate_tokens(s.text) for s in [*head, *chunks]) <= self.chunk_tokens:
+        if chunks and sum(estimate_tokens(s.text) for s in [*head, *chunks]) <= chunk_tokens:
             groups = [[*head, *chunks]]
         else:
             groups = [head, *([chunk] for chunk in chunks)]
@@ -253,10 +265,32 @@ class TranslateUseCase:
             languages=LanguageOrigins(**{source: primary_text(article), target: translated}),
         )
 
-    async def _translate_group(self, segments: list[Segment], source: str, target: str) -> list[_Outcome]:
+    def _chunk_budget(self, source: str, target: str) -> int:
+        """Source tokens per request: the setting, or less when the model's context is small
+        (the prompt, the text and an answer of about twice its size must fit together)."""
+        context = getattr(self.llm, "context_tokens", None)
+        if not isinstance(context, int) or context <= 0:
+            return self.chunk_tokens
+        sample = [Segment("title", "x")]
+        fixed = sum(
+            estimate_tokens(m["content"])
+            for m in self.template.render(**translate_prompt_variables(sample, source, target, self.glossary))
+        )
+        # prompt (with a 15% margin on the estimate) + text + answer (2 x text + 256) <= context
+        room = (context - 256 - 1.15 * (fixed + 300)) / (1.15 + 2.0)
+        return max(64, min(self.chunk_tokens, int(room)))
+
+    async def _translate_group(
+        self, segments: list[Segment], source: str, target: str, depth: int = 0
+    ) -> list[_Outcome]:
         outcomes = {s.id: _Outcome(s) for s in segments}
         await self._attempt(list(outcomes.values()), source, target, feedback=())
-        retry = [o for o in outcomes.values() if o.failures or o.error]
+        if depth < MAX_SPLIT_DEPTH:
+            for outcome in [o for o in outcomes.values() if o.too_long]:
+                outcomes[outcome.segment.id] = await self._split(
+                    outcome, len(segments), source, target, depth
+                )
+        retry = [o for o in outcomes.values() if (o.failures or o.error) and not o.settled]
         if retry:
             TRANSLATION_QA_RETRIES.inc()
             feedback = [
@@ -266,6 +300,34 @@ class TranslateUseCase:
             ]
             await self._attempt(retry, source, target, feedback=feedback)
         return list(outcomes.values())
+
+    async def _split(
+        self, outcome: _Outcome, group_size: int, source: str, target: str, depth: int
+    ) -> _Outcome:
+        """A request that did not fit or whose answer was cut off is never sent again unchanged:
+        a segment of a group is asked on its own; a single segment in smaller pieces, joined."""
+        if group_size > 1:
+            return (await self._translate_group([outcome.segment], source, target, depth + 1))[0]
+        segment = outcome.segment
+        pieces = chunk_body(segment.text, max(16, estimate_tokens(segment.text) // 2))
+        if len(pieces) < 2:
+            return outcome
+        log.info("translating %s in %d smaller pieces", segment.id, len(pieces))
+        parts = await asyncio.gather(
+            *(
+                self._translate_group([Segment(f"{segment.id}.{i}", text)], source, target, depth + 1)
+                for i, text in enumerate(pieces)
+            )
+        )
+        results = [group[0] for group in parts]
+        texts = [r.text for r in results]
+        joined = _Outcome(segment, attempts=outcome.attempts + max(r.attempts for r in results), settled=True)
+        if all(t is not None for t in texts):
+            joined.text = join_chunks([t for t in texts if t is not None], paragraph_separator(segment.text))
+        else:
+            joined.error = "; ".join(f"{r.segment.id}: {r.error}" for r in results if r.text is None)
+        joined.failures = [f for r in results for f in r.failures]
+        return joined
 
     async def _attempt(
         self, outcomes: list[_Outcome], source: str, target: str, feedback: Sequence[str]
@@ -287,9 +349,11 @@ class TranslateUseCase:
             )
         except (LLMOutputInvalid, LLMRequestRejected) as exc:
             log.warning("translation request failed: %s", exc)
+            too_long = isinstance(exc, LLMAnswerTruncated | LLMContextExceeded)
             for outcome in outcomes:
+                outcome.too_long = too_long and not feedback
                 if outcome.text is None:
-                    outcome.error = str(exc)[:300]
+                    outcome.error = whole_reason(str(exc), 400)
             return
         answers = {item.id: item.text for item in result.value.segments}
         for outcome in outcomes:
@@ -298,9 +362,29 @@ class TranslateUseCase:
                 if outcome.text is None:
                     outcome.error = f"the answer had no segment {outcome.segment.id!r}"
                 continue
-            failures = check_translation(
-                outcome.segment.text, text, source, target, self.glossary, detect=self.detect
+            weak = weak_answer_failures(
+                text,
+                source=outcome.segment.text,
+                source_what="the text to translate",
+                prompts=[m["content"] for m in messages if m["role"] == "system"] or [self.template.system],
             )
+            if weak:  # not a translation at all: never kept, not even flagged as partial
+                for problem in weak:
+                    LLM_REJECTED_ANSWERS.labels("translate", problem.check).inc()
+                if outcome.text is None:
+                    outcome.error = " ".join(problem.message for problem in weak)
+                continue
+            failures: list[QAFailure | WeakAnswer] = list(
+                check_translation(
+                    outcome.segment.text, text, source, target, self.glossary, detect=self.detect
+                )
+            )
+            wrong_language = [f for f in failures if f.check == "language"]
+            if wrong_language:  # not a translation into the target language: never kept either
+                LLM_REJECTED_ANSWERS.labels("translate", "language").inc()
+                if outcome.text is None:
+                    outcome.error = " ".join(f.message for f in wrong_language)
+                continue
             # On a tie the retry wins: it was asked to fix the named failures.
             if outcome.text is None or len(failures) <= len(outcome.failures) or outcome.error:
                 outcome.text, outcome.failures, outcome.error = text, failures, None

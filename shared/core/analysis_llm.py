@@ -46,6 +46,7 @@ from shared.core.translation import (
     split_paragraphs,
 )
 from shared.core.translation.qa import FACT_CHECKS, missing_facts
+from shared.core.weak_answers import weak_answer_failures
 from shared.events import (
     Amount,
     Analysis,
@@ -336,7 +337,7 @@ def limit_commentary(text: str, language: str, limits: Limits = DEFAULT_LIMITS) 
 
 FactCheck = Literal[
     "empty", "length", "language", "number", "amount", "percent", "year", "month", "decade", "latin_name",
-    "pinyin_name", "glossary", "entity",
+    "pinyin_name", "glossary", "entity", "repetition", "source_echo", "prompt_echo",
 ]
 # The same fact checks as translation QA (Chinese numerals, decades, pinyin names included).
 _FACT_CHECKS = FACT_CHECKS
@@ -555,7 +556,9 @@ def check_answer(
     glossary: Glossary,
     gazetteer: Gazetteer,
     limits: Limits = DEFAULT_LIMITS,
+    instructions: str = "",
 ) -> CheckedAnswer:
+    """``instructions``: the prompt's instructions, which an answer must not give back."""
     sources = story.sources()
     source_entity_ids = {e.id for s in sources for e in gazetteer.find(s.text)}
     failures: dict[str, list[GuardFailure]] = {"summary": [], "commentary": []}
@@ -574,6 +577,16 @@ def check_answer(
         text = clean_text(value)
         if not text:
             failures[part].append(GuardFailure(where, "empty", "", "The text is empty."))
+            continue
+        # Weak answers (placeholder, loop, the article copied out, the prompt given back).
+        weak = weak_answer_failures(
+            text,
+            source="\n".join(s.text for s in sources) if part == "commentary" else None,
+            source_what="the article",
+            prompts=[instructions],
+        )
+        if weak:
+            failures[part] += [GuardFailure(where, w.check, w.detail, w.message) for w in weak]
             continue
         wrong_language = language_failure(text, lang, where)
         if wrong_language:

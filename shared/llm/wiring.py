@@ -68,5 +68,9 @@ def warn_if_model_idle(service: Service, log: logging.Logger) -> None:
         log.warning(
             "%s handles %d messages at once for %d concurrent LLM requests: set "
             "NEWSROOM_DELIVERY__%s__WORKERS to about %d to keep the model busy",
-            service.stage, workers, concurrency, service.stage.upper(), 2 * concurrency,
+            service.stage,
+            workers,
+            concurrency,
+            service.stage.upper(),
+            2 * concurrency,
         )

@@ -88,7 +88,7 @@ def outage_nacks() -> float:
 
 @pytest.fixture()
 def llm_server() -> Iterator[ScriptedLLM]:
-    gateway_module._FORMAT_BY_ENDPOINT.clear()
+    gateway_module.forget_endpoints()
     with ScriptedLLM(responder=lambda _request: json_reply(GOOD_ANSWER)) as scripted:
         yield scripted
 
@@ -120,7 +120,7 @@ async def test_with_the_llm_both_tiers_write_the_analysis(
     assert analysis.keyphrases and analysis.taxonomy_version
     # One structured call, with the article delimited as data.
     assert len(llm_server.requests) == 1
-    user = llm_server.requests[0]["messages"][1]["content"]
+    user = llm_server.requests[0]["messages"][-1]["content"]
     assert '<source_text id="body">' in user and '<source_text id="translation.body">' in user
 
 

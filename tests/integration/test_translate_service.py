@@ -111,7 +111,7 @@ def outage_nacks() -> float:
 
 @pytest.fixture()
 def llm_server() -> Iterator[ScriptedLLM]:
-    gateway_module._FORMAT_BY_ENDPOINT.clear()
+    gateway_module.forget_endpoints()
     with ScriptedLLM(responder=TranslatingResponder(translation_table())) as scripted:
         yield scripted
 

@@ -45,6 +45,7 @@ class Reply:
     delay_s: float = 0.0
     finish_reason: str = "stop"
     error: str = "scripted error"
+    completion_tokens: int | None = None  # usage as reported (default: estimated from content)
 
 
 def json_reply(data: Any, **kwargs: Any) -> Reply:
@@ -98,7 +99,16 @@ class ScriptedLLM:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self._handle, methods=["POST"])])
+        # What GET /v1/models and GET /props answer (404 when None), for discovery tests.
+        self.models_body: dict[str, Any] | None = None
+        self.props_body: dict[str, Any] | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._handle, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/props", self._props, methods=["GET"]),
+            ]
+        )
 
     @property
     def url(self) -> str:
@@ -157,6 +167,16 @@ class ScriptedLLM:
             return self.responder(body)
         return Reply(status=500, error="no scripted reply left")
 
+    async def _models(self, request: Request) -> JSONResponse:
+        if self.models_body is None:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return JSONResponse(self.models_body)
+
+    async def _props(self, request: Request) -> JSONResponse:
+        if self.props_body is None:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return JSONResponse(self.props_body)
+
     async def _handle(self, request: Request) -> JSONResponse:
         body = await request.json()
         with self._lock:
@@ -173,7 +193,9 @@ class ScriptedLLM:
             )
         content = reply.content or ""
         prompt_tokens = sum(estimate_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
-        completion_tokens = estimate_tokens(content)
+        completion_tokens = (
+            reply.completion_tokens if reply.completion_tokens is not None else estimate_tokens(content)
+        )
         return JSONResponse(
             {
                 "id": f"chatcmpl-{len(self.requests)}",

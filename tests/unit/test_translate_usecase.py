@@ -55,7 +55,7 @@ def article(**changes: object) -> Article:
 
 @pytest.fixture()
 def server() -> Iterator[ScriptedLLM]:
-    gateway_module._FORMAT_BY_ENDPOINT.clear()
+    gateway_module.forget_endpoints()
     with ScriptedLLM() as scripted:
         yield scripted
 
@@ -120,7 +120,7 @@ async def test_qa_failure_is_retried_naming_it_then_flagged(
     server.enqueue(bad, segments_reply({"title": bad_title, "summary": bad_summary}))
     translation = await usecase(server).translate(article())
     assert len(server.requests) == 2
-    retry_prompt = server.requests[1]["messages"][1]["content"]
+    retry_prompt = server.requests[1]["messages"][-1]["content"]
     assert "failed automatic checks" in retry_prompt
     failing = flag.split(":")[0]
     # Only the failing segment is sent again, with its failure named.
