@@ -34,12 +34,16 @@ _HAS_LETTER = re.compile(r"[A-Za-z\u3400-\u9fff]")
 
 
 # Parts of speech of key-phrase candidates: nouns, names, verbal nouns, idioms, English words.
-CONTENT_POS = frozenset({"n", "nr", "ns", "nt", "nz", "nrt", "vn", "eng", "l"})
+ALLOW_POS_ZH = frozenset({"n", "nr", "ns", "nt", "nz", "nrt", "vn", "eng", "l"})
+CONTENT_POS = ALLOW_POS_ZH
 # jieba's TF-IDF ignores these (its KeywordExtractor.STOP_WORDS).
 _JIEBA_STOP_WORDS = frozenset(
     "the of is and to in that we for an are by be as on with can if from which you it this then at "
     "have all not one has or".split()
 )
+# Closed-class jieba tags: r pronoun, p preposition, u* particles, c conjunction, f localiser,
+# y modal particle (open classes such as verbs occur inside names: 乐视, 慧择).
+_FUNCTION_POS_INITIALS = frozenset("rpucfy")
 _TFIDF_STOP_WORDS = _JIEBA_STOP_WORDS | ZH_STOP_WORDS
 _LATIN_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9.+\-]*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -52,6 +56,10 @@ class ZhLexicon:
     tokenizer: Any  # a jieba.Tokenizer with the domain words and gazetteer names
     content_idf: dict[str, float]  # dictionary words with a content part of speech -> IDF
     median_idf: float
+    # Single characters that are function words in the dictionary (pronouns, prepositions,
+    # particles, conjunctions, localisers): a word jieba's HMM found outside the
+    # dictionary that starts or ends with one (这是, 推特上, 他会) is not a name or a term.
+    function_chars: frozenset[str]
 
 
 @cache
@@ -74,11 +82,12 @@ def zh_lexicon() -> ZhLexicon:
     tokenizer.tmp_dir = tempfile.gettempdir()
     freq: dict[str, int] = {}
     content: dict[str, float] = {}
+    function_chars: set[str] = set()
     dict_path = Path(jieba.__file__).with_name("dict.txt")
     # Line by line: a list of the file's 349k lines would double the peak memory of the load.
     with dict_path.open(encoding="utf-8") as lines:
         for raw in lines:
-            _add_dictionary_line(raw, freq, content)
+            _add_dictionary_line(raw, freq, content, function_chars)
     total = sum(freq.values())
     tokenizer.FREQ, tokenizer.total, tokenizer.initialized = freq, total, True
     user_words: list[tuple[str, int | None, str | None]] = []
@@ -103,19 +112,21 @@ def zh_lexicon() -> ZhLexicon:
     counts: Counter[float] = Counter()  # for the median (what jieba uses for words without an IDF)
     with idf_path.open(encoding="utf-8") as lines:
         for raw in lines:
-            word, _, value = raw.strip().partition(" ")
-            number = values.setdefault(float(value), float(value))
+            idf_word, _, idf_text = raw.strip().partition(" ")
+            number = values.setdefault(float(idf_text), float(idf_text))
             counts[number] += 1
-            if word in content:
-                content[word] = number
+            if idf_word in content:
+                content[idf_word] = number
     median = _median_of_counts(counts)
-    for word, value in content.items():
-        if value == 0.0:
-            content[word] = median
-    return ZhLexicon(tokenizer, content, median)
+    for content_word, idf in content.items():
+        if idf == 0.0:
+            content[content_word] = median
+    return ZhLexicon(tokenizer, content, median, frozenset(function_chars))
 
 
-def _add_dictionary_line(raw: str, freq: dict[str, int], content: dict[str, float]) -> None:
+def _add_dictionary_line(
+    raw: str, freq: dict[str, int], content: dict[str, float], function_chars: set[str]
+) -> None:
     """One ``word count [tag]`` line of jieba's dict.txt, as jieba's ``gen_pfdict`` reads it."""
     parts = raw.rstrip("\n").split(" ")
     if len(parts) < 2:
@@ -126,6 +137,8 @@ def _add_dictionary_line(raw: str, freq: dict[str, int], content: dict[str, floa
         freq.setdefault(word[:end], 0)
     if len(parts) > 2 and parts[2] in CONTENT_POS:
         content[word] = 0.0
+    elif len(parts) > 2 and len(word) == 1 and parts[2][0] in _FUNCTION_POS_INITIALS:
+        function_chars.add(word)
 
 
 def _median_of_counts(counts: Counter[float]) -> float:
@@ -144,14 +157,17 @@ def _zh_content_idf(word: str, lexicon: ZhLexicon) -> float | None:
 
     Dictionary words count by their part of speech. Words jieba's HMM found outside the
     dictionary are mostly names and new terms (stock jieba's posseg tags most of them as nouns or
-    names): Chinese words of two characters or more count, English words count as "eng".
+    names): Chinese words of two characters or more count unless they start or end with a
+    function character, English words count as "eng".
     """
     idf = lexicon.content_idf.get(word)
     if idf is not None:
         return idf
     if word in lexicon.tokenizer.FREQ and lexicon.tokenizer.FREQ[word] > 0:
         return None  # a dictionary word with a function part of speech
-    if _LATIN_WORD.match(word) or (_CJK.search(word) and len(word) >= 2):
+    if _LATIN_WORD.match(word):
+        return lexicon.median_idf
+    if _CJK.search(word) and len(word) >= 2 and not ({word[0], word[-1]} & lexicon.function_chars):
         return lexicon.median_idf
     return None
 
