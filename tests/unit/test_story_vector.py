@@ -117,7 +117,10 @@ def test_ingest_sends_the_vector_the_clustering_computed_without_embedding_again
 
 
 def test_tagging_with_the_story_vector_embeds_only_the_examples_and_gives_the_same_tags() -> None:
-    title, body = "TSMC raises its packaging budget", "TSMC will spend more on advanced packaging for AI chips."
+    title, body = (
+        "TSMC raises its packaging budget",
+        "TSMC will spend more on advanced packaging for AI chips.",
+    )
     embedder = CountingEmbedder()
     tag(body, "en", title, embedder)  # embeds the examples once, then the story
     examples = len(embedder.embedded) - 1
