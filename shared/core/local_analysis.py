@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from shared.core.embeddings import Embedder
 from shared.core.entities import EntityMatch, find_entities
 from shared.core.keyphrases import keyphrases
@@ -43,8 +46,11 @@ def analyze_locally(
     language: str,
     embedder: Embedder | None,
     config: TaggerConfig = DEFAULT_CONFIG,
+    story_vector: NDArray[np.float32] | None = None,
 ) -> LocalAnalysis:
-    """Run every local-tier analysis on a story (title + body in its source language)."""
+    """Run every local-tier analysis on a story (title + body in its source language).
+
+    ``story_vector``: the story's vector computed at ingest (tagging then embeds nothing)."""
     taxonomy = load_taxonomy()
     full_text = f"{title}\n{body}" if body else title
     entities = find_entities(full_text)
@@ -58,7 +64,7 @@ def analyze_locally(
             summary_reason = f"no sentence to summarise ({count} sentences besides the title)"
     return LocalAnalysis(
         language=language,
-        tags=tag(body, language, title, embedder, taxonomy, config, entities=entities),
+        tags=tag(body, language, title, embedder, taxonomy, config, entities, story_vector),
         entities=entities,
         keyphrases=keyphrases(full_text, language),
         amounts=parse_amounts(full_text),

