@@ -25,6 +25,7 @@ from shared.core.bilingual import (
     choose,
     missing,
 )
+from shared.core.item_times import first_appearance
 from shared.core.translation import Glossary
 from shared.events import (
     Analysis,
@@ -38,7 +39,6 @@ from shared.events import (
     StoryMember,
     Translation,
 )
-from shared.core.item_times import first_appearance
 from shared.items import Item, ItemScores, SectionState, SourceRef
 
 

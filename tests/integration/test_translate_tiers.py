@@ -13,7 +13,7 @@ import pytest
 from services.translate.app import build
 from shared import subjects
 from shared.events import StoryEvent, StoryMember
-from shared.llm import gateway as gateway_module
+from shared.llm.endpoint import forget_endpoints
 from shared.pipeline import Outgoing, publish_durably
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import LLMSettings, TranslateSettings
@@ -28,7 +28,7 @@ NOW = datetime(2026, 11, 28, 12, 5, tzinfo=UTC)
 
 @pytest.fixture()
 def llm_server() -> Iterator[ScriptedLLM]:
-    gateway_module._FORMAT_BY_ENDPOINT.clear()
+    forget_endpoints()
     with ScriptedLLM(responder=TranslatingResponder(translation_table())) as scripted:
         yield scripted
 
