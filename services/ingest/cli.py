@@ -115,7 +115,9 @@ async def _test(path: Path, source_id: str) -> int:
     async with Fetcher(load_settings().ingest.user_agent, mirrors=sources.mirrors) as fetcher:
         try:
             result = await fetcher.fetch(
-                source.url, FetchPolicy(private_origins(source, sources.mirrors), source.id)
+                source.url,
+                # The operator's own configured source: it may be a local file.
+                FetchPolicy(private_origins(source, sources.mirrors), source.id, local_source=True),
             )
         except FetchError as exc:
             _print(f"FAIL fetch ({exc.kind}): {exc}")

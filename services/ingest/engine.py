@@ -185,7 +185,7 @@ class Ingestor:
     ) -> tuple[Any, ParsedFeed | None]:
         """Fetch a source and parse it (no publishing): ``newsroom sources test`` uses this."""
         now = now or datetime.now(UTC)
-        result = await self.fetcher.fetch(source.url, self._policy(source), validators)
+        result = await self.fetcher.fetch(source.url, self._source_policy(source), validators)
         if result.not_modified:
             return result, None
         parsed = parse_feed(
@@ -306,7 +306,12 @@ class Ingestor:
         log.error("feed dead-lettered", extra={"source": source.id, "error": str(error)})
 
     def _policy(self, source: Source) -> FetchPolicy:
+        """For URLs that a source's content names (article pages): never a local file."""
         return FetchPolicy(private_origins(source, self.sources.mirrors), source.id)
+
+    def _source_policy(self, source: Source) -> FetchPolicy:
+        """For the source's own URL, which the operator configured: it may be a local file."""
+        return FetchPolicy(private_origins(source, self.sources.mirrors), source.id, local_source=True)
 
     # --- one entry --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.core.generated_text import sanitize
 from shared.core.translation import (
     Glossary,
     QAFailure,
@@ -205,7 +206,8 @@ class TranslateUseCase:
                 if outcome.text is None:
                     outcome.error = str(exc)[:300]
             return
-        answers = {item.id: item.text for item in result.value.segments}
+        # No link, address or markup of the model's own reaches a reader (issue 13).
+        answers = {item.id: sanitize(item.text) for item in result.value.segments}
         for outcome in outcomes:
             text = answers.get(outcome.segment.id)
             if text is None:
@@ -213,7 +215,7 @@ class TranslateUseCase:
                     outcome.error = f"the answer had no segment {outcome.segment.id!r}"
                 continue
             failures = check_translation(
-                outcome.segment.text, text, source, target, self.glossary, detect=self.detect
+                sanitize(outcome.segment.text), text, source, target, self.glossary, detect=self.detect
             )
             # On a tie the retry wins: it was asked to fix the named failures.
             if outcome.text is None or len(failures) <= len(outcome.failures) or outcome.error:
