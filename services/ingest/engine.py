@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from services.ingest.articles import Identity, build_article, identify, lead_of, source_timezone
 from services.ingest.index_store import IndexStore
@@ -427,6 +428,8 @@ class Ingestor:
     async def submit(self, request: SubmitRequest) -> SubmitReply:
         """Ingest one URL on demand (the page is fetched and extracted; public addresses only)."""
         now = datetime.now(UTC)
+        if urlsplit(request.url.strip()).scheme.lower() not in ("http", "https"):
+            return SubmitReply(ok=False, outcome="rejected", error="only http(s) URLs can be submitted")
         identity = identify(request.url)
         if not identity.url.startswith(("http://", "https://")):
             return SubmitReply(ok=False, outcome="rejected", error="only http(s) URLs can be submitted")

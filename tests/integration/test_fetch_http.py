@@ -225,3 +225,27 @@ async def test_a_remote_feed_cannot_publish_a_local_file(tmp_path: Path, store: 
         assert all(e.article.url.startswith("http") for e in captured.events())
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "FILE://localhost/etc/passwd",
+        " file:/proc/self/environ",
+        "ftp://news.example.com/a",
+        "javascript:alert(1)",
+        "data:text/html,<p>x</p>",
+        "/etc/passwd",
+    ],
+)
+async def test_a_submitted_url_must_be_http(url: str, store: MongoStore) -> None:
+    """Issue 13.1: `newsroom submit` (news.submit) takes http(s) URLs only."""
+    from shared.events import SubmitRequest
+
+    sources = SourceList(sources=[])
+    captured = Captured()
+    async with fast_fetcher(sources) as fetcher:
+        engine = Ingestor(sources, fetcher, store, StoryIndex(None), captured)
+        reply = await engine.submit(SubmitRequest(url=url))
+    assert not reply.ok and reply.outcome == "rejected" and captured.out == []
