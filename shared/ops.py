@@ -48,8 +48,16 @@ class ConsumerLag:
     waiting: int  # pull requests waiting for messages (idle workers)
 
 
+async def _quiet(error: Exception) -> None:
+    """nats-py's default error callback prints a traceback per failed attempt; the caller gets
+    the final error (NoServersError) and says it in one line."""
+
+
 async def connect(url: str) -> Client:
-    return await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
+    """A short-lived operator connection: gives up quickly when NATS is not there."""
+    return await nats.connect(
+        url, connect_timeout=3, max_reconnect_attempts=1, reconnect_time_wait=0.5, error_cb=_quiet
+    )
 
 
 async def stream_state(js: JetStreamContext) -> dict[str, dict[str, Any]]:

@@ -30,6 +30,7 @@ from shared.core.clustering import Assignment, ClusterDoc, StoryIndex
 from shared.core.extraction import ExtractedArticle, decode_html, extract_article
 from shared.core.feeds import FeedEntry, FeedParseError, ParsedFeed, is_teaser, parse_feed
 from shared.events import Article, Cluster, DeadLetter, StoryEvent, StoryMember, SubmitReply, SubmitRequest
+from shared.metrics import DEAD_LETTERS
 from shared.pipeline import Outgoing
 from shared.source_health import (
     PAGE_FETCHES,
@@ -303,6 +304,8 @@ class Ingestor:
             payload=source.url,
         )
         await self.publish(Outgoing(subjects.dlq(STAGE), letter, f"dlq:ingest:{source.id}:{result_hash}"))
+        # Every dead letter counts, so the NewsroomDeadLetters alert fires for broken feeds too.
+        DEAD_LETTERS.labels(STAGE, "unparseable_feed").inc()
         self._dead_lettered[source.id] = result_hash
         log.error("feed dead-lettered", extra={"source": source.id, "error": str(error)})
 

@@ -249,3 +249,29 @@ async def test_a_submitted_url_must_be_http(url: str, store: MongoStore) -> None
         engine = Ingestor(sources, fetcher, store, StoryIndex(None), captured)
         reply = await engine.submit(SubmitRequest(url=url))
     assert not reply.ok and reply.outcome == "rejected" and captured.out == []
+
+
+async def test_a_dead_lettered_feed_counts_in_the_dead_letter_metric(
+    server: CorpusServer, store: MongoStore
+) -> None:
+    """Issue 13.10: the NewsroomDeadLetters alert reads newsroom_dead_letters_total; an ingest dead
+    letter must count there like every other stage's (once per letter, not per poll)."""
+    from shared.metrics import REGISTRY
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value(
+            "newsroom_dead_letters_total", {"stage": "ingest", "reason": "unparseable_feed"}
+        ) or 0.0
+
+    sources = corpus_sources(server.base)
+    cutoff = sources.get("cutoff")
+    assert cutoff is not None
+    only = SourceList(sources=[cutoff], mirrors=sources.mirrors)
+    before = counted()
+    captured = Captured()
+    async with fast_fetcher(only) as fetcher:
+        engine = Ingestor(only, fetcher, store, StoryIndex(None), captured)
+        await engine.run(poll=False)
+        await engine.run(poll=False)  # the same broken feed again: no second letter
+    assert len(captured.letters()) == 1
+    assert counted() - before == 1
