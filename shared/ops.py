@@ -249,7 +249,9 @@ async def read_subject_since(
         while True:
             try:
                 batch = await sub.fetch(fetch_batch, timeout=idle_timeout_s)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, asyncio.TimeoutError):
+                # nats-py raises a bare asyncio.TimeoutError too (its no-wait probe answered after
+                # the deadline, on a loaded machine): both mean "nothing more to read".
                 break
             pending = 1
             for msg in batch:
