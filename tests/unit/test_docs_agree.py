@@ -6,6 +6,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,3 +73,18 @@ def test_scaling_md_knows_stream_replicas_exist() -> None:
     text = (REPO / "docs/scaling.md").read_text()
     assert "NEWSROOM_STREAM_REPLICAS" in text
     assert not re.search(r"NEWSROOM_STREAM_REPLICAS[^.\n]*(?:does not exist|not yet|doesn't exist)", text)
+
+
+def test_the_licence_is_an_spdx_expression() -> None:
+    """Issue 13.11: the table form (``license = {text = ...}``) makes setuptools print a
+    deprecation warning block on every install; PEP 639 wants an SPDX expression."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    licence = project["project"]["license"]
+    assert isinstance(licence, str)
+    licenses = pytest.importorskip("packaging.licenses")
+    assert licenses.canonicalize_license_expression(licence) == licence
+    assert not any(c.startswith("License ::") for c in project["project"].get("classifiers", []))
+    requires = " ".join(project["build-system"]["requires"])
+    assert re.search(r"setuptools>=(7[7-9]|[89]\d)", requires), requires  # PEP 639 support
