@@ -20,7 +20,6 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -249,7 +248,7 @@ async def read_subject_since(
         while True:
             try:
                 batch = await sub.fetch(fetch_batch, timeout=idle_timeout_s)
-            except (NatsTimeoutError, asyncio.TimeoutError):
+            except TimeoutError:  # covers nats.errors.TimeoutError
                 # nats-py raises a bare asyncio.TimeoutError too (its no-wait probe answered after
                 # the deadline, on a loaded machine): both mean "nothing more to read".
                 break

@@ -37,9 +37,10 @@ async def main(url: str, durable: str, subject: str, count: int | None, timeout_
     while (count is None or handled < count) and loop.time() < deadline:
         try:
             messages = await sub.fetch(10, timeout=1.0)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
-            # Nothing new yet. nats-py raises either (a bare asyncio.TimeoutError when its
-            # no-wait probe is answered after the deadline, e.g. on a busy machine): keep waiting.
+        except TimeoutError:
+            # Nothing new yet: keep waiting. The builtin TimeoutError covers both what nats-py
+            # raises, nats.errors.TimeoutError and a bare asyncio.TimeoutError (when its no-wait
+            # probe is answered after the deadline, e.g. on a busy machine).
             continue
         for msg in messages:
             event = json.loads(msg.data)
