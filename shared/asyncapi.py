@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from faststream.specification import AsyncAPI
+from pydantic import BaseModel
 
 from shared.settings import STAGES, Settings
 
@@ -25,6 +26,42 @@ def asyncapi_document() -> dict[str, Any]:
         ),
     )
     document: dict[str, Any] = spec.to_specification().to_jsonable()
+    return with_wire_schemas(document)
+
+
+def _contract_models() -> dict[str, type[BaseModel]]:
+    from shared import events, items
+
+    found: dict[str, type[BaseModel]] = {}
+    for module in (events, items):
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+            ):
+                found[name] = value
+    return found
+
+
+def with_wire_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """The payload schemas as the events are on the wire. FastStream describes a model as it is
+    *validated* (field aliases such as ``Item._id``, defaults optional); the stages publish
+    ``model_dump_json()``: field names, every field present. A subscriber validating a real
+    ``news.published.*`` event against the validation-mode schema would reject it (``id`` is
+    an unexpected field, ``_id`` missing), so each contract model is described in serialization
+    mode, by field name."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    models = _contract_models()
+    ref = "#/components/schemas/{model}"
+    for name in list(schemas):
+        model = models.get(name)
+        if model is None:
+            continue
+        wire = model.model_json_schema(by_alias=False, mode="serialization", ref_template=ref)
+        for def_name, definition in wire.pop("$defs", {}).items():
+            schemas[def_name] = definition
+        schemas[name] = wire
     return document
 
 

@@ -63,10 +63,54 @@ def replica_layout(replicas: dict[str, int], base_port: int) -> list[tuple[str, 
     return layout
 
 
-def _pick_port(preferred: int) -> int:
-    from shared.runtime.embedded import free_port, port_open
+def port_in_use(host: str, port: int) -> bool:
+    """True when something listens on (host, port) or the port cannot be bound there."""
+    import socket
 
-    return preferred if not port_open("127.0.0.1", preferred) else free_port()
+    from shared.runtime.embedded import port_open
+
+    if port_open(host, port):
+        return True
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As the servers do: a port in TIME_WAIT is free for them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def ports_needed(
+    settings: Settings, layout: list[tuple[str, str, int]], with_api: bool
+) -> list[tuple[str, int, str, str]]:
+    """(host, port, what, the setting that moves it) of every port `newsroom up` will listen on."""
+    needed: list[tuple[str, int, str, str]] = []
+    if not settings.nats_url:
+        needed.append(("127.0.0.1", settings.embedded.nats_port, "embedded NATS",
+                       "NEWSROOM_EMBEDDED__NATS_PORT"))
+        needed.append(("127.0.0.1", settings.embedded.nats_monitor_port, "embedded NATS monitoring",
+                       "NEWSROOM_EMBEDDED__NATS_MONITOR_PORT"))
+    if not settings.mongo_url:
+        needed.append(("127.0.0.1", settings.embedded.mongo_port, "embedded MongoDB (nx-27017)",
+                       "NEWSROOM_EMBEDDED__MONGO_PORT"))
+    for name, stage, replica_base in layout:
+        needed.append((settings.host, replica_base + STAGE_PORT_OFFSET[stage], f"the {name} stage's metrics",
+                       "NEWSROOM_METRICS_BASE_PORT"))
+    if with_api:
+        needed.append((settings.publish.api_host, settings.publish.api_port, "the read API",
+                       "NEWSROOM_PUBLISH__API_PORT"))
+    return needed
+
+
+def first_port_taken(needed: list[tuple[str, int, str, str]]) -> str | None:
+    """One line naming the first port already in use and the setting that moves it, or None."""
+    for host, port, what, setting in needed:
+        if port_in_use(host, port):
+            return (f"newsroom: port {port} on {host} ({what}) is already in use: is another `newsroom up` "
+                    f"running? Stop it, or set {setting} to a free port.")
+    return None
 
 
 async def _drained(nats_url: str, mongo_url: str, settings: Settings) -> tuple[bool, int]:
@@ -137,17 +181,27 @@ def cmd_up(args: argparse.Namespace) -> int:
     except EmbeddedServerError as exc:
         _print(f"newsroom: {exc}")
         return 2
+    replicas = _parse_replicas(args.replicas or [])
+    layout = replica_layout(replicas, settings.metrics_base_port)
+    with_api = args.once is None and not args.no_api and importlib.util.find_spec("services.publish.read_api")
+    # Every port is checked before anything starts: a second `up` fails here in one line instead
+    # of printing "up" and restart-looping its stages on "address already in use".
+    taken = first_port_taken(ports_needed(settings, layout, bool(with_api)))
+    if taken:
+        _print(taken)
+        return 2
     log_dir = data_dir / "logs"
     log_dir.mkdir(exist_ok=True)
     servers = []
     n_url, m_url = settings.nats_url, settings.mongo_url
     try:
         if not n_url:
-            nats = nats_server(data_dir, port=_pick_port(4222), monitor_port=_pick_port(8222)).start()
+            nats = nats_server(data_dir, port=settings.embedded.nats_port,
+                               monitor_port=settings.embedded.nats_monitor_port).start()
             servers.append(nats)
             n_url = nats_url(nats)
         if not m_url:
-            mongo = mongo_wire_server(data_dir, port=_pick_port(27017)).start()
+            mongo = mongo_wire_server(data_dir, port=settings.embedded.mongo_port).start()
             servers.append(mongo)
             m_url = mongo_url(mongo)
     except EmbeddedServerError as exc:
@@ -164,14 +218,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         env_extra["NEWSROOM_INGEST__POLL"] = "false"
     elif args.feeds:
         env_extra["NEWSROOM_INGEST__FEEDS"] = args.feeds
-    replicas = _parse_replicas(args.replicas or [])
     supervisor = Supervisor()
-    base_port = settings.metrics_base_port
-    layout = replica_layout(replicas, base_port)
     for name, stage, replica_base in layout:
         env = child_env({**env_extra, "NEWSROOM_METRICS_BASE_PORT": str(replica_base)})
         supervisor.add(name, SERVICE_MODULES[stage], env, log_dir)
-    if args.once is None and not args.no_api and importlib.util.find_spec("services.publish.read_api"):
+    if with_api:
         supervisor.add("api", SERVICE_MODULES["api"], child_env(env_extra), log_dir)
 
     stop = {"now": False}
@@ -237,10 +288,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _tail(settings: Settings, subject: str, replay: bool, count: int | None) -> None:
+async def _tail(settings: Settings, subject: str | None, replay: bool, count: int | None) -> None:
+    """Print events as JSON lines. Default: the published and updated events (stream NEWS_OUT);
+    ``--subject`` picks any subject of any stream (``news.dlq.>`` for the dead letters)."""
     from nats.js.api import ConsumerConfig, DeliverPolicy
 
-    from shared import ops
+    from shared import ops, subjects
 
     nc = await ops.connect(settings.require_nats_url())
     js = nc.jetstream()
@@ -249,23 +302,40 @@ async def _tail(settings: Settings, subject: str, replay: bool, count: int | Non
 
     async def on_message(msg: Any) -> None:
         nonlocal seen
-        data = json.loads(msg.data)
-        item = data.get("item", {})
-        title = item.get("title", {})
-        _print(json.dumps({"subject": msg.subject, "kind": data.get("kind"), "version": data.get("version"),
-                           "story_id": data.get("story_id"), "title_en": title.get("en"),
-                           "title_zh": title.get("zh")}, ensure_ascii=False))
+        if count is not None and seen >= count:
+            return  # already printed what was asked; the rest arrived before the unsubscribe
+        try:
+            data = json.loads(msg.data)
+        except ValueError:
+            data = {}
+        item = data.get("item") or {}
+        title = item.get("title") or {}
+        line = {"subject": msg.subject, "kind": data.get("kind"), "version": data.get("version"),
+                "story_id": data.get("story_id"), "title_en": title.get("en"), "title_zh": title.get("zh")}
+        if msg.subject.startswith(subjects.DLQ_PREFIX + "."):
+            line.update(kind="dead_letter", stage=data.get("stage"), error=str(data.get("error", ""))[:200])
+        _print(json.dumps(line, ensure_ascii=False))
         seen += 1
         if count is not None and seen >= count:
             done.set()
 
     policy = DeliverPolicy.ALL if replay else DeliverPolicy.NEW
-    sub = await js.subscribe(subject, cb=on_message, ordered_consumer=True,
-                             config=ConsumerConfig(deliver_policy=policy))
+    filters = [subject] if subject else list(subjects.OUTPUT_STREAM.subjects)
+    subs = []
     try:
+        for one in filters:
+            try:
+                stream: str | None = subjects.stream_for(one).name
+            except ValueError:
+                stream = None  # a wildcard: the server says which stream holds it
+            subs.append(await js.subscribe(
+                one, cb=on_message, ordered_consumer=True, stream=stream,
+                config=ConsumerConfig(deliver_policy=policy)))
         await done.wait()
     finally:
-        await sub.unsubscribe()
+        for sub in subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
         await nc.close()
 
 
@@ -448,6 +518,12 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
 EXTENSIONS = ("services.ingest.cli",)
 
 
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsroom", description="AI Newsroom: a bilingual AI-news wire.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -471,10 +547,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     tail = sub.add_parser("tail", help="print published/updated events")
-    tail.add_argument("--subject", default="news.*.>",
-                      help="subject filter (default: all published and updated)")
+    tail.add_argument("--subject", default=None,
+                      help="subject filter, e.g. news.published.chips or news.dlq.> (default: every "
+                      "news.published.* and news.updated.* event)")
     tail.add_argument("--replay", action="store_true", help="start from the oldest retained event")
-    tail.add_argument("--count", type=int, help="exit after this many events")
+    tail.add_argument("--count", type=_positive_int, help="exit after exactly this many events")
     tail.set_defaults(func=cmd_tail)
 
     status = sub.add_parser("status", help="streams, consumer lag, dead letters, source health")
@@ -518,10 +595,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unreachable_message(exc: BaseException, settings: Settings) -> str | None:
+    """One line for "the system is not running" (NATS or MongoDB unreachable), else None."""
+    from nats.errors import ConnectionClosedError, NoServersError
+    from nats.errors import TimeoutError as NatsTimeoutError
+    from pymongo.errors import ConnectionFailure
+
+    hint = "the system is not running (start it with `newsroom up`)"
+    if isinstance(exc, (NoServersError, ConnectionClosedError, NatsTimeoutError, ConnectionRefusedError)):
+        return (f"newsroom: cannot reach NATS at {settings.require_nats_url()}: {hint}, or set "
+                "NEWSROOM_NATS_URL to where it runs.")
+    if isinstance(exc, ConnectionFailure):
+        return (f"newsroom: cannot reach MongoDB at {settings.require_mongo_url()}: {hint}, or set "
+                "NEWSROOM_MONGO_URL to where it runs.")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except Exception as exc:
+        # Every command against a stopped system says so in one line, not a traceback.
+        message = unreachable_message(exc, load_settings())
+        if message is None:
+            raise
+        _print(message)
+        return 1
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -34,11 +35,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Libraries that install their own handlers (FastStream: ANSI-coloured text on stderr, with
+# propagation off; uvicorn when given a log config). Their records go through the root's JSON
+# handler instead, so every line of a service's output is one JSON object.
+LIBRARY_LOGGERS = ("faststream", "faststream.access", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
+    with contextlib.suppress(ImportError):
+        import faststream  # noqa: F401  # its import installs the coloured handler removed below
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers[:] = []
+        library.propagate = True
     for noisy in ("uvicorn.access", "jieba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -20,7 +20,6 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -48,8 +47,16 @@ class ConsumerLag:
     waiting: int  # pull requests waiting for messages (idle workers)
 
 
+async def _quiet(error: Exception) -> None:
+    """nats-py's default error callback prints a traceback per failed attempt; the caller gets
+    the final error (NoServersError) and says it in one line."""
+
+
 async def connect(url: str) -> Client:
-    return await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
+    """A short-lived operator connection: gives up quickly when NATS is not there."""
+    return await nats.connect(
+        url, connect_timeout=3, max_reconnect_attempts=1, reconnect_time_wait=0.5, error_cb=_quiet
+    )
 
 
 async def stream_state(js: JetStreamContext) -> dict[str, dict[str, Any]]:
@@ -241,7 +248,9 @@ async def read_subject_since(
         while True:
             try:
                 batch = await sub.fetch(fetch_batch, timeout=idle_timeout_s)
-            except NatsTimeoutError:
+            except TimeoutError:  # covers nats.errors.TimeoutError
+                # nats-py raises a bare asyncio.TimeoutError too (its no-wait probe answered after
+                # the deadline, on a loaded machine): both mean "nothing more to read".
                 break
             pending = 1
             for msg in batch:

@@ -177,6 +177,15 @@ class TranslateSettings(BaseModel):
     source_wait_s: float = 20.0
 
 
+class EmbeddedSettings(BaseModel):
+    """Ports of the servers `newsroom up` starts itself when no NATS/Mongo URL is set. The CLI
+    (status, tail, dlq, ...) finds them at the same ports, so they never move silently."""
+
+    nats_port: int = 4222
+    nats_monitor_port: int = 8222
+    mongo_port: int = 27017
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSROOM_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -209,15 +218,16 @@ class Settings(BaseSettings):
     score: ScoreSettings = Field(default_factory=ScoreSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     translate: TranslateSettings = Field(default_factory=TranslateSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
 
     def metrics_port(self, stage: str) -> int:
         return self.metrics_base_port + STAGE_PORT_OFFSET[stage]
 
     def require_nats_url(self) -> str:
-        return self.nats_url or "nats://127.0.0.1:4222"
+        return self.nats_url or f"nats://127.0.0.1:{self.embedded.nats_port}"
 
     def require_mongo_url(self) -> str:
-        return self.mongo_url or "mongodb://127.0.0.1:27017/?directConnection=true"
+        return self.mongo_url or f"mongodb://127.0.0.1:{self.embedded.mongo_port}/?directConnection=true"
 
 
 def load_settings() -> Settings:

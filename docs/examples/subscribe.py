@@ -37,7 +37,10 @@ async def main(url: str, durable: str, subject: str, count: int | None, timeout_
     while (count is None or handled < count) and loop.time() < deadline:
         try:
             messages = await sub.fetch(10, timeout=1.0)
-        except nats.errors.TimeoutError:
+        except TimeoutError:
+            # Nothing new yet: keep waiting. The builtin TimeoutError covers both what nats-py
+            # raises, nats.errors.TimeoutError and a bare asyncio.TimeoutError (when its no-wait
+            # probe is answered after the deadline, e.g. on a busy machine).
             continue
         for msg in messages:
             event = json.loads(msg.data)
@@ -71,4 +74,7 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, help="stop after this many events")
     parser.add_argument("--timeout", type=float, default=3600.0, help="stop after this many seconds")
     args = parser.parse_args()
-    asyncio.run(main(args.nats, args.durable, args.subject, args.count, args.timeout))
+    try:
+        asyncio.run(main(args.nats, args.durable, args.subject, args.count, args.timeout))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: the durable consumer remembers where we were

@@ -23,11 +23,35 @@ def _sources_file(args: argparse.Namespace) -> Path:
     return Path(args.file) if args.file else operator_sources_file(load_settings())
 
 
+def _readable_sources_file(args: argparse.Namespace) -> tuple[Path, str]:
+    """The file `list` and `test` read, without creating anything: the operator's file when it
+    exists, else the bundled list the ingest service would poll (reading changes no configuration)."""
+    from services.ingest.sources_config import network_reachable
+    from shared.sources import BUNDLED_SOURCES, SAMPLE_CORPUS_SOURCES
+
+    if args.file:
+        return Path(args.file), ""
+    settings = load_settings()
+    if settings.ingest.sources_file is not None:
+        return settings.ingest.sources_file, ""
+    own = settings.data_dir / "sources.yaml"
+    if own.exists():
+        return own, ""
+    if asyncio.run(network_reachable(load_sources(BUNDLED_SOURCES))):
+        note = f"bundled starter list; `newsroom sources add/disable` would copy it to {own}"
+        return BUNDLED_SOURCES, note
+    note = f"bundled offline sample corpus (no network); `newsroom sources add/disable` would create {own}"
+    return SAMPLE_CORPUS_SOURCES, note
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     try:
+        if args.action in ("list", "test"):
+            read_path, note = _readable_sources_file(args)
+            if args.action == "list":
+                return _list(read_path, args, note)
+            return asyncio.run(_test(read_path, args.id))
         path = _sources_file(args)
-        if args.action == "list":
-            return _list(path, args)
         if args.action == "add":
             source = Source(
                 id=args.id,
@@ -45,8 +69,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
             set_enabled(path, args.id, args.action == "enable")
             _print(f"{args.action}d {args.id} in {path}")
             return 0
-        if args.action == "test":
-            return asyncio.run(_test(path, args.id))
     except SourceConfigError as exc:
         _print(f"newsroom: {exc}")
         return 2
@@ -56,7 +78,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 2
 
 
-def _list(path: Path, args: argparse.Namespace) -> int:
+def _list(path: Path, args: argparse.Namespace, note: str = "") -> int:
     sources = load_sources(path)
     health = asyncio.run(_health()) if args.health else {}
     if args.json:
@@ -69,7 +91,7 @@ def _list(path: Path, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    _print(f"# {path}")
+    _print(f"# {path}" + (f"  ({note})" if note else ""))
     for s in sources.sources:
         flag = "on " if s.enabled else "off"
         language = s.language or "-"
@@ -115,7 +137,9 @@ async def _test(path: Path, source_id: str) -> int:
     async with Fetcher(load_settings().ingest.user_agent, mirrors=sources.mirrors) as fetcher:
         try:
             result = await fetcher.fetch(
-                source.url, FetchPolicy(private_origins(source, sources.mirrors), source.id)
+                source.url,
+                # The operator's own configured source: it may be a local file.
+                FetchPolicy(private_origins(source, sources.mirrors), source.id, local_source=True),
             )
         except FetchError as exc:
             _print(f"FAIL fetch ({exc.kind}): {exc}")
@@ -154,11 +178,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from shared.events import SubmitReply, SubmitRequest
 
     async def run() -> int:
-        import nats
+        from shared import ops
 
         settings = load_settings()
         request = SubmitRequest(url=args.url, language=args.language)
-        nc = await nats.connect(settings.require_nats_url(), connect_timeout=5)
+        nc = await ops.connect(settings.require_nats_url())
         try:
             answer = await nc.request("news.submit", request.model_dump_json().encode(), timeout=args.timeout)
         except Exception as exc:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from services.ingest.articles import Identity, build_article, identify, lead_of, source_timezone
 from services.ingest.index_store import IndexStore
@@ -39,6 +40,7 @@ from shared.events import (
     SubmitReply,
     SubmitRequest,
 )
+from shared.metrics import DEAD_LETTERS
 from shared.pipeline import Outgoing
 from shared.source_health import (
     PAGE_FETCHES,
@@ -206,7 +208,7 @@ class Ingestor:
     ) -> tuple[Any, ParsedFeed | None]:
         """Fetch a source and parse it (no publishing): ``newsroom sources test`` uses this."""
         now = now or datetime.now(UTC)
-        result = await self.fetcher.fetch(source.url, self._policy(source), validators)
+        result = await self.fetcher.fetch(source.url, self._source_policy(source), validators)
         if result.not_modified:
             return result, None
         parsed = parse_feed(
@@ -323,11 +325,18 @@ class Ingestor:
             payload=source.url,
         )
         await self.publish(Outgoing(subjects.dlq(STAGE), letter, f"dlq:ingest:{source.id}:{result_hash}"))
+        # Every dead letter counts, so the NewsroomDeadLetters alert fires for broken feeds too.
+        DEAD_LETTERS.labels(STAGE, "unparseable_feed").inc()
         self._dead_lettered[source.id] = result_hash
         log.error("feed dead-lettered", extra={"source": source.id, "error": str(error)})
 
     def _policy(self, source: Source) -> FetchPolicy:
+        """For URLs that a source's content names (article pages): never a local file."""
         return FetchPolicy(private_origins(source, self.sources.mirrors), source.id)
+
+    def _source_policy(self, source: Source) -> FetchPolicy:
+        """For the source's own URL, which the operator configured: it may be a local file."""
+        return FetchPolicy(private_origins(source, self.sources.mirrors), source.id, local_source=True)
 
     # --- one entry --------------------------------------------------------------------------
 
@@ -447,6 +456,8 @@ class Ingestor:
     async def submit(self, request: SubmitRequest) -> SubmitReply:
         """Ingest one URL on demand (the page is fetched and extracted; public addresses only)."""
         now = datetime.now(UTC)
+        if urlsplit(request.url.strip()).scheme.lower() not in ("http", "https"):
+            return SubmitReply(ok=False, outcome="rejected", error="only http(s) URLs can be submitted")
         identity = identify(request.url)
         if not identity.url.startswith(("http://", "https://")):
             return SubmitReply(ok=False, outcome="rejected", error="only http(s) URLs can be submitted")

@@ -135,8 +135,9 @@ def _generator(items: Sequence[ItemSummary], ctx: FeedContext) -> FeedGenerator:
     fg.subtitle(_SITE_DESCRIPTION[ctx.language])  # RSS <description>, Atom <subtitle>
     fg.language(ctx.language)
     fg.author({"name": GENERATOR})
-    fg.link(href=ctx.site_url + "/", rel="alternate", type="text/html")
     fg.link(href=ctx.feed_url, rel="self")
+    # Last: feedgen makes the last link the RSS <channel><link>, which must be the site (issue 13).
+    fg.link(href=ctx.site_url + "/", rel="alternate", type="text/html")
     fg.generator(GENERATOR)
     fg.updated(_latest(items, ctx))
     fg.lastBuildDate(_latest(items, ctx))

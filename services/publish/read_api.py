@@ -43,6 +43,7 @@ from services.publish.queries import (
     StoredItemInvalid,
     TagCount,
 )
+from services.publish.security_headers import SecurityHeaders
 from services.publish.views import ViewGate
 from services.publish.web.render import ListView, WebRenderer
 from shared.core.item_times import last_material_change
@@ -254,7 +255,7 @@ def create_read_app(
     app.state.queries = queries
     if rate_limit is not None:
         app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate_limit))
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeaders)  # services/publish/security_headers.py (issue 13)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
 
     async def page_or_422(run: Callable[[], Awaitable[ItemPage]]) -> ItemPage:

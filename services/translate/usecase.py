@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict
 
 from shared.core.bilingual import NO_MODEL_REASON, Choice, covered_languages, missing, weighted_length
+from shared.core.generated_text import sanitize
 from shared.core.translation import (
     Glossary,
     QAFailure,
@@ -355,7 +356,8 @@ class TranslateUseCase:
                 if outcome.text is None:
                     outcome.error = whole_reason(str(exc), 400)
             return
-        answers = {item.id: item.text for item in result.value.segments}
+        # No link, address or markup of the model's own reaches a reader (issue 13).
+        answers = {item.id: sanitize(item.text) for item in result.value.segments}
         for outcome in outcomes:
             text = answers.get(outcome.segment.id)
             if text is None:
@@ -376,7 +378,7 @@ class TranslateUseCase:
                 continue
             failures: list[QAFailure | WeakAnswer] = list(
                 check_translation(
-                    outcome.segment.text, text, source, target, self.glossary, detect=self.detect
+                    sanitize(outcome.segment.text), text, source, target, self.glossary, detect=self.detect
                 )
             )
             wrong_language = [f for f in failures if f.check == "language"]

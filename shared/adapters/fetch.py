@@ -10,7 +10,11 @@
   the source opted in for its own host; cloud metadata addresses are always refused. The check
   runs on the resolved addresses before every hop, and again inside the connection layer at
   connect time (the socket goes to the vetted address), so DNS rebinding cannot slip past it;
-- ``file://`` URLs and mirrors (URL prefix → local folder or other base) for the offline corpus.
+- local files only where the operator configured them: a source whose own URL is ``file:``
+  (``sources.yaml``, ``newsroom up --once FILE``) is read when the fetch's policy says so
+  (``FetchPolicy.local_source``), and mirrors (URL prefix → local folder, the offline corpus) read
+  inside their folder only. A URL that remote content carries (an item link, a redirect, a
+  submitted URL) is never read from disk, and every scheme but http(s) is refused.
 
 Per-source retry policy (backoff with jitter, circuit breaker) is ``SourceGate``: the scheduler
 asks it when a source may be polled again.
@@ -107,6 +111,9 @@ class FetchPolicy:
 
     private_origins: frozenset[tuple[str, int]] = frozenset()
     source_id: str = "-"
+    # True only for the fetch of a configured source's own URL: the one place a file: URL (the
+    # operator's local feed) may be read. Item links, redirects and submitted URLs never set it.
+    local_source: bool = False
 
     def allows_private(self, host: str, port: int) -> bool:
         return (host.lower(), port) in self.private_origins
@@ -406,10 +413,15 @@ class Fetcher:
         await self.aclose()
 
     def mirrored(self, url: str) -> str:
+        return self._mirror(url)[0]
+
+    def _mirror(self, url: str) -> tuple[str, Path | None]:
+        """Where ``url`` is fetched from, and the folder a file: mirror must stay inside."""
         for prefix, target in self.mirrors.items():
             if url.startswith(prefix):
-                return target + url[len(prefix) :]
-        return url
+                folder = Path(unquote(urlsplit(target).path)) if target.startswith("file:") else None
+                return target + url[len(prefix) :], folder
+        return url, None
 
     async def check_url(self, url: str, policy: FetchPolicy) -> None:
         """Refuse a URL whose scheme or resolved addresses are not allowed (logged)."""
@@ -442,9 +454,21 @@ class Fetcher:
         accept: str = DEFAULT_ACCEPT,
     ) -> FetchResult:
         policy = policy or FetchPolicy()
-        target = self.mirrored(url)
-        if urlsplit(target).scheme == "file":
-            return self._read_file(url, target, validators)
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "file" and policy.local_source:
+            return self._read_file(url, url, validators)
+        if scheme not in ("http", "https"):
+            log.warning(
+                "refused a %s: URL for source %s: %.200s",
+                scheme or "scheme-less",
+                policy.source_id,
+                url,
+                extra={"source": policy.source_id, "url": url[:200]},
+            )
+            raise FetchError("bad_url", f"not an http(s) URL: {url[:200]!r}", url=url)
+        target, folder = self._mirror(url)
+        if folder is not None:
+            return self._read_file(url, target, validators, inside=folder)
         token = _CURRENT_POLICY.set(policy)
         try:
             async with asyncio.timeout(self.total_timeout_s):
@@ -554,8 +578,18 @@ class Fetcher:
             ) from exc
         return decoder.finish(), decoder.raw_total
 
-    def _read_file(self, url: str, target: str, validators: Validators | None) -> FetchResult:
-        path = Path(unquote(urlsplit(target).path))
+    def _read_file(
+        self, url: str, target: str, validators: Validators | None, inside: Path | None = None
+    ) -> FetchResult:
+        parts = urlsplit(target)
+        if parts.netloc not in ("", "localhost"):
+            raise FetchError("bad_url", f"not a local file URL: {target!r}", url=url)
+        path = Path(unquote(parts.path))
+        if inside is not None:
+            # A mirrored URL comes from remote content: "%2e%2e/" must not climb out of the folder.
+            resolved = path.resolve()
+            if not resolved.is_relative_to(inside.resolve()):
+                raise FetchError("bad_url", f"{url!r} leaves the mirror folder", url=url)
         try:
             stat = path.stat()
             if stat.st_size > self.max_bytes:

@@ -31,6 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.core.entities import KINDS, Gazetteer
+from shared.core.generated_text import sanitize_model
 from shared.core.local_analysis import LocalAnalysis
 from shared.core.scoring.text import parse_user_counts
 from shared.core.summarize import split_sentences
@@ -559,6 +560,7 @@ def check_answer(
     instructions: str = "",
 ) -> CheckedAnswer:
     """``instructions``: the prompt's instructions, which an answer must not give back."""
+    answer = sanitize_model(answer)  # no link, address or markup of the model's own (issue 13)
     sources = story.sources()
     source_entity_ids = {e.id for s in sources for e in gazetteer.find(s.text)}
     failures: dict[str, list[GuardFailure]] = {"summary": [], "commentary": []}

@@ -279,8 +279,10 @@ def _first_alternate(raw: Any) -> str | None:
 
 def _absolute(link: str, base_url: str) -> str | None:
     url = urljoin(base_url, link.strip())
-    if urlsplit(url).scheme not in ("http", "https", "file"):
-        return None  # javascript:, mailto:, data: links are not articles
+    if urlsplit(url).scheme not in ("http", "https"):
+        # javascript:, mailto:, data: links are not articles, and a file: link (or a relative link
+        # in a local feed) must never make the fetcher read the disk: remote content names no file.
+        return None
     return url
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.runtime.embedded import free_port_block
+from shared.runtime.embedded import free_port, free_port_block
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +39,9 @@ def test_up_once_publishes_a_feed_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
     env["NEWSROOM_METRICS_BASE_PORT"] = str(free_port_block(5))
+    # The embedded servers' ports are settings; free ones, so a running system does not collide.
+    for setting in ("NATS_PORT", "NATS_MONITOR_PORT", "MONGO_PORT"):
+        env[f"NEWSROOM_EMBEDDED__{setting}"] = str(free_port())
     result = subprocess.run(
         [
             sys.executable,

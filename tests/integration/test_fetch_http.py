@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +188,90 @@ async def test_ssrf_refusals_are_logged_and_never_reach_the_target(
         assert any("169.254.169.254" in m and "metadata" in m for m in refusals)
     finally:
         internal.stop()
+
+
+async def test_a_remote_feed_cannot_publish_a_local_file(tmp_path: Path, store: MongoStore) -> None:
+    """Issue 13.1: item links (direct or through a redirect) to file: URLs never reach the disk."""
+    secret = tmp_path / "environ"
+    secret.write_text("NEWSROOM_MONGO_URL=mongodb://admin:hunter2@db/ " * 20)
+    root = tmp_path / "site"
+    root.mkdir()
+    server = CorpusServer(root=root).start()
+    try:
+        server.scripts["to-file"] = [f"redirect:{secret.as_uri()}"]
+        links = [
+            secret.as_uri(),
+            f"file://localhost{secret}",
+            f"file:{secret}",
+            f"{server.base}faults/to-file",
+        ]
+        items = "".join(
+            f"<item><title>Teaser number {n} about chips</title><link>{link}</link>"
+            f"<description>Short.</description></item>"
+            for n, link in enumerate(links)
+        )
+        (root / "evil.rss").write_text(
+            f"<rss version='2.0'><channel><title>Evil</title>{items}</channel></rss>"
+        )
+        source = Source(id="evil", name="Evil", url=server.base + "evil.rss", allow_private=True)
+        sources = SourceList(sources=[source])
+        captured = Captured()
+        async with fast_fetcher(sources) as fetcher:
+            engine = Ingestor(sources, fetcher, store, StoryIndex(None), captured)
+            await engine.run(poll=False)
+        assert server.hits["/faults/to-file"] >= 1  # the redirect was followed up to the refusal
+        published = " ".join(o.payload.model_dump_json() for o in captured.out)
+        assert "hunter2" not in published
+        assert all(e.article.url.startswith("http") for e in captured.events())
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "FILE://localhost/etc/passwd",
+        " file:/proc/self/environ",
+        "ftp://news.example.com/a",
+        "javascript:alert(1)",
+        "data:text/html,<p>x</p>",
+        "/etc/passwd",
+    ],
+)
+async def test_a_submitted_url_must_be_http(url: str, store: MongoStore) -> None:
+    """Issue 13.1: `newsroom submit` (news.submit) takes http(s) URLs only."""
+    from shared.events import SubmitRequest
+
+    sources = SourceList(sources=[])
+    captured = Captured()
+    async with fast_fetcher(sources) as fetcher:
+        engine = Ingestor(sources, fetcher, store, StoryIndex(None), captured)
+        reply = await engine.submit(SubmitRequest(url=url))
+    assert not reply.ok and reply.outcome == "rejected" and captured.out == []
+
+
+async def test_a_dead_lettered_feed_counts_in_the_dead_letter_metric(
+    server: CorpusServer, store: MongoStore
+) -> None:
+    """Issue 13.10: the NewsroomDeadLetters alert reads newsroom_dead_letters_total; an ingest dead
+    letter must count there like every other stage's (once per letter, not per poll)."""
+    from shared.metrics import REGISTRY
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value(
+            "newsroom_dead_letters_total", {"stage": "ingest", "reason": "unparseable_feed"}
+        ) or 0.0
+
+    sources = corpus_sources(server.base)
+    cutoff = sources.get("cutoff")
+    assert cutoff is not None
+    only = SourceList(sources=[cutoff], mirrors=sources.mirrors)
+    before = counted()
+    captured = Captured()
+    async with fast_fetcher(only) as fetcher:
+        engine = Ingestor(only, fetcher, store, StoryIndex(None), captured)
+        await engine.run(poll=False)
+        await engine.run(poll=False)  # the same broken feed again: no second letter
+    assert len(captured.letters()) == 1
+    assert counted() - before == 1

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -211,3 +212,40 @@ def test_every_corpus_feed_parses_or_fails_with_a_reason(tmp_path: Path) -> None
             outcomes[source.id] = str(exc)
     assert outcomes["aiwire"] == 5 and outcomes["zhineng"] == 5 and outcomes["bandaoti"] == 2
     assert isinstance(outcomes["cutoff"], str) and "unclosed token" in outcomes["cutoff"]
+
+
+def test_item_links_to_local_files_or_other_schemes_are_not_articles() -> None:
+    """Issue 13.1: a remote feed cannot name a file (or any non-http(s) URL) as an article."""
+    links = [
+        "file:///proc/self/environ",
+        "file://localhost/etc/passwd",
+        "file:/etc/passwd",
+        "ftp://x.example/a",
+        "data:text/html,hi",
+        "https://news.example.com/real",
+    ]
+    rss = "".join(f"<item><title>Item {n}</title><link>{link}</link></item>" for n, link in enumerate(links))
+    feed = parse_feed(
+        f"<rss version='2.0'><channel><title>t</title>{rss}</channel></rss>".encode(),
+        "rss",
+        base_url="https://news.example.com/feed.xml",
+        now=NOW,
+    )
+    assert [e.url for e in feed.entries] == ["https://news.example.com/real"]
+    # The same link relative to a local feed resolves to file: and is dropped too.
+    local = parse_feed(
+        b"<rss version='2.0'><channel><item><title>x</title><link>secret.txt</link></item>"
+        b"<item><title>y</title><link>https://ok.example/y</link></item></channel></rss>",
+        "rss",
+        base_url="file:///srv/feeds/local.rss",
+        now=NOW,
+    )
+    assert [e.url for e in local.entries] == ["https://ok.example/y"]
+    items = [{"id": str(n), "url": link, "title": f"T{n}"} for n, link in enumerate(links)]
+    json_feed = parse_feed(
+        json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode(),
+        "jsonfeed",
+        base_url="https://news.example.com/feed.json",
+        now=NOW,
+    )
+    assert [e.url for e in json_feed.entries] == ["https://news.example.com/real"]

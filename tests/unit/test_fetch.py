@@ -221,3 +221,66 @@ def test_circuit_opens_then_half_opens_for_one_trial() -> None:
     assert gate.ready(now=1300)
     gate.record_success(now=1300)
     assert gate.state == "closed"
+
+
+# --- issue 13.1: remote content never reaches the filesystem ---------------------------------
+
+
+async def test_a_file_url_is_read_only_for_a_configured_local_source(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("NEWSROOM_LLM__API_KEY=sk-do-not-publish")
+    async with fetcher(lambda r: reply(200, b"ok")) as f:
+        for url in (secret.as_uri(), f"file://localhost{secret}", f"file:{secret}"):
+            with pytest.raises(FetchError) as info:
+                await f.fetch(url, FetchPolicy(source_id="feed-item"))
+            assert info.value.kind == "bad_url", url
+        configured = await f.fetch(secret.as_uri(), FetchPolicy(source_id="local", local_source=True))
+    assert configured.content.startswith(b"NEWSROOM_LLM__API_KEY")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://news.example.com/a.xml",
+        "gopher://news.example.com/1",
+        "data:text/html,<p>hi</p>",
+        "javascript:alert(1)",
+        "jar:file:///etc/passwd!/",
+        "/etc/passwd",
+    ],
+)
+async def test_every_other_scheme_is_refused(url: str) -> None:
+    async with fetcher(lambda r: reply(200, b"ok")) as f:
+        with pytest.raises(FetchError) as info:
+            await f.fetch(url, FetchPolicy(source_id="x", local_source=True))
+    assert info.value.kind == "bad_url"
+
+
+async def test_a_redirect_to_a_file_or_other_scheme_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read")
+    targets = {"/to-file": secret.as_uri(), "/to-ftp": "ftp://news.example.com/x"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return reply(302, headers={"Location": targets[request.url.path]})
+
+    async with fetcher(handler) as f:
+        for path in targets:
+            with pytest.raises(FetchError) as info:
+                await f.fetch("https://news.example.com" + path, FetchPolicy(local_source=True))
+            assert info.value.kind == "bad_url"
+
+
+async def test_a_mirrored_url_cannot_climb_out_of_the_mirror_folder(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.html").write_bytes(b"<p>inside</p>")
+    (tmp_path / "secret.txt").write_text("outside")
+    async with fetcher(
+        lambda r: httpx.Response(500), mirrors={"https://corpus.example/": site.as_uri() + "/"}
+    ) as f:
+        assert (await f.fetch("https://corpus.example/a.html")).content == b"<p>inside</p>"
+        for escape in ("%2e%2e/secret.txt", "..%2fsecret.txt", "a/../../secret.txt"):
+            with pytest.raises(FetchError) as info:
+                await f.fetch("https://corpus.example/" + escape)
+            assert info.value.kind in ("bad_url", "file"), escape
