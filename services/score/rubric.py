@@ -4,6 +4,7 @@ measurable signals; without an LLM the scores say so (reason, ``llm_weight`` 0 i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.core.scoring import LLMRubric
 from shared.events import StoryEvent
 from shared.llm import LLMOutputInvalid, LLMRequestRejected, PromptTemplate, StructuredResult, load_prompt
+
+log = logging.getLogger("newsroom.score.rubric")
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 PROMPT_NAME = "score_rubric"
@@ -62,6 +65,11 @@ class LLMRubricJudge:
                 max_tokens=200, temperature=0.0,
             )
         except (LLMOutputInvalid, LLMRequestRejected) as exc:
+            # Scored as if no model were configured (same value); logged so operators see a model
+            # that keeps failing, with the whole message (never cut mid-sentence).
+            log.warning("LLM rubric failed, scoring from measurable signals only",
+                        extra={"story_id": event.story_id, "article_id": event.article_id,
+                               "error_type": type(exc).__name__, "error": str(exc)})
             return None, None, f"LLM rubric rejected ({type(exc).__name__}): measurable signals only"
         answer: dict[str, Any] = result.value.model_dump()
         quality = LLMRubric({k: float(answer[k]) for k in ("depth", "relevance", "writing", "practicality")})

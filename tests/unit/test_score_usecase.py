@@ -405,3 +405,51 @@ async def test_rejected_llm_rubric_scores_without_it_and_says_why() -> None:
     quality, impact, reason = await LLMRubricJudge(StubGateway(None)).judge(analyzed_event(A1))
     assert quality is None and impact is None
     assert reason is not None and "LLMOutputInvalid" in reason
+
+
+async def test_rubric_failure_is_logged_with_the_whole_message(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="newsroom.score.rubric")
+    await LLMRubricJudge(StubGateway(None)).judge(analyzed_event(A1))
+    failures = [r for r in caplog.records if r.name == "newsroom.score.rubric"]
+    assert len(failures) == 1
+    assert failures[0].__dict__["error"] == "truncated JSON" and failures[0].__dict__["story_id"] == "s1"
+
+
+async def test_a_rejected_rubric_scores_exactly_like_no_model() -> None:
+    with_failed_judge = ScoreUseCase(repository=MemoryStates(), min_change=MIN_CHANGE, rescore_window_h=48.0,
+                                     now=lambda: T0, judge=LLMRubricJudge(StubGateway(None)))
+    without_model = ScoreUseCase(repository=MemoryStates(), min_change=MIN_CHANGE, rescore_window_h=48.0,
+                                 now=lambda: T0)
+    failed = scored((await with_failed_judge.analyzed(analyzed_event(A1)))[0]).scores
+    plain = scored((await without_model.analyzed(analyzed_event(A1)))[0]).scores
+    assert failed is not None and plain is not None
+    assert failed.quality is not None and plain.quality is not None
+    assert failed.impact is not None and plain.impact is not None
+    assert failed.quality.value == plain.quality.value and failed.impact.value == plain.impact.value
+
+
+def test_a_failed_translation_model_scores_like_no_translation() -> None:
+    event = analyzed_event(A1)
+    failed = event.model_copy(update={"translation": Translation(
+        status=SectionStatus.FAILED, source_language="en", qa_flags=["title:no_translation"],
+        reason="title: the model gave no usable title translation")})
+    none = event.model_copy(update={"translation": None})
+    q_failed = scored(on_analyzed(None, failed, T0, CFG).outgoing).scores
+    q_none = scored(on_analyzed(None, none, T0, CFG).outgoing).scores
+    assert q_failed is not None and q_none is not None and q_failed.quality and q_none.quality
+    assert q_failed.quality.value == q_none.quality.value
+
+
+def test_scored_events_carry_readable_reasons_with_names_from_the_analysis() -> None:
+    out = scored(on_analyzed(None, analyzed_event(A1), T0, CFG).outgoing).scores
+    assert out is not None and out.hot and out.quality and out.impact
+    assert out.hot.reasons[0].en == "One source so far."
+    assert out.impact.reasons[0].en == "Names Nvidia and TSMC; chips."
+    assert out.impact.reasons[0].zh == "涉及 Nvidia、TSMC；芯片。"
+    assert ("Involves $52 billion.", "涉及金额 520 亿美元。") in [(r.en, r.zh) for r in out.impact.reasons]
+    # Re-scores from the stored state keep the names.
+    state = on_analyzed(None, analyzed_event(A1), T0, CFG).state
+    decayed = on_decay(ScoreState.from_doc(state.to_doc()), T0 + timedelta(hours=30), CFG, 0.0)
+    again = scored(decayed.outgoing).scores
+    assert again is not None and again.impact is not None
+    assert again.impact.reasons[0].en == "Names Nvidia and TSMC; chips."

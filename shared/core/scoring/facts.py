@@ -158,6 +158,9 @@ class ContentFacts:
     coverage_languages: frozenset[str] = field(default_factory=frozenset)
     quality_rubric: LLMRubric | None = None
     impact_rubric: LLMRubric | None = None
+    # Display names of the tag and entity ids above, id -> (English, Chinese or None), for the
+    # readable reasons; an id without a label is shown as itself.
+    labels: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.originality <= 1.0:
@@ -209,7 +212,18 @@ def content_facts_from_sections(
         coverage_languages=frozenset(m.language for m in members if m.language != "other"),
         quality_rubric=quality_rubric,
         impact_rubric=impact_rubric,
+        labels=analysis_labels(analysis),
     )
+
+
+def analysis_labels(analysis: Analysis | None) -> dict[str, tuple[str, str | None]]:
+    """id -> (en, zh) for the analysis' tags and entities."""
+    if analysis is None:
+        return {}
+    labels: dict[str, tuple[str, str | None]] = {t.id: (t.en, t.zh) for t in analysis.tags}
+    for entity in analysis.entities:
+        labels.setdefault(entity.id, (entity.en, entity.zh))
+    return labels
 
 
 def _rubric_doc(rubric: LLMRubric | None) -> dict[str, object] | None:
@@ -245,6 +259,7 @@ def content_facts_to_doc(content: ContentFacts) -> dict[str, object]:
         "coverage_languages": sorted(content.coverage_languages),
         "quality_rubric": _rubric_doc(content.quality_rubric),
         "impact_rubric": _rubric_doc(content.impact_rubric),
+        "labels": {k: [en, zh] for k, (en, zh) in content.labels.items()},
     }
 
 
@@ -280,4 +295,16 @@ def content_facts_from_doc(doc: Mapping[str, object]) -> ContentFacts:
         coverage_languages=frozenset(str(lang) for lang in seq("coverage_languages")),
         quality_rubric=_rubric_from(quality_rubric),
         impact_rubric=_rubric_from(impact_rubric),
+        labels=_labels_from(doc.get("labels")),
     )
+
+
+def _labels_from(raw: object) -> dict[str, tuple[str, str | None]]:
+    if not isinstance(raw, Mapping):
+        return {}
+    labels: dict[str, tuple[str, str | None]] = {}
+    for key, value in raw.items():
+        if isinstance(value, list | tuple) and value and isinstance(value[0], str):
+            zh = value[1] if len(value) > 1 and isinstance(value[1], str) else None
+            labels[str(key)] = (value[0], zh)
+    return labels

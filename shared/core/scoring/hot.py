@@ -8,6 +8,7 @@ from datetime import datetime
 from shared.core.scoring.config import EngagementConstants, HotConstants, ScoringConfig, default_config
 from shared.core.scoring.facts import EngagementFacts, MemberFacts, StoryFacts
 from shared.core.scoring.mapping import clamp, hill, log_ramp, rounded
+from shared.core.scoring.reasons import hot_reasons
 from shared.events import ScoreDetail
 
 
@@ -85,8 +86,11 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
     engagement_points = c.engagement_weight * math.log1p(engagement)
     velocity_points = c.velocity_weight * math.log1p(velocity)
     raw = (coverage_points + engagement_points) * decay + velocity_points
+    span_h = _hours((independent[-1].joined_at - independent[0].joined_at).total_seconds())
     components = {
         "independent_sources": float(len(independent)),
+        "sources_zh": float(sum(1 for m in independent if m.language == "zh")),
+        "span_h": span_h,
         "duplicates": float(len(members) - len(independent)),
         "coverage": coverage,
         "coverage_points": coverage_points,
@@ -99,4 +103,4 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
         "raw": raw,
     }
     return ScoreDetail(value=hill(raw, c.mapping), components=rounded(components),
-                       formula_version=cfg.formula_versions["hot"])
+                       formula_version=cfg.formula_versions["hot"], reasons=hot_reasons(components))

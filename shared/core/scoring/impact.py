@@ -5,6 +5,7 @@ from __future__ import annotations
 from shared.core.scoring.config import ScoringConfig, default_config
 from shared.core.scoring.facts import ContentFacts
 from shared.core.scoring.mapping import clamp, log_hill, logistic_stretch, rounded
+from shared.core.scoring.reasons import Label, impact_reasons
 from shared.events import ScoreDetail
 
 
@@ -13,6 +14,19 @@ def entity_component(entity_ids: tuple[str, ...], cfg: ScoringConfig) -> float:
     weights = sorted((cfg.entity_weight(e) for e in dict.fromkeys(entity_ids)), reverse=True)
     combined = sum(f * w for f, w in zip(cfg.impact.entity_decay, weights, strict=False))
     return clamp(combined / cfg.impact.entities_full)
+
+
+def weighty_entities(content: ContentFacts, cfg: ScoringConfig) -> list[Label]:
+    """Named entities, heaviest first (ties keep the analysis order), as (en, zh) labels."""
+    ids = sorted(dict.fromkeys(content.entity_ids), key=lambda e: -cfg.entity_weight(e))
+    return [content.labels.get(e, (e, None)) for e in ids]
+
+
+def leading_event_types(content: ContentFacts, cfg: ScoringConfig) -> list[Label]:
+    """The tags that count as event types, strongest first, as (en, zh) labels."""
+    ids = sorted((t for t in dict.fromkeys(content.tags) if t in cfg.event_type_weights),
+                 key=lambda t: -cfg.event_type_weights[t])
+    return [content.labels.get(t, (t.replace("-", " ").capitalize(), None)) for t in ids]
 
 
 def event_type_component(tags: tuple[str, ...], cfg: ScoringConfig) -> float:
@@ -59,6 +73,9 @@ def impact_score(content: ContentFacts, config: ScoringConfig | None = None) -> 
     components = {
         **signals,
         "money": money, "users": users, "regions": float(regions),
+        "max_usd": max(content.amounts_usd, default=0.0),
+        "max_users": float(max(content.user_counts, default=0)),
+        "multilingual": 1.0 if len(content.coverage_languages) >= 2 else 0.0,
         "local": local,
         "llm": rubric.mean() if rubric is not None else 0.0,
         "llm_weight": c.llm_weight if rubric is not None else 0.0,
@@ -68,4 +85,5 @@ def impact_score(content: ContentFacts, config: ScoringConfig | None = None) -> 
         value=logistic_stretch(final, c.mapping), components=rounded(components),
         formula_version=cfg.formula_versions["impact"],
         llm_rubric=dict(rubric.scores) if rubric is not None else None,
+        reasons=impact_reasons(components, weighty_entities(content, cfg), leading_event_types(content, cfg)),
     )

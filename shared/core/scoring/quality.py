@@ -8,6 +8,7 @@ from shared.core.scoring import text
 from shared.core.scoring.config import QualityConstants, ScoringConfig, default_config
 from shared.core.scoring.facts import ContentFacts
 from shared.core.scoring.mapping import clamp, logistic_stretch, rounded, saturate, trapezoid
+from shared.core.scoring.reasons import quality_reasons
 from shared.events import ScoreDetail
 
 
@@ -22,6 +23,25 @@ def readability(body: str, language: str, c: QualityConstants) -> float:
     sentence = trapezoid(stats.mean_sentence_len, r.en_sentence_words)
     word = trapezoid(stats.mean_word_chars or 0.0, r.en_word_chars)
     return r.en_sentence_weight * sentence + (1.0 - r.en_sentence_weight) * word
+
+
+# Flags that say a translation is missing (the model failed or gave nothing usable), as opposed to
+# a translation that was published with a wrong number, name or date. A missing translation is what
+# a pipeline without a model has too, so it must cost nothing: a failed model never scores a story
+# below what no model would.
+MISSING_TRANSLATION_CHECKS = frozenset({"no_translation"})
+
+
+def penalised_qa_flags(flags: tuple[str, ...]) -> list[str]:
+    """The distinct flags of a published translation that failed a check ("title:number_mismatch");
+    flags of a missing translation ("body:no_translation") are left out."""
+    return [f for f in dict.fromkeys(flags) if _check_of(f) not in MISSING_TRANSLATION_CHECKS]
+
+
+def _check_of(flag: str) -> str:
+    """The check named by a flag: "segment:check[:detail]" (services/translate) or a bare check."""
+    parts = flag.split(":")
+    return parts[1] if len(parts) > 1 else parts[0]
 
 
 def marketing_hits(content: ContentFacts, cfg: ScoringConfig) -> list[str]:
@@ -63,7 +83,8 @@ def quality_score(content: ContentFacts, config: ScoringConfig | None = None) ->
 
     p = c.penalties
     hits = marketing_hits(content, cfg)
-    penalty_qa = min(p.translation_qa_cap, p.translation_qa_flag * len(set(content.translation_qa_flags)))
+    qa_flags = penalised_qa_flags(content.translation_qa_flags)
+    penalty_qa = min(p.translation_qa_cap, p.translation_qa_flag * len(qa_flags))
     penalty_paywall = p.paywall_teaser if content.paywall_teaser else 0.0
     penalty_marketing = min(p.marketing_cap, p.marketing_hit * len(hits))
     final = clamp(blended - penalty_qa - penalty_paywall - penalty_marketing)
@@ -77,6 +98,7 @@ def quality_score(content: ContentFacts, config: ScoringConfig | None = None) ->
         "llm": rubric.mean() if rubric is not None else 0.0,
         "llm_weight": c.llm_weight if rubric is not None else 0.0,
         "marketing_hits": float(len(hits)),
+        "translation_qa_flags": float(len(qa_flags)),
         "penalty_translation_qa": penalty_qa,
         "penalty_paywall": penalty_paywall,
         "penalty_marketing": penalty_marketing,
@@ -86,4 +108,5 @@ def quality_score(content: ContentFacts, config: ScoringConfig | None = None) ->
         value=logistic_stretch(final, c.mapping), components=rounded(components),
         formula_version=cfg.formula_versions["quality"],
         llm_rubric=dict(rubric.scores) if rubric is not None else None,
+        reasons=quality_reasons(components, lang, c.zh_chars_per_word),
     )
