@@ -116,8 +116,14 @@ def test_quality_reasons_name_a_teaser_and_its_penalties() -> None:
     reasons = texts(quality_score(notice))
     assert reasons[0] == ("Only a paywall teaser is readable.", "付费墙后，只能读到导语。")
     assert any("translation check found 1 problem" in en for en, _ in reasons)
-    assert any("只是简讯或导语" in zh for _, zh in reasons)
+    assert ("Reads as a notice or a call to action, not news.", "更像通知或广告，而不是新闻。") in reasons
+    assert any("只是导语或短讯" in zh for _, zh in reasons)
     assert all(whole_sentence(en) and whole_sentence(zh) for en, zh in reasons)
+
+
+def test_an_empty_body_says_so() -> None:
+    detail = quality_score(ContentFacts(title="Project Glasswing", body="", language="en"))
+    assert texts(detail)[0] == ("No text beyond the title.", "除标题外没有正文。")
 
 
 def test_quality_reasons_keep_sentences_whole_when_many_apply() -> None:

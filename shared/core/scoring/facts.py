@@ -42,8 +42,9 @@ class EngagementFacts:
     def from_event(cls, engagement: Engagement | None) -> EngagementFacts | None:
         if engagement is None:
             return None
-        return cls(rank=engagement.rank, views=engagement.views, comments=engagement.comments,
-                   likes=engagement.likes)
+        return cls(
+            rank=engagement.rank, views=engagement.views, comments=engagement.comments, likes=engagement.likes
+        )
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,13 @@ class MemberFacts:
     @classmethod
     def from_member(cls, member: StoryMember) -> MemberFacts:
         return cls(
-            article_id=member.article_id, source_id=member.source_id, joined_at=member.joined_at,
-            source_weight=member.source_weight, published_at=member.published_at,
-            near_duplicate_of=member.near_duplicate_of, language=member.language,
+            article_id=member.article_id,
+            source_id=member.source_id,
+            joined_at=member.joined_at,
+            source_weight=member.source_weight,
+            published_at=member.published_at,
+            near_duplicate_of=member.near_duplicate_of,
+            language=member.language,
             engagement=EngagementFacts.from_event(member.engagement),
         )
 
@@ -176,8 +181,10 @@ class ContentFacts:
         if self.quality_rubric is not None:
             unknown = set(self.quality_rubric.scores) - QUALITY_RUBRIC_KEYS
             if unknown:
-                raise ValueError(f"unknown quality rubric keys {sorted(unknown)}; "
-                                 f"expected some of {sorted(QUALITY_RUBRIC_KEYS)}")
+                raise ValueError(
+                    f"unknown quality rubric keys {sorted(unknown)}; "
+                    f"expected some of {sorted(QUALITY_RUBRIC_KEYS)}"
+                )
 
 
 def content_facts_from_sections(

@@ -51,8 +51,9 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
     c: HotConstants = cfg.hot
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    members = tuple(sorted((m for m in story.members if m.joined_at <= now),
-                           key=lambda m: (m.joined_at, m.article_id)))
+    members = tuple(
+        sorted((m for m in story.members if m.joined_at <= now), key=lambda m: (m.joined_at, m.article_id))
+    )
     if not members:
         raise ValueError("no member of the story had joined by `now`: nothing to score")
 
@@ -69,8 +70,9 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
             independent.append(m)
         else:
             duplicate_weight += weight
-    independent_weight = sum(clamp(m.source_weight, c.source_weight_min, c.source_weight_max)
-                             for m in independent)
+    independent_weight = sum(
+        clamp(m.source_weight, c.source_weight_min, c.source_weight_max) for m in independent
+    )
     duplicate_credit = min(c.duplicate_cap, c.duplicate_fraction * duplicate_weight)
     coverage = independent_weight + duplicate_credit
 
@@ -102,5 +104,9 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
         "velocity_points": velocity_points,
         "raw": raw,
     }
-    return ScoreDetail(value=hill(raw, c.mapping), components=rounded(components),
-                       formula_version=cfg.formula_versions["hot"], reasons=hot_reasons(components))
+    return ScoreDetail(
+        value=hill(raw, c.mapping),
+        components=rounded(components),
+        formula_version=cfg.formula_versions["hot"],
+        reasons=hot_reasons(components),
+    )

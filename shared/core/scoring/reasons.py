@@ -16,7 +16,10 @@ Label = tuple[str, str | None]
 
 MAX_REASONS = 4
 # Below this many English-word equivalents the text is a teaser or a feed summary, not an article.
-SHORT_TEXT_UNITS = 80
+# (Quality's own teaser threshold is quality.full_text_units; its `full_text` component is used
+# when present.)
+SHORT_TEXT_UNITS = 60
+BRIEF_UNITS = 250
 LONG_TEXT_UNITS = 600
 # Originality below this: the article mostly repeats text published before it in the story.
 LOW_ORIGINALITY = 0.5
@@ -148,12 +151,53 @@ def hot_reasons(components: Mapping[str, float]) -> list[ScoreReason]:
 # --- Quality ----------------------------------------------------------------------------------
 
 
+def _size(units: float, language: str, zh_chars_per_word: float) -> tuple[str, str]:
+    """("About 850 words", "约 850 个英文词"); Chinese text is measured in characters."""
+    if language == "zh":
+        chars = units * zh_chars_per_word
+        n = _count(chars / 10) * 10 or _count(chars)
+        return f"About {n} Chinese characters", f"约 {n} 字"
+    n = _count(units / 10) * 10 or _count(units)
+    return f"About {n} words", f"约 {n} 个英文词"
+
+
+def _text_reason(c: Mapping[str, float], language: str, zh_chars_per_word: float) -> ScoreReason:
+    units = c.get("word_units", 0.0)
+    if units <= 0:
+        return _reason("No text beyond the title.", "除标题外没有正文。")
+    size_en, size_zh = _size(units, language, zh_chars_per_word)
+    if c.get("full_text", 1.0 if units >= SHORT_TEXT_UNITS else 0.0) < 1.0:
+        return _reason(
+            f"{size_en}: a teaser or a note, not a full article.",
+            f"{size_zh}：只是导语或短讯，不是完整文章。",
+        )
+    figures, quotes = _count(c.get("data_points", 0)), _count(c.get("quotes", 0))
+    detail_en = [_plural(figures, "figure")] if figures else []
+    detail_zh = [f"{figures} 个数据"] if figures else []
+    if quotes:
+        detail_en.append(_plural(quotes, "quote"))
+        detail_zh.append(f"{quotes} 处引语")
+    kind_en, kind_zh = "a short brief", "简讯"
+    if units >= LONG_TEXT_UNITS:
+        kind_en, kind_zh = "a long article", "长文"
+    elif units >= BRIEF_UNITS:
+        kind_en, kind_zh = "an article", "文章"
+    if detail_en:
+        return _reason(
+            f"{size_en}, {kind_en} with {' and '.join(detail_en)}.",
+            f"{size_zh}的{kind_zh}，含 {'、'.join(detail_zh)}。",
+        )
+    return _reason(
+        f"{size_en}, {kind_en} without figures or quotes.", f"{size_zh}的{kind_zh}，没有数据或引语。"
+    )
+
+
 def quality_reasons(
     components: Mapping[str, float], language: str, zh_chars_per_word: float = 1.7
 ) -> list[ScoreReason]:
     c = components
     reasons: list[ScoreReason] = []
-    # Penalties first: they explain a low score best.
+    # What stops the text from counting comes first; then what the text is; then minor notes.
     if c.get("penalty_paywall", 0.0) > 0:
         reasons.append(_reason("Only a paywall teaser is readable.", "付费墙后，只能读到导语。"))
     flags = _count(c.get("translation_qa_flags", 0))
@@ -164,51 +208,16 @@ def quality_reasons(
                 f"翻译检查发现 {flags} 处问题（数字、名称或日期）。",
             )
         )
+    if c.get("penalty_notice", 0.0) > 0:
+        reasons.append(
+            _reason("Reads as a notice or a call to action, not news.", "更像通知或广告，而不是新闻。")
+        )
+    reasons.append(_text_reason(c, language, zh_chars_per_word))
     hits = _count(c.get("marketing_hits", 0))
     if hits:
         reasons.append(
             _reason(f"Promotional wording ({_plural(hits, 'phrase')}).", f"含 {hits} 处营销或夸张用语。")
         )
-
-    units = c.get("word_units", 0.0)
-    figures = _count(c.get("data_points", 0))
-    quotes = _count(c.get("quotes", 0))
-    if language == "zh":
-        chars = _count(units * zh_chars_per_word / 10) * 10 or _count(units * zh_chars_per_word)
-        size_zh = f"约 {chars} 字"
-        size_en = f"About {chars} Chinese characters"
-    else:
-        size_en = f"About {_count(units / 10) * 10 or _count(units)} words"
-        size_zh = f"约 {_count(units / 10) * 10 or _count(units)} 个英文词"
-    if units < SHORT_TEXT_UNITS:
-        reasons.append(
-            _reason(
-                f"{size_en}: a short teaser or note, not a full article.",
-                f"{size_zh}：只是简讯或导语，不是完整文章。",
-            )
-        )
-    else:
-        detail_en = [_plural(figures, "figure")] if figures else []
-        detail_zh = [f"{figures} 个数据"] if figures else []
-        if quotes:
-            detail_en.append(_plural(quotes, "quote"))
-            detail_zh.append(f"{quotes} 处引语")
-        kind_en = "a long article" if units >= LONG_TEXT_UNITS else "an article"
-        kind_zh = "长文" if units >= LONG_TEXT_UNITS else "文章"
-        if detail_en:
-            reasons.append(
-                _reason(
-                    f"{size_en}, {kind_en} with {' and '.join(detail_en)}.",
-                    f"{size_zh}的{kind_zh}，含 {'、'.join(detail_zh)}。",
-                )
-            )
-        else:
-            reasons.append(
-                _reason(
-                    f"{size_en}, {kind_en} without figures or quotes.",
-                    f"{size_zh}的{kind_zh}，没有数据或引语。",
-                )
-            )
     if c.get("originality", 1.0) < LOW_ORIGINALITY:
         reasons.append(_reason("Mostly repeats earlier coverage of the story.", "内容大多重复此前的报道。"))
     if c.get("llm_weight", 0.0) > 0:
