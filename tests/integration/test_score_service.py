@@ -221,6 +221,11 @@ async def test_story_gains_three_sources_then_decays(
         assert scores[name]["formula_version"] == config.formula_versions[name]
         assert scores[name]["components"], name
     assert scores["impact"]["components"]["scope"] > 0.0  # covered in English and Chinese
+    # Readable reasons reach the stored item in both languages, built from the same components.
+    assert scores["hot"]["reasons"][0]["en"].startswith("4 independent sources in ")
+    assert "个独立来源" in scores["hot"]["reasons"][0]["zh"]
+    assert any(r["en"].startswith("Covered in English and Chinese") for r in scores["impact"]["reasons"])
+    assert all(r["en"] and r["zh"] for name in ("hot", "quality", "impact") for r in scores[name]["reasons"])
     assert scores["quality"]["components"]["llm_weight"] == 0.0
     assert scores["status"] == "ok" and "no LLM" in scores["reason"]
     assert after["sources"][0]["article_id"] == "n1" and len(after["sources"]) == 4
