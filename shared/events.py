@@ -257,11 +257,21 @@ class Analysis(Model):
 # --- score ------------------------------------------------------------------------------------
 
 
+class ScoreReason(Model):
+    """One readable sentence about a score, in both languages (built from its components)."""
+
+    en: str
+    zh: str
+
+
 class ScoreDetail(Model):
     value: float = Field(ge=0, le=100)
     components: dict[str, float] = Field(default_factory=dict)
     formula_version: str
     llm_rubric: dict[str, float] | None = None
+    # Whole sentences for readers ("4 independent sources in 6 hours" / "6 小时内 4 个独立来源"),
+    # most telling first; the numbers stay in `components` for machines.
+    reasons: list[ScoreReason] = Field(default_factory=list)
 
 
 class Scores(Model):

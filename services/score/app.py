@@ -32,8 +32,11 @@ def build(settings: Settings | None = None, now: Clock = utcnow, judge: RubricJu
             judge = LLMRubricJudge(gateway)
             service.shutdown.append(gateway.aclose)
     usecase = ScoreUseCase(
-        repository=MongoScoreStates(store), min_change=cfg.min_change_points,
-        rescore_window_h=cfg.rescore_window_h, now=now, judge=judge,
+        repository=MongoScoreStates(store),
+        min_change=cfg.min_change_points,
+        rescore_window_h=cfg.rescore_window_h,
+        now=now,
+        judge=judge,
     )
 
     async def on_analyzed(event: StoryEvent) -> Sequence[Outgoing]:
@@ -51,15 +54,35 @@ def build(settings: Settings | None = None, now: Clock = utcnow, judge: RubricJu
             await asyncio.sleep(cfg.rescore_interval_s)
             report = await usecase.decay_pass(publish)
             if report.published:
-                log.info("decay re-score", extra={"scanned": report.scanned, "published": report.published,
-                                                  "conflicts": report.skipped_conflict})
+                log.info(
+                    "decay re-score",
+                    extra={
+                        "scanned": report.scanned,
+                        "published": report.published,
+                        "conflicts": report.skipped_conflict,
+                    },
+                )
 
     service.background.append(rescore_young_stories)
-    register_stage(service.broker, service.settings, stage="score", subject=subjects.ANALYZED,
-                   durable="score", handler=on_analyzed, description="Analyzed stories to score")
-    register_stage(service.broker, service.settings, stage="score", subject=subjects.STORY_JOINED,
-                   durable="score-joined", handler=on_joined,
-                   description="Articles that joined a known story: re-score, no LLM work")
-    document_publisher(service.broker, subjects.SCORED,
-                       "Story with scores (trigger: analyzed, joined or decay)", StoryEvent)
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="score",
+        subject=subjects.ANALYZED,
+        durable="score",
+        handler=on_analyzed,
+        description="Analyzed stories to score",
+    )
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="score",
+        subject=subjects.STORY_JOINED,
+        durable="score-joined",
+        handler=on_joined,
+        description="Articles that joined a known story: re-score, no LLM work",
+    )
+    document_publisher(
+        service.broker, subjects.SCORED, "Story with scores (trigger: analyzed, joined or decay)", StoryEvent
+    )
     return service

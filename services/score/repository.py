@@ -63,6 +63,5 @@ class MongoScoreStates:
             try:
                 states.append(ScoreState.from_doc(doc))
             except (KeyError, ValueError) as exc:
-                log.warning("unreadable score state",
-                            extra={"story_id": doc.get("_id"), "error": str(exc)[:300]})
+                log.warning("unreadable score state", extra={"story_id": doc.get("_id"), "error": str(exc)})
         return states

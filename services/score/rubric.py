@@ -4,6 +4,7 @@ measurable signals; without an LLM the scores say so (reason, ``llm_weight`` 0 i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.core.scoring import LLMRubric
 from shared.events import StoryEvent
 from shared.llm import LLMOutputInvalid, LLMRequestRejected, PromptTemplate, StructuredResult, load_prompt
+
+log = logging.getLogger("newsroom.score.rubric")
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 PROMPT_NAME = "score_rubric"
@@ -34,9 +37,15 @@ class RubricAnswer(BaseModel):
 class StructuredCaller(Protocol):
     """What the judge needs of shared.llm.LLMGateway."""
 
-    async def structured(self, messages: Sequence[dict[str, str]], output: type[RubricAnswer], *,
-                         prompt_version: str, max_tokens: int = ...,
-                         temperature: float = ...) -> StructuredResult[RubricAnswer]: ...
+    async def structured(
+        self,
+        messages: Sequence[dict[str, str]],
+        output: type[RubricAnswer],
+        *,
+        prompt_version: str,
+        max_tokens: int = ...,
+        temperature: float = ...,
+    ) -> StructuredResult[RubricAnswer]: ...
 
 
 def rubric_messages(event: StoryEvent, prompt: PromptTemplate) -> list[dict[str, str]]:
@@ -44,8 +53,13 @@ def rubric_messages(event: StoryEvent, prompt: PromptTemplate) -> list[dict[str,
     text = (article.body or article.summary or "").strip()[:ARTICLE_CHARS]
     tags = ", ".join(t.en for t in analysis.tags) if analysis and analysis.tags else "none found"
     entities = ", ".join(e.en for e in analysis.entities) if analysis and analysis.entities else "none found"
-    return prompt.render(title=article.title, language=article.language, tags=tags, entities=entities,
-                         article=text or "(no text beyond the title)")
+    return prompt.render(
+        title=article.title,
+        language=article.language,
+        tags=tags,
+        entities=entities,
+        article=text or "(no text beyond the title)",
+    )
 
 
 class LLMRubricJudge:
@@ -58,10 +72,24 @@ class LLMRubricJudge:
         (LLMUnavailable) propagates: the pipeline waits and retries, as for the other LLM stages."""
         try:
             result = await self.gateway.structured(
-                rubric_messages(event, self.prompt), RubricAnswer, prompt_version=self.prompt.id,
-                max_tokens=200, temperature=0.0,
+                rubric_messages(event, self.prompt),
+                RubricAnswer,
+                prompt_version=self.prompt.id,
+                max_tokens=200,
+                temperature=0.0,
             )
         except (LLMOutputInvalid, LLMRequestRejected) as exc:
+            # Scored as if no model were configured (same value); logged so operators see a model
+            # that keeps failing, with the whole message (never cut mid-sentence).
+            log.warning(
+                "LLM rubric failed, scoring from measurable signals only",
+                extra={
+                    "story_id": event.story_id,
+                    "article_id": event.article_id,
+                    "error_type": type(exc).__name__,
+                    "error": str(exc),
+                },
+            )
             return None, None, f"LLM rubric rejected ({type(exc).__name__}): measurable signals only"
         answer: dict[str, Any] = result.value.model_dump()
         quality = LLMRubric({k: float(answer[k]) for k in ("depth", "relevance", "writing", "practicality")})

@@ -123,7 +123,9 @@ class ScoreState:
             "last_article": self.last_article_json,
             "cluster": self.cluster_json,
             "content": content_facts_to_doc(self.content) if self.content is not None else None,
-            "representative": None if rep is None else {
+            "representative": None
+            if rep is None
+            else {
                 "article_id": rep.article_id,
                 "published_or_seen_at": rep.published_or_seen_at,
                 "views": [_view_doc(v) for v in rep.views.values()],
@@ -144,7 +146,9 @@ class ScoreState:
             last_article_json=doc["last_article"],
             cluster_json=doc["cluster"],
             content=content_facts_from_doc(doc["content"]) if doc.get("content") else None,
-            representative=None if not rep else Representative(
+            representative=None
+            if not rep
+            else Representative(
                 article_id=rep["article_id"],
                 published_or_seen_at=rep["published_or_seen_at"],
                 views={v["language"]: _view_from(v) for v in rep["views"]},
@@ -200,8 +204,9 @@ def representative_of(event: StoryEvent, members: Sequence[StoryMember]) -> Repr
     return Representative(article.article_id, seen, views)
 
 
-def story_originality(rep: Representative, members: Sequence[StoryMember],
-                      texts: Mapping[str, TextView]) -> float:
+def story_originality(
+    rep: Representative, members: Sequence[StoryMember], texts: Mapping[str, TextView]
+) -> float:
     """Originality of the representative over the members published (or seen) before it."""
     earlier = [
         texts.get(m.article_id) or TextView(language=m.language, title=m.title, lead=None)
@@ -216,17 +221,27 @@ def paywall_teaser(article: Article) -> bool:
     return article.paywalled or (len(text) <= PAYWALL_TEASER_MAX_CHARS and looks_like_paywall_teaser(text))
 
 
-def content_facts(event: StoryEvent, members: Sequence[StoryMember], originality_value: float,
-                  quality_rubric: LLMRubric | None = None,
-                  impact_rubric: LLMRubric | None = None) -> ContentFacts:
+def content_facts(
+    event: StoryEvent,
+    members: Sequence[StoryMember],
+    originality_value: float,
+    quality_rubric: LLMRubric | None = None,
+    impact_rubric: LLMRubric | None = None,
+) -> ContentFacts:
     article, analysis = event.article, event.analysis
     text = f"{article.title}\n{article.body or article.summary or ''}"
     stated = analysis.user_counts if analysis else []
     user_counts = sorted({*stated, *parse_user_counts(text)}, reverse=True)
     return content_facts_from_sections(
-        article, analysis, event.translation, members, originality=originality_value,
-        user_counts=user_counts, paywall_teaser=paywall_teaser(article),
-        quality_rubric=quality_rubric, impact_rubric=impact_rubric,
+        article,
+        analysis,
+        event.translation,
+        members,
+        originality=originality_value,
+        user_counts=user_counts,
+        paywall_teaser=paywall_teaser(article),
+        quality_rubric=quality_rubric,
+        impact_rubric=impact_rubric,
     )
 
 
@@ -249,14 +264,18 @@ def compute(state: ScoreState, now: datetime, config: ScoringConfig) -> dict[str
     return {"hot": hot, "quality": quality_score(content, config), "impact": impact_score(content, config)}
 
 
-def scores_section(details: Mapping[str, ScoreDetail | None], trigger: Trigger, now: datetime,
-                   llm_reason: str | None) -> Scores:
+def scores_section(
+    details: Mapping[str, ScoreDetail | None], trigger: Trigger, now: datetime, llm_reason: str | None
+) -> Scores:
     full = details.get("quality") is not None and details.get("impact") is not None
     return Scores(
         status=SectionStatus.OK if full else SectionStatus.PARTIAL,
         reason=(llm_reason if full else HOT_ONLY_REASON),
-        hot=details.get("hot"), quality=details.get("quality"), impact=details.get("impact"),
-        trigger=trigger, computed_at=now,
+        hot=details.get("hot"),
+        quality=details.get("quality"),
+        impact=details.get("impact"),
+        trigger=trigger,
+        computed_at=now,
     )
 
 
@@ -284,16 +303,31 @@ class Decision:
     why: str  # for logs and tests
 
 
-def _emit(state: ScoreState, article: Article, cluster: Cluster, details: Mapping[str, ScoreDetail | None],
-          trigger: Trigger, now: datetime, out_id: str, llm_reason: str | None,
-          source: StoryEvent | None) -> Outgoing:
+def _emit(
+    state: ScoreState,
+    article: Article,
+    cluster: Cluster,
+    details: Mapping[str, ScoreDetail | None],
+    trigger: Trigger,
+    now: datetime,
+    out_id: str,
+    llm_reason: str | None,
+    source: StoryEvent | None,
+) -> Outgoing:
     scores = scores_section(details, trigger, now, llm_reason)
     cluster = cluster.model_copy(update={"members": list(state.members)})
     if source is not None:
         out = source.next(scores=scores, cluster=cluster)
     else:
-        out = StoryEvent(story_id=state.story_id, article_id=article.article_id, article=article,
-                         cluster=cluster, scores=scores, event_id=new_id(), trace_id=new_id())
+        out = StoryEvent(
+            story_id=state.story_id,
+            article_id=article.article_id,
+            article=article,
+            cluster=cluster,
+            scores=scores,
+            event_id=new_id(),
+            trace_id=new_id(),
+        )
     return Outgoing(subjects.SCORED, out, out_id)
 
 
@@ -305,17 +339,30 @@ def _base_state(state: ScoreState | None, event: StoryEvent) -> ScoreState:
     texts[event.article.article_id] = article_view(event.article)
     cluster_meta = event.cluster.model_copy(update={"members": []})
     if state is None:
-        return ScoreState(story_id=event.story_id, members=members, texts=texts,
-                          last_article_json=event.article.model_dump_json(),
-                          cluster_json=cluster_meta.model_dump_json())
-    return dataclasses.replace(state, members=members, texts=texts,
-                               last_article_json=event.article.model_dump_json(),
-                               cluster_json=cluster_meta.model_dump_json())
+        return ScoreState(
+            story_id=event.story_id,
+            members=members,
+            texts=texts,
+            last_article_json=event.article.model_dump_json(),
+            cluster_json=cluster_meta.model_dump_json(),
+        )
+    return dataclasses.replace(
+        state,
+        members=members,
+        texts=texts,
+        last_article_json=event.article.model_dump_json(),
+        cluster_json=cluster_meta.model_dump_json(),
+    )
 
 
-def on_analyzed(state: ScoreState | None, event: StoryEvent, now: datetime, config: ScoringConfig,
-                rubrics: tuple[LLMRubric | None, LLMRubric | None] = (None, None),
-                llm_reason: str | None = NO_LLM_REASON) -> Decision:
+def on_analyzed(
+    state: ScoreState | None,
+    event: StoryEvent,
+    now: datetime,
+    config: ScoringConfig,
+    rubrics: tuple[LLMRubric | None, LLMRubric | None] = (None, None),
+    llm_reason: str | None = NO_LLM_REASON,
+) -> Decision:
     """The story's full event: all three scores, always published."""
     new = _base_state(state, event)
     rep = representative_of(event, new.members)
@@ -323,14 +370,19 @@ def on_analyzed(state: ScoreState | None, event: StoryEvent, now: datetime, conf
     new = dataclasses.replace(new, content=content, representative=rep, llm_reason=llm_reason)
     details = compute(new, now, config)
     out_id = msg_id("score", event.event_id)
-    new = dataclasses.replace(new, last_values=score_values(details), version=new.version + 1,
-                              recent_events=remember(new.recent_events, event.event_id, out_id))
+    new = dataclasses.replace(
+        new,
+        last_values=score_values(details),
+        version=new.version + 1,
+        recent_events=remember(new.recent_events, event.event_id, out_id),
+    )
     out = _emit(new, event.article, event.cluster, details, "analyzed", now, out_id, llm_reason, event)
     return Decision(new, out, "analyzed: always published")
 
 
-def on_joined(state: ScoreState | None, event: StoryEvent, now: datetime, config: ScoringConfig,
-              min_change: float) -> Decision:
+def on_joined(
+    state: ScoreState | None, event: StoryEvent, now: datetime, config: ScoringConfig, min_change: float
+) -> Decision:
     """An article joined: publish when the member list grew or a score moved enough."""
     repeated = state.recent_events.get(event.event_id) if state is not None else None
     known = {m.article_id for m in state.members} if state is not None else set()
@@ -348,16 +400,26 @@ def on_joined(state: ScoreState | None, event: StoryEvent, now: datetime, config
         publish, why = bool(repeated), "redelivered: repeating the earlier decision"
     else:
         publish = grew or moved
-        why = ("joined: new member" if grew else "joined: scores moved" if moved
-               else "joined: nothing new and no score moved enough")
+        why = (
+            "joined: new member"
+            if grew
+            else "joined: scores moved"
+            if moved
+            else "joined: nothing new and no score moved enough"
+        )
     if not publish:
-        new = dataclasses.replace(new, version=new.version + 1,
-                                  recent_events=remember(new.recent_events, event.event_id, ""))
+        new = dataclasses.replace(
+            new, version=new.version + 1, recent_events=remember(new.recent_events, event.event_id, "")
+        )
         return Decision(new, None, why)
     out_id = repeated or msg_id("score", event.event_id)
     last = {**(state.last_values or {}), **values} if state is not None else values
-    new = dataclasses.replace(new, last_values=last, version=new.version + 1,
-                              recent_events=remember(new.recent_events, event.event_id, out_id))
+    new = dataclasses.replace(
+        new,
+        last_values=last,
+        version=new.version + 1,
+        recent_events=remember(new.recent_events, event.event_id, out_id),
+    )
     out = _emit(new, event.article, event.cluster, details, "joined", now, out_id, new.llm_reason, event)
     return Decision(new, out, why)
 
@@ -371,8 +433,9 @@ def on_decay(state: ScoreState, now: datetime, config: ScoringConfig, min_change
         old = {k: v for k, v in old.items() if k in values}
     if not rescore_needed(old, values, min_change):
         return Decision(state, None, "decay: no score moved enough")
-    new = dataclasses.replace(state, last_values={**(state.last_values or {}), **values},
-                              version=state.version + 1)
+    new = dataclasses.replace(
+        state, last_values={**(state.last_values or {}), **values}, version=state.version + 1
+    )
     article = Article.model_validate_json(state.last_article_json)
     cluster = Cluster.model_validate_json(state.cluster_json)
     out = _emit(new, article, cluster, details, "decay", now, decay_msg_id(new, values), new.llm_reason, None)

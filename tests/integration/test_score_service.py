@@ -46,7 +46,7 @@ BODY = (
     "six-month pause that the company said cost it $4.5 billion in written-off inventory.\n"
     "Under the new terms Nvidia pays 15% of the revenue from those sales to the US government, and "
     "each shipment above 1,000 units needs a separate end-user check.\n"
-    "\"We are glad to serve our customers in China again within the rules,\" Nvidia said in a "
+    '"We are glad to serve our customers in China again within the rules," Nvidia said in a '
     "statement. Analysts at two brokerages estimate the China business at $12 billion to $15 billion "
     "a year if volumes return to their 2024 level.\n"
     "Huawei, whose Ascend chips had filled part of the gap, did not comment."
@@ -54,48 +54,85 @@ BODY = (
 TITLE_ZH = "英伟达获准在新许可条款下向中国出货H20后续芯片"
 
 
-def member(article_id: str, source_id: str, joined: datetime, title: str, *, language: str = "en",
-           weight: float = 1.0) -> StoryMember:
+def member(
+    article_id: str,
+    source_id: str,
+    joined: datetime,
+    title: str,
+    *,
+    language: str = "en",
+    weight: float = 1.0,
+) -> StoryMember:
     return StoryMember(
-        article_id=article_id, source_id=source_id, source_name=source_id.title(), source_weight=weight,
-        url=f"https://{source_id}.example.com/{article_id}", title=title, language=language,  # type: ignore[arg-type]
-        published_at=joined - timedelta(minutes=2), joined_at=joined,
+        article_id=article_id,
+        source_id=source_id,
+        source_name=source_id.title(),
+        source_weight=weight,
+        url=f"https://{source_id}.example.com/{article_id}",
+        title=title,
+        language=language,  # type: ignore[arg-type]
+        published_at=joined - timedelta(minutes=2),
+        joined_at=joined,
     )
 
 
 def article(m: StoryMember, body: str | None, summary: str | None) -> Article:
     return Article(
-        article_id=m.article_id, source_id=m.source_id, source_name=m.source_name,
-        source_weight=m.source_weight, url=m.url, canonical_url=m.url, title=m.title, summary=summary,
-        body=body, language=m.language, published_at=m.published_at, fetched_at=m.joined_at,
+        article_id=m.article_id,
+        source_id=m.source_id,
+        source_name=m.source_name,
+        source_weight=m.source_weight,
+        url=m.url,
+        canonical_url=m.url,
+        title=m.title,
+        summary=summary,
+        body=body,
+        language=m.language,
+        published_at=m.published_at,
+        fetched_at=m.joined_at,
     )
 
 
 FIRST = member("n1", "wire", T0, TITLE, weight=1.2)
 JOINS = [
-    (member("n2", "techdesk", T0 + timedelta(minutes=10), "Nvidia cleared to resume China AI chip sales"),
-     "Nvidia can sell a new China-only accelerator again after Washington approved licences."),
-    (member("n3", "36kr", T0 + timedelta(minutes=20), "美国批准英伟达对华出售新款AI芯片", language="zh"),
-     "美国商务部向英伟达发放许可,允许其向中国客户出售H20的后续型号。"),
-    (member("n4", "chipweekly", T0 + timedelta(minutes=30), "What the Nvidia China licence means for Huawei"),
-     "Huawei's Ascend line loses its clearest opening as Nvidia returns to the Chinese market."),
+    (
+        member("n2", "techdesk", T0 + timedelta(minutes=10), "Nvidia cleared to resume China AI chip sales"),
+        "Nvidia can sell a new China-only accelerator again after Washington approved licences.",
+    ),
+    (
+        member("n3", "36kr", T0 + timedelta(minutes=20), "美国批准英伟达对华出售新款AI芯片", language="zh"),
+        "美国商务部向英伟达发放许可,允许其向中国客户出售H20的后续型号。",
+    ),
+    (
+        member(
+            "n4", "chipweekly", T0 + timedelta(minutes=30), "What the Nvidia China licence means for Huawei"
+        ),
+        "Huawei's Ascend line loses its clearest opening as Nvidia returns to the Chinese market.",
+    ),
 ]
 
 
 def analyzed_event() -> StoryEvent:
     return StoryEvent(
-        story_id="story-nv", article_id=FIRST.article_id, article=article(FIRST, BODY, None),
+        story_id="story-nv",
+        article_id=FIRST.article_id,
+        article=article(FIRST, BODY, None),
         cluster=Cluster(story_id="story-nv", is_new=True, method="new", members=[FIRST]),
-        translation=Translation(status=SectionStatus.OK, source_language="en",
-                                title=Bilingual(zh=TITLE_ZH)),
+        translation=Translation(status=SectionStatus.OK, source_language="en", title=Bilingual(zh=TITLE_ZH)),
         analysis=Analysis(
             status=SectionStatus.OK,
-            tags=[Tag(id="chips", en="Chips", zh="芯片", source="local"),
-                  Tag(id="regulation-policy", en="Policy & regulation", zh="政策监管", source="local")],
-            entities=[Entity(id="nvidia", en="Nvidia", kind="company", source="local"),
-                      Entity(id="huawei", en="Huawei", kind="company", source="local")],
-            amounts=[Amount(text="$4.5 billion", value=4.5e9, currency="USD", usd=4.5e9),
-                     Amount(text="$15 billion", value=15e9, currency="USD", usd=15e9)],
+            tags=[
+                Tag(id="chips", en="Chips", zh="芯片", source="local"),
+                Tag(id="regulation-policy", en="Policy & regulation", zh="政策监管", source="local"),
+            ],
+            entities=[
+                Entity(id="nvidia", en="Nvidia", kind="company", source="local"),
+                Entity(id="huawei", en="Huawei", kind="company", source="local"),
+            ],
+            amounts=[
+                Amount(text="$4.5 billion", value=4.5e9, currency="USD", usd=4.5e9),
+                Amount(text="$15 billion", value=15e9, currency="USD", usd=15e9),
+            ],
         ),
     )
 
@@ -104,9 +141,12 @@ def joined_event(index: int) -> StoryEvent:
     new, summary = JOINS[index]
     members = [FIRST, *(m for m, _ in JOINS[: index + 1])]
     return StoryEvent(
-        story_id="story-nv", article_id=new.article_id, article=article(new, None, summary),
-        cluster=Cluster(story_id="story-nv", is_new=False, method="embedding", similarity=0.86,
-                        members=members),
+        story_id="story-nv",
+        article_id=new.article_id,
+        article=article(new, None, summary),
+        cluster=Cluster(
+            story_id="story-nv", is_new=False, method="embedding", similarity=0.86, members=members
+        ),
     )
 
 
@@ -141,7 +181,9 @@ async def test_story_gains_three_sources_then_decays(
     url = nats_url(nats)
     fast = StageDelivery(max_deliver=3, ack_wait_s=30.0, batch_size=4, retry_delay_s=0.05)
     settings = Settings(
-        nats_url=url, mongo_url=mongo_server, mongo_db=mongo_db_name,
+        nats_url=url,
+        mongo_url=mongo_server,
+        mongo_db=mongo_db_name,
         delivery=DeliverySettings(score=fast, publish=fast, outage_retry_delay_s=0.1),
         # The decay loop runs every 0.2 s; it publishes only when the (injected) clock moved Hot.
         score=ScoreSettings(min_change_points=MIN_CHANGE, rescore_window_h=48.0, rescore_interval_s=0.2),
@@ -221,6 +263,11 @@ async def test_story_gains_three_sources_then_decays(
         assert scores[name]["formula_version"] == config.formula_versions[name]
         assert scores[name]["components"], name
     assert scores["impact"]["components"]["scope"] > 0.0  # covered in English and Chinese
+    # Readable reasons reach the stored item in both languages, built from the same components.
+    assert scores["hot"]["reasons"][0]["en"].startswith("4 independent sources in ")
+    assert "个独立来源" in scores["hot"]["reasons"][0]["zh"]
+    assert any(r["en"].startswith("Covered in English and Chinese") for r in scores["impact"]["reasons"])
+    assert all(r["en"] and r["zh"] for name in ("hot", "quality", "impact") for r in scores[name]["reasons"])
     assert scores["quality"]["components"]["llm_weight"] == 0.0
     assert scores["status"] == "ok" and "no LLM" in scores["reason"]
     assert after["sources"][0]["article_id"] == "n1" and len(after["sources"]) == 4

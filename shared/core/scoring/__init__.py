@@ -29,20 +29,43 @@ from shared.core.scoring.text import count_quotes, parse_user_counts
 from shared.events import ScoreDetail
 
 __all__ = [
-    "ContentFacts", "EngagementFacts", "LLMRubric", "MemberFacts", "ScoringConfig", "ScoringConfigError",
-    "StoryFacts", "TextView", "content_facts_from_doc", "content_facts_from_sections",
-    "content_facts_to_doc", "count_quotes", "default_config", "hot_score", "impact_score",
-    "looks_like_paywall_teaser", "originality", "parse_config", "parse_user_counts", "quality_score",
-    "rescore_needed", "score_all", "score_values", "story_facts_from_members",
+    "ContentFacts",
+    "EngagementFacts",
+    "LLMRubric",
+    "MemberFacts",
+    "ScoringConfig",
+    "ScoringConfigError",
+    "StoryFacts",
+    "TextView",
+    "content_facts_from_doc",
+    "content_facts_from_sections",
+    "content_facts_to_doc",
+    "count_quotes",
+    "default_config",
+    "hot_score",
+    "impact_score",
+    "looks_like_paywall_teaser",
+    "originality",
+    "parse_config",
+    "parse_user_counts",
+    "quality_score",
+    "rescore_needed",
+    "score_all",
+    "score_values",
+    "story_facts_from_members",
 ]
 
 
-def score_all(story: StoryFacts, content: ContentFacts, now: datetime,
-              config: ScoringConfig | None = None) -> dict[str, ScoreDetail]:
+def score_all(
+    story: StoryFacts, content: ContentFacts, now: datetime, config: ScoringConfig | None = None
+) -> dict[str, ScoreDetail]:
     """{"hot", "quality", "impact"} for one story at `now`."""
     cfg = config or default_config()
-    return {"hot": hot_score(story, now, cfg), "quality": quality_score(content, cfg),
-            "impact": impact_score(content, cfg)}
+    return {
+        "hot": hot_score(story, now, cfg),
+        "quality": quality_score(content, cfg),
+        "impact": impact_score(content, cfg),
+    }
 
 
 def score_values(scores: Mapping[str, ScoreDetail | None]) -> dict[str, float]:

@@ -90,6 +90,7 @@ class QualityPenalties:
     paywall_teaser: float
     marketing_hit: float
     marketing_cap: float
+    notice: float
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class QualityConstants:
     weights: Mapping[str, float]
     substance_weights: Mapping[str, float]
     length_scale: float
+    full_text_units: float
     zh_chars_per_word: float
     data_points_scale: float
     quotes_scale: float
@@ -141,6 +143,7 @@ class ScoringConfig:
     impact: ImpactConstants
     marketing_phrases: PhraseList
     paywall_phrases: PhraseList
+    notice_phrases: PhraseList
     event_type_weights: Mapping[str, float]
     entity_weights: Mapping[str, float]
     entity_regions: Mapping[str, str]
@@ -230,33 +233,62 @@ def gazetteer_impact_weights(entities_text: str | None) -> dict[str, float]:
 
 def parse_config(scoring_text: str, entities_text: str | None = None) -> ScoringConfig:
     """Build the config from the texts of scoring.yaml and (optionally) entities.yaml."""
-    raw = _section(yaml.safe_load(scoring_text), SCORING_FILE, {
-        "version", "formula_versions", "hot", "quality", "impact", "marketing_phrases",
-        "paywall_phrases", "event_type_weights", "entity_overrides", "entity_fallback", "entity_regions",
-    })
+    raw = _section(
+        yaml.safe_load(scoring_text),
+        SCORING_FILE,
+        {
+            "version",
+            "formula_versions",
+            "hot",
+            "quality",
+            "impact",
+            "marketing_phrases",
+            "paywall_phrases",
+            "notice_phrases",
+            "event_type_weights",
+            "entity_overrides",
+            "entity_fallback",
+            "entity_regions",
+        },
+    )
     versions = _section(raw["formula_versions"], "formula_versions", set(SCORE_NAMES))
 
     hot_raw = _section(raw["hot"], "hot", set(HotConstants.__dataclass_fields__))
     hot_fields = {k: _number(v, f"hot.{k}") for k, v in hot_raw.items() if k not in ("engagement", "mapping")}
     hot = HotConstants(
         **hot_fields,
-        engagement=_numbers(hot_raw["engagement"], "hot.engagement", EngagementConstants,
-                            positive=set(EngagementConstants.__dataclass_fields__)),
+        engagement=_numbers(
+            hot_raw["engagement"],
+            "hot.engagement",
+            EngagementConstants,
+            positive=set(EngagementConstants.__dataclass_fields__),
+        ),
         mapping=_numbers(hot_raw["mapping"], "hot.mapping", HillMapping, positive={"k", "p"}),
     )
     if hot.half_life_h <= 0 or hot.velocity_tau_h <= 0 or hot.source_weight_min <= 0:
         raise ScoringConfigError("hot: half_life_h, velocity_tau_h and source_weight_min must be > 0")
 
     q_raw = _section(raw["quality"], "quality", set(QualityConstants.__dataclass_fields__))
-    r_raw = _section(q_raw["readability"], "quality.readability",
-                     set(ReadabilityConstants.__dataclass_fields__))
+    r_raw = _section(
+        q_raw["readability"], "quality.readability", set(ReadabilityConstants.__dataclass_fields__)
+    )
     quality = QualityConstants(
         weights=_weights(q_raw["weights"], "quality.weights", QUALITY_COMPONENTS),
-        substance_weights=_weights(q_raw["substance_weights"], "quality.substance_weights",
-                                   SUBSTANCE_COMPONENTS),
-        **{k: _number(q_raw[k], f"quality.{k}", positive=True) for k in (
-            "length_scale", "zh_chars_per_word", "data_points_scale", "quotes_scale", "structure_full",
-            "reputation_full")},
+        substance_weights=_weights(
+            q_raw["substance_weights"], "quality.substance_weights", SUBSTANCE_COMPONENTS
+        ),
+        **{
+            k: _number(q_raw[k], f"quality.{k}", positive=True)
+            for k in (
+                "length_scale",
+                "full_text_units",
+                "zh_chars_per_word",
+                "data_points_scale",
+                "quotes_scale",
+                "structure_full",
+                "reputation_full",
+            )
+        },
         readability=ReadabilityConstants(
             en_sentence_words=_band(r_raw["en_sentence_words"], "quality.readability.en_sentence_words"),
             en_word_chars=_band(r_raw["en_word_chars"], "quality.readability.en_word_chars"),
@@ -275,20 +307,37 @@ def parse_config(scoring_text: str, entities_text: str | None = None) -> Scoring
     impact = ImpactConstants(
         weights=_weights(i_raw["weights"], "impact.weights", IMPACT_COMPONENTS),
         entity_decay=tuple(_number(d, "impact.entity_decay") for d in decay),
-        **{k: _number(i_raw[k], f"impact.{k}", positive=k in {"entities_full", "money_base_usd", "money_half",
-                                                                "users_base", "users_half"})
-           for k in ("entities_full", "unknown_entity_weight", "second_tag_bonus", "untagged_weight",
-                     "money_base_usd", "money_half", "users_base", "users_half", "scope_multilingual",
-                     "scope_per_extra_region", "llm_weight")},
+        **{
+            k: _number(
+                i_raw[k],
+                f"impact.{k}",
+                positive=k in {"entities_full", "money_base_usd", "money_half", "users_base", "users_half"},
+            )
+            for k in (
+                "entities_full",
+                "unknown_entity_weight",
+                "second_tag_bonus",
+                "untagged_weight",
+                "money_base_usd",
+                "money_half",
+                "users_base",
+                "users_half",
+                "scope_multilingual",
+                "scope_per_extra_region",
+                "llm_weight",
+            )
+        },
         mapping=_numbers(i_raw["mapping"], "impact.mapping", LogisticMapping, positive={"scale"}),
     )
     for name, w in (("quality.llm_weight", quality.llm_weight), ("impact.llm_weight", impact.llm_weight)):
         if w > 1:
             raise ScoringConfigError(f"{name}: must be within 0..1")
 
-    entity_weights = {**_unit_weights(raw["entity_fallback"], "entity_fallback"),
-                      **gazetteer_impact_weights(entities_text),
-                      **_unit_weights(raw["entity_overrides"], "entity_overrides")}
+    entity_weights = {
+        **_unit_weights(raw["entity_fallback"], "entity_fallback"),
+        **gazetteer_impact_weights(entities_text),
+        **_unit_weights(raw["entity_overrides"], "entity_overrides"),
+    }
     regions_raw = raw["entity_regions"]
     if not isinstance(regions_raw, dict):
         raise ScoringConfigError("entity_regions: expected a mapping of region -> ids")
@@ -302,9 +351,12 @@ def parse_config(scoring_text: str, entities_text: str | None = None) -> Scoring
     return ScoringConfig(
         version=int(raw["version"]),
         formula_versions={k: str(v) for k, v in versions.items()},
-        hot=hot, quality=quality, impact=impact,
+        hot=hot,
+        quality=quality,
+        impact=impact,
         marketing_phrases=_phrases(raw["marketing_phrases"], "marketing_phrases"),
         paywall_phrases=_phrases(raw["paywall_phrases"], "paywall_phrases"),
+        notice_phrases=_phrases(raw["notice_phrases"], "notice_phrases"),
         event_type_weights=_unit_weights(raw["event_type_weights"], "event_type_weights"),
         entity_weights=entity_weights,
         entity_regions=entity_regions,

@@ -42,8 +42,9 @@ class EngagementFacts:
     def from_event(cls, engagement: Engagement | None) -> EngagementFacts | None:
         if engagement is None:
             return None
-        return cls(rank=engagement.rank, views=engagement.views, comments=engagement.comments,
-                   likes=engagement.likes)
+        return cls(
+            rank=engagement.rank, views=engagement.views, comments=engagement.comments, likes=engagement.likes
+        )
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,13 @@ class MemberFacts:
     @classmethod
     def from_member(cls, member: StoryMember) -> MemberFacts:
         return cls(
-            article_id=member.article_id, source_id=member.source_id, joined_at=member.joined_at,
-            source_weight=member.source_weight, published_at=member.published_at,
-            near_duplicate_of=member.near_duplicate_of, language=member.language,
+            article_id=member.article_id,
+            source_id=member.source_id,
+            joined_at=member.joined_at,
+            source_weight=member.source_weight,
+            published_at=member.published_at,
+            near_duplicate_of=member.near_duplicate_of,
+            language=member.language,
             engagement=EngagementFacts.from_event(member.engagement),
         )
 
@@ -158,6 +163,9 @@ class ContentFacts:
     coverage_languages: frozenset[str] = field(default_factory=frozenset)
     quality_rubric: LLMRubric | None = None
     impact_rubric: LLMRubric | None = None
+    # Display names of the tag and entity ids above, id -> (English, Chinese or None), for the
+    # readable reasons; an id without a label is shown as itself.
+    labels: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.originality <= 1.0:
@@ -173,8 +181,10 @@ class ContentFacts:
         if self.quality_rubric is not None:
             unknown = set(self.quality_rubric.scores) - QUALITY_RUBRIC_KEYS
             if unknown:
-                raise ValueError(f"unknown quality rubric keys {sorted(unknown)}; "
-                                 f"expected some of {sorted(QUALITY_RUBRIC_KEYS)}")
+                raise ValueError(
+                    f"unknown quality rubric keys {sorted(unknown)}; "
+                    f"expected some of {sorted(QUALITY_RUBRIC_KEYS)}"
+                )
 
 
 def content_facts_from_sections(
@@ -209,7 +219,18 @@ def content_facts_from_sections(
         coverage_languages=frozenset(m.language for m in members if m.language != "other"),
         quality_rubric=quality_rubric,
         impact_rubric=impact_rubric,
+        labels=analysis_labels(analysis),
     )
+
+
+def analysis_labels(analysis: Analysis | None) -> dict[str, tuple[str, str | None]]:
+    """id -> (en, zh) for the analysis' tags and entities."""
+    if analysis is None:
+        return {}
+    labels: dict[str, tuple[str, str | None]] = {t.id: (t.en, t.zh) for t in analysis.tags}
+    for entity in analysis.entities:
+        labels.setdefault(entity.id, (entity.en, entity.zh))
+    return labels
 
 
 def _rubric_doc(rubric: LLMRubric | None) -> dict[str, object] | None:
@@ -245,6 +266,7 @@ def content_facts_to_doc(content: ContentFacts) -> dict[str, object]:
         "coverage_languages": sorted(content.coverage_languages),
         "quality_rubric": _rubric_doc(content.quality_rubric),
         "impact_rubric": _rubric_doc(content.impact_rubric),
+        "labels": {k: [en, zh] for k, (en, zh) in content.labels.items()},
     }
 
 
@@ -280,4 +302,16 @@ def content_facts_from_doc(doc: Mapping[str, object]) -> ContentFacts:
         coverage_languages=frozenset(str(lang) for lang in seq("coverage_languages")),
         quality_rubric=_rubric_from(quality_rubric),
         impact_rubric=_rubric_from(impact_rubric),
+        labels=_labels_from(doc.get("labels")),
     )
+
+
+def _labels_from(raw: object) -> dict[str, tuple[str, str | None]]:
+    if not isinstance(raw, Mapping):
+        return {}
+    labels: dict[str, tuple[str, str | None]] = {}
+    for key, value in raw.items():
+        if isinstance(value, list | tuple) and value and isinstance(value[0], str):
+            zh = value[1] if len(value) > 1 and isinstance(value[1], str) else None
+            labels[str(key)] = (value[0], zh)
+    return labels

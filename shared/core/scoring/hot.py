@@ -8,6 +8,7 @@ from datetime import datetime
 from shared.core.scoring.config import EngagementConstants, HotConstants, ScoringConfig, default_config
 from shared.core.scoring.facts import EngagementFacts, MemberFacts, StoryFacts
 from shared.core.scoring.mapping import clamp, hill, log_ramp, rounded
+from shared.core.scoring.reasons import hot_reasons
 from shared.events import ScoreDetail
 
 
@@ -50,8 +51,9 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
     c: HotConstants = cfg.hot
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    members = tuple(sorted((m for m in story.members if m.joined_at <= now),
-                           key=lambda m: (m.joined_at, m.article_id)))
+    members = tuple(
+        sorted((m for m in story.members if m.joined_at <= now), key=lambda m: (m.joined_at, m.article_id))
+    )
     if not members:
         raise ValueError("no member of the story had joined by `now`: nothing to score")
 
@@ -68,8 +70,9 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
             independent.append(m)
         else:
             duplicate_weight += weight
-    independent_weight = sum(clamp(m.source_weight, c.source_weight_min, c.source_weight_max)
-                             for m in independent)
+    independent_weight = sum(
+        clamp(m.source_weight, c.source_weight_min, c.source_weight_max) for m in independent
+    )
     duplicate_credit = min(c.duplicate_cap, c.duplicate_fraction * duplicate_weight)
     coverage = independent_weight + duplicate_credit
 
@@ -85,8 +88,11 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
     engagement_points = c.engagement_weight * math.log1p(engagement)
     velocity_points = c.velocity_weight * math.log1p(velocity)
     raw = (coverage_points + engagement_points) * decay + velocity_points
+    span_h = _hours((independent[-1].joined_at - independent[0].joined_at).total_seconds())
     components = {
         "independent_sources": float(len(independent)),
+        "sources_zh": float(sum(1 for m in independent if m.language == "zh")),
+        "span_h": span_h,
         "duplicates": float(len(members) - len(independent)),
         "coverage": coverage,
         "coverage_points": coverage_points,
@@ -98,5 +104,9 @@ def hot_score(story: StoryFacts, now: datetime, config: ScoringConfig | None = N
         "velocity_points": velocity_points,
         "raw": raw,
     }
-    return ScoreDetail(value=hill(raw, c.mapping), components=rounded(components),
-                       formula_version=cfg.formula_versions["hot"])
+    return ScoreDetail(
+        value=hill(raw, c.mapping),
+        components=rounded(components),
+        formula_version=cfg.formula_versions["hot"],
+        reasons=hot_reasons(components),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shared.core.scoring.config import ScoringConfig, default_config
 from shared.core.scoring.facts import ContentFacts
 from shared.core.scoring.mapping import clamp, log_hill, logistic_stretch, rounded
+from shared.core.scoring.reasons import Label, impact_reasons
 from shared.events import ScoreDetail
 
 
@@ -15,9 +16,25 @@ def entity_component(entity_ids: tuple[str, ...], cfg: ScoringConfig) -> float:
     return clamp(combined / cfg.impact.entities_full)
 
 
+def weighty_entities(content: ContentFacts, cfg: ScoringConfig) -> list[Label]:
+    """Named entities, heaviest first (ties keep the analysis order), as (en, zh) labels."""
+    ids = sorted(dict.fromkeys(content.entity_ids), key=lambda e: -cfg.entity_weight(e))
+    return [content.labels.get(e, (e, None)) for e in ids]
+
+
+def leading_event_types(content: ContentFacts, cfg: ScoringConfig) -> list[Label]:
+    """The tags that count as event types, strongest first, as (en, zh) labels."""
+    ids = sorted(
+        (t for t in dict.fromkeys(content.tags) if t in cfg.event_type_weights),
+        key=lambda t: -cfg.event_type_weights[t],
+    )
+    return [content.labels.get(t, (t.replace("-", " ").capitalize(), None)) for t in ids]
+
+
 def event_type_component(tags: tuple[str, ...], cfg: ScoringConfig) -> float:
-    weights = sorted((cfg.event_type_weights[t] for t in dict.fromkeys(tags) if t in cfg.event_type_weights),
-                     reverse=True)
+    weights = sorted(
+        (cfg.event_type_weights[t] for t in dict.fromkeys(tags) if t in cfg.event_type_weights), reverse=True
+    )
     if not weights:
         return cfg.impact.untagged_weight
     bonus = cfg.impact.second_tag_bonus * weights[1] if len(weights) > 1 else 0.0
@@ -58,14 +75,21 @@ def impact_score(content: ContentFacts, config: ScoringConfig | None = None) -> 
     final = local if rubric is None else (1.0 - c.llm_weight) * local + c.llm_weight * rubric.mean()
     components = {
         **signals,
-        "money": money, "users": users, "regions": float(regions),
+        "money": money,
+        "users": users,
+        "regions": float(regions),
+        "max_usd": max(content.amounts_usd, default=0.0),
+        "max_users": float(max(content.user_counts, default=0)),
+        "multilingual": 1.0 if len(content.coverage_languages) >= 2 else 0.0,
         "local": local,
         "llm": rubric.mean() if rubric is not None else 0.0,
         "llm_weight": c.llm_weight if rubric is not None else 0.0,
         "final": final,
     }
     return ScoreDetail(
-        value=logistic_stretch(final, c.mapping), components=rounded(components),
+        value=logistic_stretch(final, c.mapping),
+        components=rounded(components),
         formula_version=cfg.formula_versions["impact"],
         llm_rubric=dict(rubric.scores) if rubric is not None else None,
+        reasons=impact_reasons(components, weighty_entities(content, cfg), leading_event_types(content, cfg)),
     )

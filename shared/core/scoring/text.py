@@ -40,6 +40,20 @@ _EN_SCALE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9
 _ZH_SCALE = {"万": 1e4, "亿": 1e8}
 
 
+# A line that is a bare link, or a short "Label: value" record ("Score: 319", "By: mmsc",
+# "Discussion: https://..."): feed metadata, not text written for the reader.
+_URL_LINE = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$", re.IGNORECASE)
+_FIELD_LINE = re.compile(
+    r"^\s*[A-Za-z][A-Za-z ]{0,24}:\s*(?:https?://\S+|[^\s.!?。！？]+(?:\s+[^\s.!?。！？]+){0,2})\s*$"
+)
+
+
+def prose(body: str) -> str:
+    """The body without metadata lines (bare links, short "Label: value" records)."""
+    kept = [line for line in body.splitlines() if not (_URL_LINE.match(line) or _FIELD_LINE.match(line))]
+    return "\n".join(kept)
+
+
 def is_chinese(language: str) -> bool:
     return language == "zh"
 
@@ -107,8 +121,9 @@ def sentence_stats(text: str, language: str) -> SentenceStats | None:
     letters = _LETTERS_WORD.findall(text)
     if not word_counts or not letters:
         return None
-    return SentenceStats(len(word_counts), sum(word_counts) / len(word_counts),
-                         sum(len(w) for w in letters) / len(letters))
+    return SentenceStats(
+        len(word_counts), sum(word_counts) / len(word_counts), sum(len(w) for w in letters) / len(letters)
+    )
 
 
 def _contains(text: str, lowered: str, phrase: str) -> bool:
