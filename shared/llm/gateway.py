@@ -871,8 +871,11 @@ class LLMGateway:
                 # Cut off well before max_tokens: the server shortened the answer to fit its context
                 # (llama-cpp-python does so silently): its context is what this request used.
                 state.learn_context(completion.input_tokens + completion.output_tokens, "learned")
-                log.info("%s: context window learned from a shortened answer: %d tokens",
-                         self.base_url, self.context_tokens)
+                log.info(
+                    "%s: context window learned from a shortened answer: %d tokens",
+                    self.base_url,
+                    self.context_tokens,
+                )
             per_token = state.speed.observe(latency, completion.input_tokens, completion.output_tokens)
             fastest = state.speed.fastest or per_token
             if others_in_flight and per_token > 2.5 * fastest:
