@@ -729,14 +729,20 @@ class LLMGateway:
         # plain outage, so the switch is kept only if the next format then gets an answer.
         probing: FormatMode | None = None
         while True:
-            mode = self.format_mode()
-            request = self._request(messages, output, mode, max_tokens, temperature)
-            prompt = self._fit(request, max_tokens)
-            sent_max = int(request["max_tokens"])
-            estimate = prompt + sent_max
             await self._request_bucket.acquire(1)
-            await self._token_bucket.acquire(estimate)
             await state.limiter.acquire()
+            # Built once a slot is ours: a call that waited in the limiter sends with what the
+            # endpoint taught the calls before it (format, context, instructions).
+            try:
+                mode = self.format_mode()
+                request = self._request(messages, output, mode, max_tokens, temperature)
+                prompt = self._fit(request, max_tokens)
+                sent_max = int(request["max_tokens"])
+                estimate = prompt + sent_max
+                await self._token_bucket.acquire(estimate)
+            except BaseException:
+                await state.limiter.release()
+                raise
             LLM_CONCURRENCY_LIMIT.labels(self.task, self.model).set(state.limiter.limit)
             timeout = self._timeout(prompt, sent_max)
             hold_s = 0.0
@@ -871,8 +877,11 @@ class LLMGateway:
                 # Cut off well before max_tokens: the server shortened the answer to fit its context
                 # (llama-cpp-python does so silently): its context is what this request used.
                 state.learn_context(completion.input_tokens + completion.output_tokens, "learned")
-                log.info("%s: context window learned from a shortened answer: %d tokens",
-                         self.base_url, self.context_tokens)
+                log.info(
+                    "%s: context window learned from a shortened answer: %d tokens",
+                    self.base_url,
+                    self.context_tokens,
+                )
             per_token = state.speed.observe(latency, completion.input_tokens, completion.output_tokens)
             fastest = state.speed.fastest or per_token
             if others_in_flight and per_token > 2.5 * fastest:

@@ -344,3 +344,14 @@ async def test_a_loop_cut_off_at_the_limit_is_not_asked_again(server: ScriptedLL
         await ask(gateway(server), max_tokens=400)
     assert not isinstance(caught.value, LLMAnswerTruncated)  # no split either: it would loop again
     assert len(server.requests) == 1
+
+
+async def test_calls_waiting_in_the_limiter_send_with_the_format_learned_meanwhile(
+    server: ScriptedLLM,
+) -> None:
+    server.reject_json_schema = True
+    server.responder = lambda request: segments_reply(VALID)
+    gw = gateway(server, concurrency_start=1, concurrency=1)
+    await asyncio.gather(*(ask(gw, messages(f"标题{i}")) for i in range(4)))
+    kinds = [r["response_format"]["type"] for r in server.requests]
+    assert kinds.count("json_schema") == 1 and len(kinds) == 5  # one probe for the four calls
