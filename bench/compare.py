@@ -48,6 +48,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     return {
         "articles_per_s": stages["articles_per_s"],
         "e2e_articles_per_s": e2e.get("articles_per_s"),
+        "e2e_ratio_to_compute_bound": e2e.get("ratio_to_compute_bound"),
+        "e2e_processes": e2e.get("processes"),
         "cpu_s_per_story_all_stages": stages["cpu_s_per_story_all_stages"],
         "processes": stages["processes"],
         "events_carry_vector": stages["events_carry_vector"],
