@@ -36,7 +36,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.publish.search_index import SearchIndex
 from shared.core.item_times import last_material_change
+from shared.core.search_terms import query_terms
 from shared.events import Bilingual, Entity, Language, Tag
 from shared.items import Item
 from shared.storage import ITEMS, MongoStore
@@ -57,6 +59,10 @@ TIME_SORTS = frozenset({"time", "updated"})
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_QUERY_TERMS = 8
+# Search through the term index: up to this many matching ids the page is read with ``_id $in``;
+# beyond it the list is walked in sort order, WALK_BATCH items at a time (see ``_walk``).
+MAX_ID_LIST = 2000
+WALK_BATCH = 200
 
 # The list never needs the long texts: leave them in the database (top-level exclusions only).
 LIST_PROJECTION: dict[str, int] = {"body": 0, "analysis": 0}
@@ -200,9 +206,10 @@ def _converters() -> tuple[Any, Any]:
 
 
 def _segment(text: str) -> list[str]:
-    import jieba
+    # The compact shared tokenizer with the domain words (台积电 stays one word), not stock jieba.
+    from shared.core.keyphrases import zh_tokenizer
 
-    return [token for token in jieba.lcut(text) if token.strip()]
+    return [token for token in zh_tokenizer().lcut(text) if token.strip()]
 
 
 def search_terms(query: str) -> list[str]:
@@ -369,6 +376,10 @@ class ItemQueries:
     store: MongoStore
     max_page_size: int = MAX_PAGE_SIZE
     skipped_invalid: int = field(default=0, init=False)
+    search_index: SearchIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.search_index = SearchIndex(self.store)
 
     @property
     def _items(self) -> Any:
@@ -397,15 +408,26 @@ class ItemQueries:
         terms = search_clauses(query)
         if not terms:
             raise ValueError("the query has no searchable words")
-        return await self._page(terms + (filters or ItemFilter()).clauses(), sort, limit, cursor)
+        filter_clauses = (filters or ItemFilter()).clauses()
+        # The term index (services/publish/search_index.py) when it is complete; else the scan.
+        ids = await self.search_index.matching(query_terms(search_terms(query)))
+        if ids is None:
+            return await self._page(terms + filter_clauses, sort, limit, cursor)
+        if len(ids) <= MAX_ID_LIST:
+            return await self._page([{"_id": {"$in": sorted(ids)}}, *filter_clauses], sort, limit, cursor)
+        return await self._page(filter_clauses, sort, limit, cursor, only_ids=ids)
 
     async def _page(
-        self, clauses: list[dict[str, Any]], sort: SortKey, limit: int | None, cursor: str | None
+        self, clauses: list[dict[str, Any]], sort: SortKey, limit: int | None, cursor: str | None,
+        only_ids: set[str] | None = None,
     ) -> ItemPage:
         size = min(clamp_page_size(limit), self.max_page_size)
         path = SORT_FIELDS[sort]
         after = Cursor.decode(cursor, sort) if cursor else None
-        docs = await self._after(clauses, path, after, size + 1)
+        if only_ids is None:
+            docs = await self._after(clauses, path, after, size + 1)
+        else:
+            docs = await self._walk(clauses, sort, after, size + 1, only_ids)
         items = list(self._summaries(docs[:size]))
         next_cursor = None
         if len(docs) > size:
@@ -432,6 +454,28 @@ class ItemQueries:
             if after.sort not in TIME_SORTS and len(docs) < want:
                 docs += await self._find([*clauses, {path: None}], [("_id", -1)], want - len(docs))
         return docs
+
+    async def _walk(
+        self, clauses: list[dict[str, Any]], sort: SortKey, after: Cursor | None, want: int,
+        only_ids: set[str],
+    ) -> list[dict[str, Any]]:
+        """The list in sort order, read in batches, keeping the items in ``only_ids``: for a term
+        found in many items, cheaper than ``_id $in`` of all of them (nx-27017, measured: 140 ms
+        for 5,000 ids, 810 ms for 20,000) because a page fills after ~want / share items."""
+        path = SORT_FIELDS[sort]
+        found: list[dict[str, Any]] = []
+        position = after
+        while len(found) < want:
+            batch = await self._after(clauses, path, position, WALK_BATCH)
+            found += [d for d in batch if d["_id"] in only_ids]
+            if len(batch) < WALK_BATCH:
+                break
+            last_value = _get_path(batch[-1], path)
+            ties = sum(1 for d in batch if _get_path(d, path) == last_value)
+            if position is not None and position.value == last_value and ties == len(batch):
+                ties += position.ties_shown
+            position = Cursor(sort, last_value, batch[-1]["_id"], ties)
+        return found[:want]
 
     async def _rest_of_ties(
         self, clauses: list[dict[str, Any]], path: str, after: Cursor, want: int
