@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.publish import queries as queries_module
-from services.publish.queries import ItemQueries
+from services.publish.queries import ItemQueries, SortKey
 from services.publish.read_api import create_read_app
 from services.publish.search_index import ITEM_TERMS, POSTINGS, TERM_SOURCES, SearchIndex
 from shared.llm.prompts import load_glossary
@@ -118,8 +118,9 @@ async def test_the_index_answers_as_the_scan_did(store: MongoStore, q: str, expe
     assert [i.id for i in indexed.items] == [i.id for i in scan.items] == expected
 
 
+@pytest.mark.parametrize("sort", ["hot", "time"])
 async def test_frequent_terms_walk_the_list_page_by_page(
-    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch, sort: SortKey
 ) -> None:
     items = [
         make_item(
@@ -141,7 +142,7 @@ async def test_frequent_terms_walk_the_list_page_by_page(
         monkeypatch.setattr(queries_module, "WALK_BATCH", 4)
         queries, seen, cursor = ItemQueries(store), [], None
         while True:
-            page = await queries.search("openai", sort="hot", limit=7, cursor=cursor)
+            page = await queries.search("openai", sort=sort, limit=7, cursor=cursor)
             seen += [i.id for i in page.items]
             if page.next_cursor is None:
                 break
