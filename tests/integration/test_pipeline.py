@@ -55,6 +55,12 @@ def test_same_article_twice_yields_one_item(stack: Stack, tmp_path: Path) -> Non
     time.sleep(3.0)
     assert stack.mongo().items.count_documents({}) == 3
     assert len(published_events(stack)) == 3
+    # publish files every item in the search index once, and marks it complete at start-up.
+    db = stack.mongo()
+    assert db.search_state.find_one({"_id": "postings"})["complete"] is True
+    assert sorted(d["_id"] for d in db.search_item_terms.find()) == sorted(d["_id"] for d in db.items.find())
+    postings = list(db.search_postings.find())
+    assert postings and all(len(d["ids"]) == len(set(d["ids"])) for d in postings)
 
 
 def test_sigkill_mid_run_loses_and_doubles_nothing(stack: Stack, tmp_path: Path) -> None:
