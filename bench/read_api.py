@@ -115,7 +115,7 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
     """File the bulk-inserted items in the term index the way publish files them (same terms, same
     collections), but in bulk: one postings document per term written once (filing 100k items one
     by one through the write path would take longer than the bench)."""
-    from services.publish.search_index import ITEM_TERMS, POSTINGS, STATE, STATE_ID
+    from services.publish.search_index import ITEM_TERMS, POSTINGS, STATE, STATE_ID, posting_key
     from shared.core.search_terms import TERMS_VERSION, item_terms
     from shared.llm.prompts import load_glossary
 
@@ -131,9 +131,9 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
             by_template[template] = frozenset(item_terms(doc, glossary))
         terms = by_template[template]
         for term in terms:
-            postings.setdefault(term, []).append(doc["_id"])
+            postings.setdefault(posting_key(term, doc["_id"]), []).append(doc["_id"])
         item_rows.append({"_id": doc["_id"], "terms": sorted(terms), "v": TERMS_VERSION})
-    rows = [{"_id": term, "ids": ids} for term, ids in postings.items()]
+    rows = [{"_id": key, "ids": ids} for key, ids in postings.items()]
     for start in range(0, len(rows), 200):
         await store.collection(POSTINGS).insert_many(rows[start : start + 200])
     for start in range(0, len(item_rows), 1000):
@@ -142,10 +142,11 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
     sizes = sorted(len(ids) for ids in postings.values())
     return {
         "index": "terms",
-        "terms": len(rows),
+        "terms": len({key.rsplit("#", 1)[0] for key in postings}),
+        "postings_documents": len(rows),
         "terms_per_item": round(statistics.fmean(len(t) for t in by_template.values()), 1),
-        "largest_postings": sizes[-1],
-        "median_postings": sizes[len(sizes) // 2],
+        "largest_postings_document": sizes[-1],
+        "median_postings_document": sizes[len(sizes) // 2],
     }
 
 

@@ -1,7 +1,11 @@
 """The search index: postings by term, read by ``_id`` (what nx-27017 answers without a scan).
 
 Collections:
-- ``search_postings``: ``{_id: term, ids: [item id, ...]}`` (terms: shared/core/search_terms.py).
+- ``search_postings``: ``{_id: "term#b", ids: [item id, ...]}`` (terms: shared/core/search_terms.py),
+  each term's ids split over POSTING_BUCKETS documents by a hash of the item id: nx-27017 rewrites
+  a whole document on ``$addToSet``, so a frequent term's one big document made every new item
+  cost ~150 ms to file at 10k items (measured); a lookup reads all buckets of a term in the same
+  single ``_id $in`` query.
 - ``search_item_terms``: ``{_id: item id, terms: [...], v: TERMS_VERSION}``: what an item is filed
   under now, so a changed text loses its old terms.
 - ``search_state``: ``{_id: "postings", v: TERMS_VERSION, complete: true}`` once every stored item
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -47,6 +52,15 @@ TERM_FIELDS = {
 # The same, as top-level Item fields (for ``Item.model_dump(include=...)``).
 TERM_SOURCES = {"title", "summary", "keyphrases", "tags", "entities", "sources"}
 BACKFILL_BATCH = 200
+POSTING_BUCKETS = 16
+
+
+def posting_key(term: str, item_id: str) -> str:
+    return f"{term}#{zlib.crc32(item_id.encode('utf-8')) % POSTING_BUCKETS:x}"
+
+
+def posting_keys(term: str) -> list[str]:
+    return [f"{term}#{bucket:x}" for bucket in range(POSTING_BUCKETS)]
 
 
 class SearchIndex:
@@ -61,8 +75,10 @@ class SearchIndex:
         previous = await self.store.get(ITEM_TERMS, item_id)
         old = set(previous.get("terms") or []) if previous else set()
         added, removed = terms - old, old - terms
-        updates = [UpdateOne({"_id": t}, {"$addToSet": {"ids": item_id}}, upsert=True) for t in sorted(added)]
-        updates += [UpdateOne({"_id": t}, {"$pull": {"ids": item_id}}) for t in sorted(removed)]
+        add = {"$addToSet": {"ids": item_id}}
+        updates = [UpdateOne({"_id": posting_key(t, item_id)}, add, upsert=True) for t in sorted(added)]
+        pull = {"$pull": {"ids": item_id}}
+        updates += [UpdateOne({"_id": posting_key(t, item_id)}, pull) for t in sorted(removed)]
         if updates:
             await self.store.collection(POSTINGS).bulk_write(updates, ordered=False)
         if updates or previous is None or previous.get("v") != TERMS_VERSION:
@@ -80,10 +96,11 @@ class SearchIndex:
         wanted = sorted(set(terms))
         if not wanted or not await self.is_complete():
             return None
-        found = {
-            d["_id"]: d.get("ids") or []
-            async for d in self.store.collection(POSTINGS).find({"_id": {"$in": wanted}})
-        }
+        keys = [key for term in wanted for key in posting_keys(term)]
+        found: dict[str, set[str]] = {}
+        async for doc in self.store.collection(POSTINGS).find({"_id": {"$in": keys}}):
+            term = doc["_id"].rsplit("#", 1)[0]
+            found.setdefault(term, set()).update(doc.get("ids") or [])
         if len(found) < len(wanted):
             return set()
         postings = sorted(found.values(), key=len)

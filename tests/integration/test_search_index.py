@@ -12,7 +12,7 @@ import pytest
 from services.publish import queries as queries_module
 from services.publish.queries import ItemQueries, SortKey
 from services.publish.read_api import create_read_app
-from services.publish.search_index import ITEM_TERMS, POSTINGS, TERM_SOURCES, SearchIndex
+from services.publish.search_index import ITEM_TERMS, POSTINGS, TERM_SOURCES, SearchIndex, posting_keys
 from shared.llm.prompts import load_glossary
 from shared.settings import Settings
 from shared.storage import ITEMS, MongoStore
@@ -31,8 +31,9 @@ async def store(mongo_server: str, mongo_db_name: str) -> AsyncIterator[MongoSto
 
 
 async def postings(store: MongoStore, term: str) -> list[str]:
-    doc = await store.get(POSTINGS, term)
-    return list(doc["ids"]) if doc else []
+    """The ids filed under a term (over its buckets), in storage order: a double would show."""
+    found = store.collection(POSTINGS).find({"_id": {"$in": posting_keys(term)}})
+    return [item_id async for doc in found for item_id in doc["ids"]]
 
 
 def search_ids(response: httpx.Response) -> list[str]:
