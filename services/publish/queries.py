@@ -1,15 +1,16 @@
 """The read-side query layer over the ``items`` collection: list with filters, sort and cursor
 pagination; one item; full-text search in English and Chinese; tag counts; the view counter.
 
-Search: MongoDB ``$text`` does not segment Chinese, and nx-27017 (the embedded and test server) has no
-text index. So the documents are not tokenised at all: the *query* is segmented (jieba, Traditional
-folded to Simplified as well) and every term must occur as a substring, case-insensitively, in one of
-the short fields (titles, summaries, tag and entity labels, key phrases, source titles). Substring
-matching is what Chinese search needs anyway (jieba's "台积" + "电" still matches 台积电), needs no
-extra stored field (the Item contract stays as it is) and gives the same answer on nx-27017 and on
-real MongoDB. Terms go in as escaped string ``$regex`` (never a BSON regex: nx-27017 mis-evaluates
-those), so user input can not inject a pattern. The cost is a collection scan per search; the long
-analysis and body texts are not searched to keep that scan cheap.
+Search: the query is segmented (Chinese with jieba's domain dictionary, Traditional folded to
+Simplified) and looked up in the term index that publish keeps (services/publish/search_index.py:
+postings by term, read by ``_id``, the one lookup nx-27017 answers without a scan; terms from
+shared/core/search_terms.py). The matching ids give the page either by ``_id $in`` or, for a term
+found in many items, by walking the list in sort order (``_walk``): whichever costs less at that
+share (``ID_LIST_VS_WALK``, measured). While the index is not complete (a data dir from before it,
+being filed at publish start-up) search falls back to the scan it replaced: every term must occur
+as a substring, case-insensitively, in one of the short fields (titles, summaries, tag and entity
+labels, key phrases, source titles), as escaped string ``$regex`` (never a BSON regex: nx-27017
+mis-evaluates those), a collection scan per search (1-2 s at 10,000 items on nx-27017).
 
 nx-27017 quirks this module stays clear of (all *measured*, silently empty results): equality on an
 array-of-documents path (``tags.id``) once that path has an index (the items collection has one),
