@@ -102,6 +102,11 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters as Simplified (characters only; other text unchanged)."""
+    return _t2s().convert(text) if _HAN.search(text) else text
+
+
 def fold_for_matching(text: str) -> str:
     """NFKC, case-fold, Traditional→Simplified and collapsed whitespace: for matching only."""
     folded = unicodedata.normalize("NFKC", text).casefold()

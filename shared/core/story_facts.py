@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.core.entities import find_entities
-from shared.core.language import fold_for_matching
+from shared.core.language import fold_for_matching, to_simplified
 from shared.core.money import find_years, parse_amounts
 
 # Names like gpt-5.5, qwen2.5-coder, b30a, v4, r1-0528, nvl144: a letter followed (possibly after
@@ -71,6 +71,10 @@ def model_names(text: str) -> set[str]:
         token = token.strip(".-")
         if _LETTER_THEN_DIGIT.search(token):
             names.add(token)
+            # "deepseek-v4" is also "V4" in a headline that names the brand in Chinese.
+            brand, _, rest = token.partition("-")
+            if rest and not any(ch.isdigit() for ch in brand) and _LETTER_THEN_DIGIT.search(rest):
+                names.add(rest)
     for name, version in _NAME_VERSION.findall(text.translate(_DASHES)):
         if name.lower() not in _NOT_A_NAME:
             names.add(f"{name.lower()}{version}")
@@ -111,6 +115,8 @@ class StoryFacts:
 
     @classmethod
     def of(cls, title: str, lead: str) -> StoryFacts:
+        # The gazetteer and the amount parser read Simplified Chinese: 字節跳動 is 字节跳动.
+        title, lead = to_simplified(title), to_simplified(lead)
         both = f"{title}\n{lead}"
         return cls(
             title_models=model_names(title),
@@ -167,8 +173,11 @@ def _any_same_amount(some: Iterable[float], others: Iterable[float]) -> bool:
 def conflict(article: StoryFacts, story: StoryFacts) -> str | None:
     """Why ``article`` cannot belong to ``story`` (a short reason), or None when nothing contradicts."""
     if article.title_models and story.title_models:
-        # Either title's names must be mentioned by the other side: "Qwen2.5" vs "Qwen2.5-Coder"
-        # fails one way (the Coder post never says plain Qwen2.5) and is vetoed.
+        # Headlines name the model they are about: "Qwen2.5" and "Qwen2.5-Coder" are different
+        # releases even though the Qwen2.5 post's lead mentions the Coder and vice versa. Either
+        # title's names must also be mentioned by the other side.
+        if not (article.title_models & story.title_models):
+            return "model"
         if not (article.title_models & story.models) or not (story.title_models & article.models):
             return "model"
     if article.title_amounts and story.title_amounts:
