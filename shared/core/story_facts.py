@@ -39,6 +39,11 @@ _NOT_A_NAME = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec top the and for with over under about "
     "phase series part chapter day week year years days weeks step level tier".split()
 )
+# Variant words that make another model of the same family: "GPT-5.5 mini" is not "GPT-5.5".
+_VARIANT = re.compile(
+    r"([a-z0-9]+(?:[.\-][a-z0-9]+)*)[ \-](mini|nano|pro|max|lite|flash|turbo|plus|ultra|air|preview|"
+    r"instruct|coder|vl|omni|edit|embedding|guard|math|audio|vision)(?![a-z0-9])"
+)
 _DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−"})
 
 # Event types, English and (Simplified, folded) Chinese keywords. A title may have several.
@@ -77,8 +82,17 @@ def model_names(text: str) -> set[str]:
                 names.add(rest)
     for name, version in _NAME_VERSION.findall(text.translate(_DASHES)):
         if name.lower() not in _NOT_A_NAME:
-            names.add(f"{name.lower()}{version}")
+            names.add(f"{name.lower()}-{version}")  # "GPT 5.5" is written "GPT-5.5" too
+    for base, variant in _VARIANT.findall(folded):
+        if _LETTER_THEN_DIGIT.search(base):
+            names.add(f"{base}-{variant}")
     return names
+
+
+def specific_names(names: set[str]) -> set[str]:
+    """Without the names that a longer name in the set extends ("gpt-5.5" beside "gpt-5.5-mini"):
+    a headline is about its most specific model."""
+    return {n for n in names if not any(o != n and o.startswith(n) for o in names)}
 
 
 def event_types(text: str) -> set[str]:
@@ -119,7 +133,7 @@ class StoryFacts:
         title, lead = to_simplified(title), to_simplified(lead)
         both = f"{title}\n{lead}"
         return cls(
-            title_models=model_names(title),
+            title_models=specific_names(model_names(title)),
             models=model_names(both),
             title_amounts=amounts_usd(title),
             amounts=amounts_usd(both),

@@ -12,7 +12,7 @@ def facts(title: str, lead: str = "") -> StoryFacts:
 def test_model_names_are_folded_and_sizes_are_not_names() -> None:
     assert "gpt-5.5" in model_names("OpenAI launches GPT‑5.5")
     assert {"qwen2.5-coder"} <= model_names("Qwen2.5-Coder: Code More, Learn More!")
-    assert "opus5" in model_names("Anthropic launches Claude Opus 5 with a 1 million token context")
+    assert "opus-5" in model_names("Anthropic launches Claude Opus 5 with a 1 million token context")
     assert model_names("字节开源3B视频模型，一张4090就能跑") == set()
     assert {"deepseek-v4", "v4"} <= model_names("DeepSeek-V4 is out")
     assert model_names("Revenue rose in October 2026") == set()
@@ -71,3 +71,10 @@ def test_missing_facts_never_veto() -> None:
 def test_facts_round_trip_through_json() -> None:
     original = facts("Nvidia Completes First $10 Billion Investment in OpenAI in 2026", "GPT-5.5")
     assert StoryFacts.from_json(original.to_json()) == original
+
+
+def test_a_variant_of_a_model_is_another_model() -> None:
+    launch = facts("OpenAI launches GPT-5.5, says new model cuts hallucinations by half")
+    mini = facts("OpenAI releases GPT-5.5 mini for developers at a fifth of the price", "GPT-5.5")
+    assert conflict(mini, launch) == "model"
+    assert conflict(facts("Qwen2.5 VL! Qwen2.5 VL!"), facts("Qwen2.5 VL！Qwen2.5 VL！")) is None
