@@ -108,6 +108,98 @@ def bench_documents(count: int, now: datetime) -> list[dict[str, Any]]:
     return docs
 
 
+# --- the search index ----------------------------------------------------------------------------
+
+
+async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool) -> dict[str, Any]:
+    """File the bulk-inserted items in the term index the way publish files them (same terms, same
+    collections), but in bulk: one postings document per term written once (filing 100k items one
+    by one through the write path would take longer than the bench)."""
+    from services.publish.search_index import ITEM_TERMS, POSTINGS, STATE, STATE_ID
+    from shared.core.search_terms import TERMS_VERSION, item_terms
+    from shared.llm.prompts import load_glossary
+
+    if skip:
+        return {"index": "off (scan)"}
+    glossary = load_glossary()
+    by_template: dict[str, frozenset[str]] = {}
+    postings: dict[str, list[str]] = {}
+    item_rows = []
+    for doc in docs:
+        template = doc["_id"].rsplit("-", 1)[0]  # the bench repeats the sample stories
+        if template not in by_template:
+            by_template[template] = frozenset(item_terms(doc, glossary))
+        terms = by_template[template]
+        for term in terms:
+            postings.setdefault(term, []).append(doc["_id"])
+        item_rows.append({"_id": doc["_id"], "terms": sorted(terms), "v": TERMS_VERSION})
+    rows = [{"_id": term, "ids": ids} for term, ids in postings.items()]
+    for start in range(0, len(rows), 200):
+        await store.collection(POSTINGS).insert_many(rows[start : start + 200])
+    for start in range(0, len(item_rows), 1000):
+        await store.collection(ITEM_TERMS).insert_many(item_rows[start : start + 1000])
+    await store.upsert(STATE, STATE_ID, {"complete": True, "v": TERMS_VERSION, "items": len(docs)})
+    sizes = sorted(len(ids) for ids in postings.values())
+    return {
+        "index": "terms",
+        "terms": len(rows),
+        "terms_per_item": round(statistics.fmean(len(t) for t in by_template.values()), 1),
+        "largest_postings": sizes[-1],
+        "median_postings": sizes[len(sizes) // 2],
+    }
+
+
+async def time_index_writes(store: Any, docs: list[dict[str, Any]], count: int = 10) -> dict[str, Any]:
+    """The publish write path's cost of filing: new items (all terms added), then a redelivery."""
+    from services.publish.search_index import SearchIndex
+    from shared.llm.prompts import load_glossary
+
+    index = SearchIndex(store, load_glossary())
+    new, again = [], []
+    for n, doc in enumerate(docs[:count]):
+        fresh = {**doc, "_id": f"bench-new-{n}"}
+        t0 = time.perf_counter()
+        await index.index_item(fresh["_id"], fresh)
+        new.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        await index.index_item(fresh["_id"], fresh)
+        again.append(time.perf_counter() - t0)
+    return {
+        "new_item_ms_median": round(statistics.median(new) * 1000, 1),
+        "redelivery_ms_median": round(statistics.median(again) * 1000, 1),
+    }
+
+
+async def time_in_process(store: Any, rounds: int = 20) -> dict[str, Any]:
+    """Wall and CPU time (this process only: the query layer, not the database server) per call,
+    sequential, no HTTP: separates the work per request from queueing on a loaded machine."""
+    from services.publish.queries import ItemQueries
+
+    queries = ItemQueries(store)
+    calls = {
+        "list_hot": lambda: queries.list_items(limit=20),
+        "search_TSMC": lambda: queries.search("TSMC", limit=20),
+        "search_台积电": lambda: queries.search("台积电", limit=20),
+        "search_OpenAI_device": lambda: queries.search("OpenAI device", limit=20),
+    }
+    out: dict[str, Any] = {}
+    for name, call in calls.items():
+        await call()  # warm (the tokenizer loads on the first Chinese query)
+        walls, cpus = [], []
+        for _ in range(rounds):
+            w0, c0 = time.perf_counter(), time.process_time()
+            await call()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        walls.sort()
+        out[name] = {
+            "wall_p50_ms": round(percentile(walls, 0.5) * 1000, 1),
+            "wall_p95_ms": round(percentile(walls, 0.95) * 1000, 1),
+            "cpu_mean_ms": round(statistics.fmean(cpus) * 1000, 1),
+        }
+    return out
+
+
 # --- the server side (this process) -----------------------------------------------------------
 
 
@@ -133,8 +225,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         docs = bench_documents(args.items, datetime.now(UTC))
         for start in range(0, len(docs), 1000):
-            await store.collection(ITEMS).insert_many(docs[start:start + 1000])
+            await store.collection(ITEMS).insert_many(docs[start : start + 1000])
         load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        index_info = await build_search_index(store, docs, args.no_index)
+        index_info["build_s"] = round(time.perf_counter() - started, 2)
+        if not args.no_index:
+            index_info["write_path"] = await time_index_writes(store, docs)
+        in_process = await time_in_process(store)
 
         port = free_port()
         app = create_read_app(store, Settings(), rate_limit=None)
@@ -163,12 +261,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 base + "/api/v1/search?q=OpenAI+device&limit=20",
             ],
         }
+        if args.only:
+            scenarios = {k: v for k, v in scenarios.items() if k in args.only.split(",") or k == "list_hot"}
         results: dict[str, Any] = {}
         for name, urls in scenarios.items():
             seconds = args.seconds if name == "list_hot" else max(2.0, args.seconds / 4)
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--load", json.dumps(urls), "--seconds", str(seconds),
-                "--concurrency", str(args.concurrency), stdout=asyncio.subprocess.PIPE,
+                sys.executable,
+                __file__,
+                "--load",
+                json.dumps(urls),
+                "--seconds",
+                str(seconds),
+                "--concurrency",
+                str(args.concurrency),
+                stdout=asyncio.subprocess.PIPE,
             )
             out, _ = await proc.communicate()
             results[name] = json.loads(out)
@@ -201,6 +308,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, r in results.items()
         },
         "insert_s": round(load_s, 2),
+        "search_index": index_info,
+        "in_process": in_process,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
@@ -214,10 +323,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: run as the load generator
     parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--no-index", action="store_true", help="search by the scan (no term index)")
+    parser.add_argument("--only", help="comma-separated scenarios to run (default: all)")
     args = parser.parse_args()
     if args.load:
-        print(json.dumps(asyncio.run(generate_load(json.loads(args.load), args.seconds, args.concurrency,
-                                                   args.warmup))))
+        print(
+            json.dumps(
+                asyncio.run(generate_load(json.loads(args.load), args.seconds, args.concurrency, args.warmup))
+            )
+        )
         return
     print(json.dumps(asyncio.run(run(args)), indent=2))
 

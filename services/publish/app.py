@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from services.publish.search_index import TERM_SOURCES, SearchIndex
 from services.publish.webhooks import WebhookDispatcher
 from shared import subjects
 from shared.core.items import merge_event, pending_with
@@ -100,13 +102,30 @@ def build(settings: Settings | None = None) -> Service:
     assert store is not None
     webhooks = webhook_dispatcher(service.settings)
     glossary = load_glossary()  # the pairing guard of source titles (names must map)
+    search_index = SearchIndex(store, glossary)
+    backfill: list[asyncio.Task[int]] = []
     if webhooks is not None:
         service.startup.append(webhooks.start)
         service.shutdown.append(webhooks.stop)
 
+    async def start_backfill() -> None:  # items stored before the index: filed in the background
+        backfill.append(asyncio.create_task(search_index.backfill()))
+
+    async def stop_backfill() -> None:
+        for task in backfill:
+            task.cancel()
+
+    service.startup.append(start_backfill)
+    service.shutdown.append(stop_backfill)
+
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
         item, announced = await fold(store, event, glossary)
-        if item is None or item.version <= announced:
+        if item is None:
+            return []
+        # Every delivery (a redelivery too: idempotent), before the ack: a crash after the item
+        # write but before filing is finished on the redelivery.
+        await search_index.index_item(item.id, item.model_dump(mode="json", include=TERM_SOURCES))
+        if item.version <= announced:
             return []
         started = time.time()
         # Announce here, not via the return value: the announced version is recorded only after
