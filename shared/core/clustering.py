@@ -18,6 +18,13 @@ Stages, cheapest and surest first; the first stage that matches decides:
    closer to S than any other story in the index is, so an article landing in a crowd of
    same-company stories joins none of them.
 
+**Conflict vetoes** (shared.core.story_facts) apply to stages 2 and 3: a story whose facts
+contradict the article's (another model name or version in the title, another money amount,
+another year, another event type of the same company, no organisation in common) is passed over
+and the next-best story is tried; every story close enough to matter is checked, so the result
+does not depend on which story happened to arrive first. A story's closest neighbour (for the
+mutual-best rule) ignores stories its facts contradict.
+
 Everything else starts a new story whose id is the stable id of its first article. The index is
 pure and in memory (no I/O, no clock: ``now`` is passed in), bounded by a time window, and
 deterministic for the same input order. ``snapshot()``/``restore()`` give plain JSON-able dicts.

@@ -47,11 +47,12 @@ _VARIANT = re.compile(
 _DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−"})
 
 # Event types, English and (Simplified, folded) Chinese keywords. A title may have several.
+# 上线 ("goes live") is left out of launch: it says the same of a data centre or a service.
 _EVENT_PATTERNS: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern)
     for name, pattern in {
         "launch": r"\b(launch\w*|releas\w*|unveil\w*|introduc\w*|debut\w*|open-sourc\w*|rolls? out|"
-        r"is here|is out|arrives?)\b|发布|推出|开源|亮相|上线|问世|来了",
+        r"is here|is out|arrives?)\b|发布|推出|开源|亮相|问世|来了",
         "funding": r"\b(rais\w*|funding|valu\w*|invest\w*|share sale|stake|round)\b|融资|估值|投资|老股|入股",
         "earnings": r"\b(revenue|earnings|quarterly|profit|sales|forecast\w*|guidance)\b|营收|财报|财季|"
         r"净利|营业额|财测|指引",
