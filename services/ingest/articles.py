@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from shared.core.extraction import ExtractedArticle, html_to_text
 from shared.core.feeds import FeedEntry
-from shared.core.language import detect_language
+from shared.core.language import detect_article_language
 from shared.core.timeparse import BEIJING, parse_published
 from shared.core.urls import InvalidURLError, article_id, canonical_url
 from shared.events import Article, Language, stable_id
@@ -49,6 +49,7 @@ def build_article(
     *,
     page: ExtractedArticle | None = None,
     teaser: bool = False,
+    feed_language: str | None = None,
 ) -> Article:
     summary_source = entry.summary_html or (entry.content_html if teaser else None)
     summary = html_to_text(summary_source)[:SUMMARY_MAX_CHARS] if summary_source else None
@@ -65,7 +66,7 @@ def build_article(
     published = entry.published
     if published is None and page is not None and page.published:
         published = parse_published(page.published, now, source_timezone(source))
-    language = article_language(title, summary, body, source.language)
+    language = article_language(title, summary, body, source.language, feed_language)
     return Article(
         article_id=identity.article_id,
         source_id=source.id,
@@ -86,14 +87,17 @@ def build_article(
     )
 
 
-def article_language(title: str, summary: str | None, body: str | None, hint: str | None) -> Language:
-    """Detected from the text (title and lead); the source's hint decides only when the text is
-    too short or unreadable to tell."""
-    sample = " ".join(part for part in (title, (summary or "")[:300], (body or "")[:500]) if part)
-    detected = detect_language(sample)
-    if detected == "other" and hint in ("en", "zh"):
-        return hint  # type: ignore[return-value]
-    return detected
+def article_language(
+    title: str,
+    summary: str | None,
+    body: str | None,
+    hint: str | None,
+    feed_language: str | None = None,
+) -> Language:
+    """Detected from the text, the body before the title (see ``detect_article_language``); the
+    source's configured language, then the feed's declared one, decide only what the text cannot."""
+    text = " ".join(part for part in ((summary or "")[:300], (body or "")[:500]) if part)
+    return detect_article_language(title, text, configured=hint, declared=feed_language)
 
 
 def lead_of(article: Article) -> str:

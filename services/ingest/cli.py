@@ -1,5 +1,5 @@
 """`newsroom sources list|add|disable|enable|test` and `newsroom submit URL` (registered by
-shared/cli.py through ``register_commands``)."""
+newsroom/cli.py through ``register_commands``)."""
 
 from __future__ import annotations
 

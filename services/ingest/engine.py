@@ -284,7 +284,7 @@ class Ingestor:
                 log.warning("feed warning", extra={"source": source.id, "warning": warning})
             for entry in parsed.entries:
                 try:
-                    outcome = await self.ingest_entry(source, entry, now)
+                    outcome = await self.ingest_entry(source, entry, now, feed_language=parsed.language)
                 except FetchError as exc:  # only the publish path raises past here; keep going
                     log.warning(
                         "entry failed", extra={"source": source.id, "url": entry.url, "error": str(exc)}
@@ -340,7 +340,9 @@ class Ingestor:
 
     # --- one entry --------------------------------------------------------------------------
 
-    async def ingest_entry(self, source: Source, entry: FeedEntry, now: datetime) -> Outcome:
+    async def ingest_entry(
+        self, source: Source, entry: FeedEntry, now: datetime, feed_language: str | None = None
+    ) -> Outcome:
         identity = identify(entry.url)
         if self.index.story_of(identity.article_id) is not None:
             return "known"
@@ -350,7 +352,15 @@ class Ingestor:
         page = None
         if source.full_text == "always" or (source.full_text == "auto" and teaser):
             page = await self._full_text(source, identity, now)
-        article = build_article(source, entry, identity, now, page=page, teaser=teaser and page is None)
+        article = build_article(
+            source,
+            entry,
+            identity,
+            now,
+            page=page,
+            teaser=teaser and page is None,
+            feed_language=feed_language,
+        )
         if not article.title:
             return "skipped"
         return await self.emit(article, now)

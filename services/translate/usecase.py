@@ -19,8 +19,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shared.core.bilingual import NO_MODEL_REASON, Choice, covered_languages, missing, weighted_length
 from shared.core.generated_text import sanitize
@@ -72,6 +73,24 @@ class TranslatedSegments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     segments: list[TranslatedSegment]
+
+
+@lru_cache(maxsize=512)
+def segments_answer(ids: tuple[str, ...]) -> type[TranslatedSegments]:
+    """The answer schema for these segment ids: ids from the request only (an enum, which strict
+    json_schema servers accept). Servers that enforce the schema by grammar (llama.cpp) then
+    cannot answer with ids of their own (a small model did, so no translation reached QA)."""
+    segment = create_model(
+        "TranslatedSegment",
+        __base__=TranslatedSegment,
+        # In the schema only: an answer with other ids still validates (they are ignored).
+        id=(str, Field(json_schema_extra={"enum": list(ids)})),
+    )
+    return create_model(
+        "TranslatedSegments",
+        __base__=TranslatedSegments,
+        segments=(list[segment], ...),  # type: ignore[valid-type]
+    )
 
 
 @dataclass
@@ -344,7 +363,7 @@ class TranslateUseCase:
         try:
             result = await self.llm.structured(
                 messages,
-                TranslatedSegments,
+                segments_answer(tuple(s.id for s in segments)),
                 prompt_version=self.template.id,
                 max_tokens=min(16_384, 2 * source_tokens + 256),
             )

@@ -18,6 +18,13 @@ Stages, cheapest and surest first; the first stage that matches decides:
    closer to S than any other story in the index is, so an article landing in a crowd of
    same-company stories joins none of them.
 
+**Conflict vetoes** (shared.core.story_facts) apply to stages 2 and 3: a story whose facts
+contradict the article's (another model name or version in the title, another money amount,
+another year, another event type of the same company, no organisation in common) is passed over
+and the next-best story is tried; every story close enough to matter is checked, so the result
+does not depend on which story happened to arrive first. A story's closest neighbour (for the
+mutual-best rule) ignores stories its facts contradict.
+
 Everything else starts a new story whose id is the stable id of its first article. The index is
 pure and in memory (no I/O, no clock: ``now`` is passed in), bounded by a time window, and
 deterministic for the same input order. ``snapshot()``/``restore()`` give plain JSON-able dicts.
@@ -38,6 +45,7 @@ from datasketch import MinHash, MinHashLSH
 
 from shared.core.embeddings import Embedder, Vectors
 from shared.core.language import fold_for_matching
+from shared.core.story_facts import StoryFacts, conflict
 from shared.events import stable_id
 
 Method = Literal["new", "url", "near_duplicate", "embedding"]
@@ -110,6 +118,12 @@ class ClusteringConfig:
     max_vectors_per_story: int = 6
     # Require the mutual best match (switch off only to measure what it contributes).
     mutual_best: bool = True
+    # Conflict vetoes (shared.core.story_facts): different model names, amounts or event types of
+    # the same company keep stories apart whatever the cosine (switch off only to measure them).
+    vetoes: bool = True
+    # Stories within this margin below their threshold are fact-checked (the others can neither be
+    # joined nor block a join, so they need no check).
+    veto_scan_margin: float = 0.05
 
     def threshold(self, language_a: str, language_b: str) -> float:
         return float(self.threshold_matrix()[_language_code(language_a), _language_code(language_b)])
@@ -142,6 +156,8 @@ class _Story:
     last_seen: datetime
     members: list[_Member] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)  # rows of the vector matrix
+    # Union of the members' facts (names, amounts, event types): the conflict vetoes.
+    facts: StoryFacts = field(default_factory=StoryFacts)
 
 
 def _ts(moment: datetime) -> float:
@@ -237,13 +253,15 @@ class StoryIndex:
             return Assignment(story.story_id, "url", 1.0, None)
 
         folded = fold_for_matching(f"{doc.title} {doc.lead}")
+        facts = StoryFacts.of(doc.title, doc.lead) if self.config.vetoes else StoryFacts()
         minhash = self._minhash(folded, doc.language) if folded else None
         if minhash is not None:
-            near = self._near_duplicate(minhash)
+            near = self._near_duplicate(minhash, facts)
             if near is not None:
                 original, jaccard = near
                 story = self._stories[self._article_story[original]]
                 self._add_member(story, doc, minhash, near_duplicate_of=original)
+                story.facts.add(facts)
                 self._touch(story, now)
                 return Assignment(story.story_id, "near_duplicate", jaccard, original)
 
@@ -251,18 +269,20 @@ class StoryIndex:
         best_cosine: float | None = None
         if self.embedder is not None and folded:
             vector = self.embedder.embed([self.embedding_text(doc)])[0]
-            match = self._embedding_match(vector, _language_code(doc.language))
+            match = self._embedding_match(vector, _language_code(doc.language), facts)
             if match is not None:
                 story, cosine, accepted = match
                 best_cosine = cosine
                 if accepted:
                     self._add_member(story, doc, minhash, near_duplicate_of=None)
+                    story.facts.add(facts)
                     self._add_vector(story, vector, doc)
                     self._touch(story, now)
                     return Assignment(story.story_id, "embedding", cosine, None)
 
         story = self._new_story(doc, now)
         self._add_member(story, doc, minhash, near_duplicate_of=None)
+        story.facts.add(facts)
         if vector is not None:
             self._add_vector(story, vector, doc)
         self._touch(story, now)
@@ -290,7 +310,7 @@ class StoryIndex:
         minhash.update_batch(sorted(shingles))
         return minhash
 
-    def _near_duplicate(self, minhash: MinHash) -> tuple[str, float] | None:
+    def _near_duplicate(self, minhash: MinHash, facts: StoryFacts) -> tuple[str, float] | None:
         best: tuple[float, int, str] | None = None
         for candidate in self._lsh.query(minhash):
             member = self._members.get(candidate)
@@ -298,7 +318,7 @@ class StoryIndex:
             if member is None or member.minhash is None or story is None:
                 continue
             jaccard = float(minhash.jaccard(member.minhash))
-            if jaccard < self.config.near_duplicate_threshold:
+            if jaccard < self.config.near_duplicate_threshold or conflict(facts, story.facts):
                 continue
             # Highest Jaccard wins; ties go to the story created first (deterministic).
             key = (-jaccard, story.slot, candidate)
@@ -338,12 +358,33 @@ class StoryIndex:
         has_same = np.bincount(slots[same], minlength=n_slots) > 0
         return np.where(has_same, best_same, best_any)
 
-    def _embedding_match(self, vector: np.ndarray, language_code: int) -> tuple[_Story, float, bool] | None:
+    def _vetoed(self, slot: int, facts: StoryFacts) -> bool:
+        story_id = self._slot_story[slot]
+        return story_id is None or conflict(facts, self._stories[story_id].facts) is not None
+
+    def _embedding_match(
+        self, vector: np.ndarray, language_code: int, facts: StoryFacts
+    ) -> tuple[_Story, float, bool] | None:
+        """The best story for ``vector`` that no fact contradicts, and whether it is accepted.
+
+        Every open story is considered, best calibrated score first: a story contradicted by a
+        fact (another model name, amount or event type of the same company) is passed over and
+        the next one is tried, so an article never lands in the first story above a threshold
+        just because it arrived before its own story's first member in that language."""
         if self._n_rows == self._dead_rows:
             return None
         row_scores = self._row_scores(vector, language_code)
         story_scores = self._story_scores(row_scores, language_code)
         best_slot = int(np.argmax(story_scores))  # the first maximum: the oldest story wins ties
+        if self.config.vetoes:
+            # Only stories that could be accepted (or block one) need the fact check.
+            near = np.flatnonzero(story_scores >= -self.config.veto_scan_margin)
+            ordered = near[np.argsort(-story_scores[near], kind="stable")]
+            allowed = [int(slot) for slot in ordered if not self._vetoed(int(slot), facts)]
+            if allowed:
+                best_slot = allowed[0]
+            elif len(ordered):
+                return None  # every close story is contradicted: a new story
         best_score = float(story_scores[best_slot])
         story_id = self._slot_story[best_slot]
         if not np.isfinite(best_score) or story_id is None:
@@ -425,6 +466,12 @@ class StoryIndex:
         scores = self._story_scores(self._row_scores(vector, language_code), language_code)
         scores[story.slot] = -np.inf
         n = len(scores)
+        if self.config.vetoes:
+            # A story the facts keep apart from this one is not its rival for a newcomer.
+            for slot in np.flatnonzero(scores >= -self.config.veto_scan_margin):
+                other = self._slot_story[int(slot)]
+                if other is None or conflict(story.facts, self._stories[other].facts) is not None:
+                    scores[slot] = -np.inf
         closer = scores > self._neighbour_score[:n]
         self._neighbour_score[:n][closer] = scores[closer]
         self._neighbour_slot[:n][closer] = story.slot
@@ -438,6 +485,11 @@ class StoryIndex:
             code = int(self._row_language[row])
             best = np.maximum(best, self._story_scores(self._row_scores(self._vectors[row], code), code))
         best[story.slot] = -np.inf
+        if self.config.vetoes:
+            for close in np.flatnonzero(best >= -self.config.veto_scan_margin):
+                other = self._slot_story[int(close)]
+                if other is None or conflict(story.facts, self._stories[other].facts) is not None:
+                    best[close] = -np.inf
         slot = int(np.argmax(best))
         found = bool(np.isfinite(best[slot]))
         self._neighbour_score[story.slot] = best[slot] if found else -np.inf
@@ -527,6 +579,7 @@ class StoryIndex:
             "last_seen": story.last_seen.isoformat(),
             "neighbour_score": score if np.isfinite(score) else None,
             "neighbour_id": self._slot_story[neighbour] if neighbour >= 0 else None,
+            "facts": story.facts.to_json(),
             "members": [
                 {
                     "article_id": m.article_id,
@@ -587,6 +640,8 @@ class StoryIndex:
                 datetime.fromisoformat(state["created_at"]),
                 datetime.fromisoformat(state["last_seen"]),
             )
+            # Snapshots from before the vetoes have no facts: those stories are never vetoed.
+            story.facts = StoryFacts.from_json(state.get("facts") or {})
             for m in state["members"]:
                 minhash = None
                 if m.get("minhash"):

@@ -84,6 +84,9 @@ class ParsedFeed:
     entries: list[FeedEntry]
     encoding: str
     warnings: list[str] = field(default_factory=list)
+    # The language the feed declares (RSS <language>, Atom xml:lang, JSON Feed "language"), as
+    # written; a hint for language detection of short entries (h16a).
+    language: str | None = None
 
 
 def normalise_encoding(name: str | None) -> str | None:
@@ -219,7 +222,10 @@ def _parse_xml_feed(text: str, base_url: str, now: datetime, assume_tz: tzinfo) 
         if skipped:
             raise FeedParseError(f"feed has {skipped} entries and none has a usable link and title")
     feed_title = document.feed.get("title") if document.get("feed") else None
-    return ParsedFeed(title=feed_title, entries=entries, encoding="utf-8", warnings=warnings)
+    feed_language = document.feed.get("language") if document.get("feed") else None
+    return ParsedFeed(
+        title=feed_title, entries=entries, encoding="utf-8", warnings=warnings, language=feed_language
+    )
 
 
 def _describe(error: BaseException) -> str:
@@ -339,7 +345,10 @@ def _parse_json_feed(text: str, base_url: str, now: datetime, assume_tz: tzinfo)
         warnings.append(f"{skipped} items without a usable url or title were skipped")
     if not entries and document["items"]:
         raise FeedParseError(f"JSON Feed has {len(document['items'])} items and none has a url and title")
-    return ParsedFeed(title=document.get("title"), entries=entries, encoding="utf-8", warnings=warnings)
+    language = document.get("language") if isinstance(document.get("language"), str) else None
+    return ParsedFeed(
+        title=document.get("title"), entries=entries, encoding="utf-8", warnings=warnings, language=language
+    )
 
 
 def _text_as_html(value: object) -> str | None:

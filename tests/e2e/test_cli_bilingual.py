@@ -27,7 +27,7 @@ def test_up_once_prints_bilingual_items_without_a_model(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "newsroom.cli",
             "up",
             "--data-dir",
             str(tmp_path / "var"),

@@ -46,7 +46,7 @@ def test_up_once_publishes_a_feed_and_stops_cleanly(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "newsroom.cli",
             "up",
             "--data-dir",
             str(data_dir),
@@ -79,7 +79,7 @@ def test_unwritable_data_dir_is_reported_clearly(tmp_path: Path) -> None:
         data_dir.mkdir()
         data_dir.chmod(0o500)
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "up", "--data-dir", str(data_dir), "--once", str(FEED)],
+        [sys.executable, "-m", "newsroom.cli", "up", "--data-dir", str(data_dir), "--once", str(FEED)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -45,7 +45,7 @@ def newsroom_up(data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "newsroom.cli",
             "up",
             "--data-dir",
             str(data_dir),
@@ -99,7 +99,7 @@ def test_data_dir_under_a_file_stops_newsroom_up(tmp_path: Path) -> None:
 
 
 def cli_up(data_dir: Path) -> int:
-    from shared import cli
+    from newsroom import cli
 
     args = argparse.Namespace(
         data_dir=str(data_dir), once=None, feeds=None, replicas=None, no_api=True, timeout=5.0

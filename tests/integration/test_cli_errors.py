@@ -34,7 +34,7 @@ def newsroom(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "newsroom.cli", *args],
         cwd=REPO,
         env={**clean, **(env or {})},
         capture_output=True,

@@ -1,5 +1,5 @@
 """The operator's commands against a real nats-server and nx-27017, run as the operator runs them
-(`python -m shared.cli ...` in a subprocess) while the stages are live:
+(`python -m newsroom.cli ...` in a subprocess) while the stages are live:
 
 - a message dead-lettered because of a bug is re-driven by `newsroom dlq replay SEQ` once the bug
   is fixed, and processed exactly once;
@@ -64,7 +64,7 @@ def fast_settings(url: str, mongo_url: str | None = None, db: str = "newsroom") 
 async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     """`newsroom ARGS` as a separate process (the event loop keeps serving the in-process stage)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", *args, cwd=REPO, env=env,
+        sys.executable, "-m", "newsroom.cli", *args, cwd=REPO, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
@@ -253,7 +253,7 @@ async def test_status_and_lag_metrics_report_a_stopped_stage_backlog(
 
 @pytest.mark.parametrize("since", ["not a time", "12x"])
 def test_reprocess_rejects_a_bad_since(since: str) -> None:
-    from shared.cli import parse_since
+    from newsroom.cli import parse_since
 
     with pytest.raises(SystemExit):
         parse_since(since, NOW)

@@ -21,8 +21,8 @@ import nats as nats_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from newsroom.cli import replica_layout
 from shared import subjects
-from shared.cli import replica_layout
 from shared.events import Article, Cluster, StoryEvent, StoryMember
 from shared.runtime.embedded import EmbeddedServer, free_port, nats_url, port_open
 from shared.settings import STAGE_PORT_OFFSET

@@ -318,3 +318,43 @@ def test_index_keeps_matching_after_evicting_and_compacting_many_stories() -> No
     joined = index.assign(follow_up, later)
     assert (joined.method, joined.story_id) == ("embedding", ids[3])
     assert joined.similarity == pytest.approx(1.0, abs=1e-5)
+
+
+# --- conflict vetoes (table embedder) ----------------------------------------------------------
+
+
+def veto_scenario(vetoes: bool) -> list[str]:
+    """A (en) "Qwen2.5" and D (zh) "Qwen2.5-Coder" are separate stories. B, the English Coder post,
+    is closest to A (the family post; cosine 0.97) and close to D (0.89 across languages)."""
+    a, d, b = vectors_with_cosines([[1.00, 0.78, 0.97], [0.78, 1.00, 0.89], [0.97, 0.89, 1.00]])
+    docs = [
+        make_doc("a", "Qwen2.5: A Party of Foundation Models!", "Qwen2.5 and Qwen2.5-Coder", "en"),
+        make_doc("d", "Qwen2.5-Coder: 码无止境，学无止境!", "我们发布了 CodeQwen1.5", "zh"),
+        make_doc("b", "Qwen2.5-Coder: Code More, Learn More!", "We introduced CodeQwen1.5", "en"),
+    ]
+    embedder = TableEmbedder({index_text(doc): v for doc, v in zip(docs, (a, d, b), strict=True)})
+    index = StoryIndex(embedder, ClusteringConfig(vetoes=vetoes))
+    return [index.assign(doc, T0 + timedelta(minutes=i)).story_id for i, doc in enumerate(docs)]
+
+
+def test_a_contradicted_story_is_passed_over_for_the_next_best() -> None:
+    a, d, b = veto_scenario(vetoes=True)
+    assert a != d and b == d  # another model name in the title: the Coder post joins the Coder story
+    a, d, b = veto_scenario(vetoes=False)
+    assert b == a  # the cosine alone would have merged two releases
+
+
+def test_facts_survive_snapshot_and_restore() -> None:
+    a, d, _ = vectors_with_cosines([[1.00, 0.78, 0.97], [0.78, 1.00, 0.89], [0.97, 0.89, 1.00]])
+    docs = [
+        make_doc("a", "Qwen2.5: A Party of Foundation Models!", "Qwen2.5 and Qwen2.5-Coder", "en"),
+        make_doc("d", "Qwen2.5-Coder: 码无止境，学无止境!", "我们发布了 CodeQwen1.5", "zh"),
+    ]
+    embedder = TableEmbedder({index_text(doc): v for doc, v in zip(docs, (a, d), strict=True)})
+    index = StoryIndex(embedder)
+    story = index.assign(docs[0], T0).story_id
+    restored = StoryIndex(embedder)
+    restored.restore(json.loads(json.dumps(index.snapshot())))
+    assert restored.snapshot() == index.snapshot()
+    # The restored story still vetoes the other release: the zh Coder post starts its own story.
+    assert restored.assign(docs[1], T0 + timedelta(minutes=1)).story_id != story

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from shared.core.language import detect_language, fold_for_matching
+from shared.core.language import (
+    detect_article_language,
+    detect_language,
+    fold_for_matching,
+    normalise_language_tag,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,3 +49,66 @@ def test_fold_normalises_width_case_and_whitespace() -> None:
 
 def test_fold_leaves_simplified_text_unchanged_apart_from_case() -> None:
     assert fold_for_matching("OpenAI发布GPT-5.5") == "openai发布gpt-5.5"
+
+
+# --- whole articles: body, hints and script ------------------------------------------------------
+
+# Real teaser from the Hacker News best-stories feed (tests/data/real_feeds): lingua alone called
+# title + aggregator summary "other", so translation skipped it and the item had no title.
+HN_SUMMARY = "Score: 176\nComments: 112\nBy: mmsc\nDiscussion: https://news.ycombinator.com/item?id=47936347"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "AISLE Discovers 38 CVEs in OpenEMR Healthcare Software",
+        "AISLE Discovers 38 CVEs in OpenEMR Healthcare…",
+        "Cursor Camp",
+        "Bugs Rust won't catch",
+        "OpenTrafficMap",
+    ],
+)
+def test_hacker_news_teasers_are_english(title: str) -> None:
+    assert detect_article_language(title, HN_SUMMARY) == "en"
+
+
+def test_chinese_post_with_the_english_title_is_chinese() -> None:
+    # Real: the Qwen team's Chinese post reuses the English title verbatim.
+    title = "Qwen2.5 Omni: See, Hear, Talk, Write, Do It All!"
+    body = (
+        "我们发布了 Qwen2.5-Omni，Qwen 模型家族中新一代端到端多模态旗舰模型。该模型专为全方位多模态"
+        "感知设计，能够无缝处理文本、图像、音频和视频等多种输入形式。"
+    )
+    assert detect_language(title) == "en"
+    assert detect_article_language(title, body) == "zh"
+    assert detect_article_language(title, None) == "en"
+
+
+def test_english_body_wins_over_a_chinese_looking_hint() -> None:
+    body = "We release Qwen2.5-Omni, the new flagship end-to-end multimodal model in the Qwen series."
+    assert detect_article_language("Qwen2.5 Omni", body, configured="zh") == "en"
+
+
+def test_hints_decide_short_latin_text_configured_first() -> None:
+    # Brand-only titles carry no language; the source's configured language, then the feed's.
+    assert detect_article_language("Kimi K2", None, configured="zh", declared="en-US") == "zh"
+    assert detect_article_language("Kimi K2", None, declared="zh-cn") == "zh"
+    assert detect_article_language("Kimi K2", None) == "en"
+
+
+def test_long_text_in_another_language_stays_other() -> None:
+    french = (
+        "La Commission européenne propose de reporter d'un an l'application des règles sur les "
+        "systèmes d'intelligence artificielle à haut risque, afin de laisser aux entreprises le temps "
+        "de se préparer aux nouvelles obligations."
+    )
+    assert detect_article_language("Report des règles sur l'IA", french, declared="en") == "other"
+    assert detect_article_language("", "", configured=None) == "other"
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [("en-US", "en"), ("zh-cn", "zh"), ("zh_Hant", "zh"), ("EN", "en"), ("fr", None), (None, None)],
+)
+def test_normalise_language_tag(tag: str | None, expected: str | None) -> None:
+    assert normalise_language_tag(tag) == expected

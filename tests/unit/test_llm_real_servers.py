@@ -355,3 +355,16 @@ async def test_calls_waiting_in_the_limiter_send_with_the_format_learned_meanwhi
     await asyncio.gather(*(ask(gw, messages(f"标题{i}")) for i in range(4)))
     kinds = [r["response_format"]["type"] for r in server.requests]
     assert kinds.count("json_schema") == 1 and len(kinds) == 5  # one probe for the four calls
+
+
+async def test_translate_requests_name_the_segment_ids_in_the_schema(server: ScriptedLLM) -> None:
+    from services.translate.usecase import TranslateUseCase
+    from tests.unit.test_translate_usecase import EN_SUMMARY, EN_TITLE, article
+
+    server.reject_json_schema = True  # llama-cpp-python: the schema is enforced by grammar
+    server.enqueue(segments_reply({"title": EN_TITLE, "summary": EN_SUMMARY}))
+    gw = gateway(server)
+    await TranslateUseCase(gw, load_glossary(), load_prompt("translate")).translate(article())
+    schema = server.requests[-1]["response_format"]["schema"]
+    # A grammar built from this schema cannot answer with ids of its own.
+    assert schema["$defs"]["TranslatedSegment"]["properties"]["id"]["enum"] == ["title", "summary"]

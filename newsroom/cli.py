@@ -137,29 +137,6 @@ async def _drained(nats_url: str, mongo_url: str, settings: Settings) -> tuple[b
     return (pipeline > 0 and not busy and expected <= present), items
 
 
-async def _show_items(mongo_url: str, settings: Settings, limit: int = 20) -> int:
-    from shared.storage import ITEMS, MongoStore
-
-    store = MongoStore(mongo_url, settings.mongo_db, settings.mongo_driver)
-    try:
-        docs = await store.collection(ITEMS).find({}).sort("published_at", -1).to_list(length=limit)
-        total: int = await store.collection(ITEMS).count_documents({})
-    finally:
-        await store.close()
-    for doc in docs:
-        scores = doc.get("scores") or {}
-        values = " ".join(
-            f"{name}={round(scores[name]['value'])}" if scores.get(name) else f"{name}=n/a"
-            for name in ("hot", "quality", "impact")
-        )
-        title = doc.get("title") or {}
-        tags = ",".join(t["id"] for t in doc.get("tags", [])) or "untagged"
-        sources = len(doc.get("sources", []))
-        en, zh = title.get("en") or "—", title.get("zh") or "—"
-        _print(f"- [{tags}] {en} | {zh} ({values}, sources={sources})")
-    return total
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.logs import configure_logging
     from shared.runtime.embedded import (

@@ -1,0 +1,1 @@
+"""AI Newsroom's composition root: the `newsroom` command wires the services together."""
