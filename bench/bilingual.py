@@ -243,17 +243,7 @@ def updates(stories: int, seed: int = 7) -> dict[str, Any]:
         )
 
     def member(a: Article, minutes: int) -> StoryMember:
-        return StoryMember(
-            article_id=a.article_id,
-            source_id=a.source_id,
-            source_name=a.source_name,
-            source_weight=a.source_weight,
-            url=a.url,
-            title=a.title,
-            language=a.language,
-            published_at=a.published_at,
-            joined_at=t0 + timedelta(minutes=minutes),
-        )
+        return StoryMember.of(a, t0 + timedelta(minutes=minutes))
 
     def scores(minutes: int) -> Scores:
         detail = ScoreDetail(value=40.0 + rng.random() * 2, formula_version="bench")

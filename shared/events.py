@@ -112,6 +112,25 @@ class StoryMember(Model):
     near_duplicate_of: str | None = None
     engagement: Engagement | None = None
 
+    @classmethod
+    def of(
+        cls, article: Article, joined_at: datetime, near_duplicate_of: str | None = None
+    ) -> StoryMember:
+        """The member entry of ``article`` (the one mapping from an article to its cluster row)."""
+        return cls(
+            article_id=article.article_id,
+            source_id=article.source_id,
+            source_name=article.source_name,
+            source_weight=article.source_weight,
+            url=article.url,
+            title=article.title,
+            language=article.language,
+            published_at=article.published_at,
+            joined_at=joined_at,
+            near_duplicate_of=near_duplicate_of,
+            engagement=article.engagement,
+        )
+
 
 class Cluster(Model):
     story_id: str

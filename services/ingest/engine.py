@@ -403,19 +403,7 @@ class Ingestor:
         )
         async with self._assign_lock:
             assignment: Assignment = await asyncio.to_thread(self.index.assign, doc, now)
-            member = StoryMember(
-                article_id=article.article_id,
-                source_id=article.source_id,
-                source_name=article.source_name,
-                source_weight=article.source_weight,
-                url=article.url,
-                title=article.title,
-                language=article.language,
-                published_at=article.published_at,
-                joined_at=now,
-                near_duplicate_of=assignment.near_duplicate_of,
-                engagement=article.engagement,
-            )
+            member = StoryMember.of(article, now, assignment.near_duplicate_of)
             story_id = assignment.story_id
             members: list[StoryMember] = []
             if not assignment.is_new:

@@ -78,17 +78,7 @@ def article(
 
 
 def member_of(a: Article, minutes: int = 0) -> StoryMember:
-    return StoryMember(
-        article_id=a.article_id,
-        source_id=a.source_id,
-        source_name=a.source_name,
-        source_weight=a.source_weight,
-        url=a.url,
-        title=a.title,
-        language=a.language,
-        published_at=a.published_at,
-        joined_at=T0 + timedelta(minutes=minutes),
-    )
+    return StoryMember.of(a, T0 + timedelta(minutes=minutes))
 
 
 def scores(at: datetime, hot: float = 40.0) -> Scores:
