@@ -46,6 +46,7 @@ from datasketch import MinHash, MinHashLSH
 from shared.core.embeddings import Embedder, Vectors
 from shared.core.language import fold_for_matching
 from shared.core.story_facts import StoryFacts, conflict
+from shared.core.story_revisions import StoryRevision
 from shared.events import stable_id
 
 Method = Literal["new", "url", "near_duplicate", "embedding"]
@@ -86,6 +87,9 @@ class Assignment:
     similarity: float | None = None
     # The member this article is a near copy of (not independent coverage), else None.
     near_duplicate_of: str | None = None
+    # Earlier decisions this arrival revised (members moved between stories, stories merged or
+    # split); empty when only the newcomer was placed. See shared.core.story_revisions.
+    revisions: tuple[StoryRevision, ...] = ()
 
     @property
     def is_new(self) -> bool:
