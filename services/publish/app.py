@@ -134,7 +134,9 @@ def build(settings: Settings | None = None) -> Service:
         await publish_durably(service.broker, out, "publish")
         await store.upsert(ITEMS, item.id, {ANNOUNCED: item.version})
         if webhooks is not None:  # best effort, never blocks: the stream is the reliable channel
-            webhooks.submit(out.payload.kind, item.model_dump(mode="json", by_alias=True))  # type: ignore[attr-defined]
+            # The item as the event carries it (``id``, not the storage key ``_id``): one shape
+            # for stream subscribers and webhook receivers.
+            webhooks.submit(out.payload.kind, item.model_dump(mode="json"))  # type: ignore[attr-defined]
         if announced == 0:
             ITEMS_PUBLISHED.labels(item.primary_tag, item.origin_language).inc()
         else:

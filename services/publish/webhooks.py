@@ -155,7 +155,7 @@ class WebhookDispatcher:
         delivery is dropped and counted) or the dispatcher is not running."""
         if not self._workers:
             log.warning("webhook dispatcher not started: %s event for %s not sent", event_kind,
-                        item.get("_id"))
+                        item.get("id"))
             return False
         payload = {"event": event_kind, "item": dict(item)}
         body = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":"))

@@ -1,7 +1,8 @@
 """The wire end to end, as a reader and a downstream service see it: the bundled sample corpus →
 five real service processes + the read API on a real nats-server and nx-27017 → items in MongoDB
 → a Python subscriber (docs/examples/subscribe.py) gets exactly one published event per story and
-an updated event when a second source joins → the API lists them in Hot order and finds them by a
+an updated event when a second source joins, and a webhook receiver gets the same item shape
+(`id`, signed) → the API lists them in Hot order and finds them by a
 Chinese and an English query → the RSS and JSON feeds validate → headless Chromium renders both
 languages."""
 
@@ -11,23 +12,42 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import feedparser
 import httpx
 import jsonschema
 import pytest
 
+from services.publish.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from shared.runtime.embedded import EmbeddedServer, free_port, nats_url, wait_for_port
 from tests.support.stack import REPO, Stack, messages, write_feed
 from tests.unit.test_feeds_output import FORMATS, JSON_FEED_SCHEMA
 
 pytestmark = pytest.mark.slow
 CORPUS_SOURCES = REPO / "shared" / "sample_corpus" / "sources.yaml"
+WEBHOOK_SECRET = "e2e-webhook-secret"
+
+
+class WebhookReceiver(BaseHTTPRequestHandler):
+    """Records every delivery (headers + body) and answers 204."""
+
+    deliveries: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
 
 
 @pytest.fixture()
@@ -38,6 +58,11 @@ def wire(
     stack.env_extra = {"NEWSROOM_INGEST__SOURCES_FILE": str(CORPUS_SOURCES), "NEWSROOM_INGEST__POLL": "false"}
     api_port = free_port()
     stack.env_extra["NEWSROOM_PUBLISH__API_PORT"] = str(api_port)
+    WebhookReceiver.deliveries = []
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), WebhookReceiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    stack.env_extra["NEWSROOM_PUBLISH__WEBHOOK_URLS"] = f"http://127.0.0.1:{receiver.server_port}/hook"
+    stack.env_extra["NEWSROOM_PUBLISH__WEBHOOK_SECRET"] = WEBHOOK_SECRET
     stack.start_all()
     api_log = open(tmp_path / "api.log", "ab")
     api = subprocess.Popen(
@@ -55,6 +80,7 @@ def wire(
         api.terminate()
         api.wait(timeout=15)
         stack.stop_all()
+        receiver.shutdown()
 
 
 def settle(stack: Stack, quiet_s: float = 6.0, timeout_s: float = 240.0) -> list[dict[str, Any]]:
@@ -143,6 +169,23 @@ def test_the_wire_end_to_end(wire: tuple[Stack, str], tmp_path: Path) -> None:
     assert stack.mongo().items.count_documents({}) == len(items), (
         "the copy joined the story, it is no new item"
     )
+
+    # Webhooks: signed deliveries carrying the item in the events' shape (``id``, never the
+    # storage key ``_id``), one "published" per story and the update of the joined story.
+    hooks: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        hooks = [json.loads(body) for _, body in WebhookReceiver.deliveries]
+        if {h["item"]["id"] for h in hooks if h["event"] == "updated"} >= {target["_id"]}:
+            break
+        time.sleep(0.5)
+    assert {h["item"]["id"] for h in hooks if h["event"] == "published"} == stories
+    assert target["_id"] in {h["item"]["id"] for h in hooks if h["event"] == "updated"}
+    assert not any("_id" in h["item"] for h in hooks)
+    for headers, body in WebhookReceiver.deliveries:
+        stamp = headers[TIMESTAMP_HEADER.lower()]
+        signature = headers[SIGNATURE_HEADER.lower()]
+        assert verify_signature(WEBHOOK_SECRET.encode(), body, stamp, signature, now=int(stamp))
 
     with httpx.Client(base_url=api, timeout=30) as client:
         listed = client.get("/api/v1/items", params={"sort": "hot", "limit": 100}).json()["items"]

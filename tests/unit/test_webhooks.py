@@ -19,14 +19,15 @@ from services.publish.webhooks import (
     sign,
     verify_signature,
 )
-from tests.support.items import as_document, sample_items
+from tests.support.items import sample_items
 
 SECRET = b"s3cret-for-tests"
 URL = "http://receiver.test/hook"
 
 
 def item_doc() -> dict[str, object]:
-    return as_document(sample_items(datetime(2026, 11, 20, tzinfo=UTC))[1])
+    # What publish submits: the item as events carry it (``id``, JSON values).
+    return sample_items(datetime(2026, 11, 20, tzinfo=UTC))[1].model_dump(mode="json")
 
 
 class Receiver:
@@ -76,7 +77,7 @@ async def test_delivery_is_signed_and_verifiable() -> None:
     assert not verify_signature(SECRET, body, "1800000000", signature, now=1_800_009_000)
     payload = json.loads(body)
     assert payload["event"] == "published"
-    assert payload["item"]["_id"] == "story-tsmc-copos"
+    assert payload["item"]["id"] == "story-tsmc-copos"
     assert payload["item"]["published_at"].startswith("2026-11-19T")
     assert hooks.outcomes["delivered"] == 1
 
