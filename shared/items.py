@@ -34,7 +34,7 @@ CHANGE_REASONS = (
     "language_added",  # a language the item did not have (title) now comes from a source or model
     "source_text_replaced_translation",  # a member's own text replaced a machine translation
     "source_added",  # a new member joined the story
-    "scores_changed",
+    "scores_changed",  # not for Hot sinking with age alone (stored, not announced)
     "content_changed",  # text, tags or analysis changed (e.g. a reprocess)
 )
 

@@ -281,6 +281,10 @@ def change_reasons(old: Item, new: Item) -> list[str]:
     return list(dict.fromkeys(reasons))
 
 
+def _without_hot(comparable: dict[str, Any]) -> dict[str, Any]:
+    return {**comparable, "scores": {k: v for k, v in comparable["scores"].items() if k != "hot"}}
+
+
 def _comparable(item: Item) -> dict[str, Any]:
     data = item.model_dump(
         mode="json", exclude={"version", "updated_at", "published_at", "views", "change_reasons"}
@@ -348,6 +352,10 @@ def merge_event(
         candidates += _shown_sources(existing)
     candidate = with_source_text(candidate, candidates, glossary)
     material = _comparable(candidate) != _comparable(existing)
+    if material and event.scores is not None and event.scores.trigger == "decay":
+        # Hot sinking with age is not news: stored (lists sort by it), never announced as an
+        # update, and "updated" keeps meaning the last material change.
+        material = _without_hot(_comparable(candidate)) != _without_hot(_comparable(existing))
     if not material:
         if candidate.model_dump() == existing.model_dump():
             return Merge(item=existing, material=False, created=False)

@@ -102,6 +102,20 @@ def test_new_source_is_a_material_update_with_a_higher_version() -> None:
     assert merge.item.scores.hot is not None and merge.item.scores.hot.value == 55.0
 
 
+def test_hot_sinking_with_age_is_stored_but_is_not_news() -> None:
+    item = merge_event(None, None, full_event(), T0).item  # type: ignore[union-attr]
+    later = T0 + timedelta(hours=18)
+    decay = rescore([member(1)], 12.0, later)
+    decay = decay.next(scores=decay.scores.model_copy(update={"trigger": "decay"}))  # type: ignore[union-attr]
+    merge = merge_event(item, None, decay, later)
+    assert merge is not None and not merge.material
+    assert merge.item.scores.hot is not None and merge.item.scores.hot.value == 12.0
+    assert merge.item.version == 1 and merge.item.updated_at == item.updated_at
+    # The same Hot move on a join (new coverage) is news.
+    joined = merge_event(item, None, rescore([member(1), member(2, 30)], 12.0, later), later)
+    assert joined is not None and joined.material and joined.item.version == 2
+
+
 def test_late_old_score_does_not_overwrite_a_newer_one() -> None:
     item = merge_event(None, None, full_event(), T0).item  # type: ignore[union-attr]
     newer = merge_event(item, None, rescore([member(1)], 70.0, T0 + timedelta(hours=2)), T0).item  # type: ignore[union-attr]
