@@ -197,7 +197,8 @@ class LanguageOrigins(Model):
 class StoryVector(Model):
     """The story's multilingual embedding, computed once at ingest (where the clustering needs it)
     and reused downstream (tagging) instead of embedding the story again. float16, base64: 384
-    dimensions are 1,024 characters on the wire."""
+    dimensions are 1,024 characters on the wire. Carried on news.ingested and news.translated;
+    analyze, its last user, drops it."""
 
     model: str  # the embedder's name; a stage using another model ignores the vector
     text: Literal["title+lead"] = "title+lead"  # what was embedded: title plus the start of the lead

@@ -58,7 +58,9 @@ def build(settings: Settings | None = None, local_tier: LocalTier | None = None)
 
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
         analysis = await usecase.analyze(event)
-        return [Outgoing(subjects.ANALYZED, event.next(analysis=analysis), msg_id("analyze", event.event_id))]
+        # The story vector's last user is this stage (tagging): later events go without it (~1 KB).
+        analyzed = event.next(analysis=analysis, vector=None)
+        return [Outgoing(subjects.ANALYZED, analyzed, msg_id("analyze", event.event_id))]
 
     register_stage(service.broker, service.settings, stage="analyze", subject=subjects.TRANSLATED,
                    durable="analyze", handler=handle, description="Translated stories to analyze")

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import nats as nats_client
+import numpy as np
 import pytest
 
 from services.analyze.app import build
 from shared import subjects
-from shared.events import SectionStatus, StoryEvent
+from shared.core.embeddings import encode_vector
+from shared.events import SectionStatus, StoryEvent, StoryVector
 from shared.llm import gateway as gateway_module
 from shared.metrics import REGISTRY
 from shared.pipeline import Outgoing, publish_durably
@@ -130,9 +132,13 @@ async def test_without_an_llm_the_local_tier_is_published_and_the_commentary_say
     url = nats_url(nats)
     service = build(settings_for(url, LLMSettings()))  # no LLM: no MongoDB needed either
     assert service.store is None
+    # A vector from another model: not used for tagging, and like any story vector it is not
+    # carried past this stage (its last user).
+    foreign = StoryVector(model="other-model/1", dim=4, data=encode_vector(np.full(4, 0.5, dtype=np.float32)))
     async with running(service):
-        await send(service, story_event())
+        await send(service, story_event().model_copy(update={"vector": foreign}))
         [out] = await analyzed_events(url)
+    assert out.vector is None
     analysis = out.analysis
     assert analysis is not None
     assert analysis.status == SectionStatus.PARTIAL and analysis.tiers == ["local"]
