@@ -166,6 +166,13 @@ def test_real_feeds_publish_every_story_with_a_title_in_its_language(
             text = item["languages"][other]
             assert text["origin"] == "none" and text["reason"], (item["_id"], text)
 
+    # Every article's own language is en or zh too, members of a story included (an article
+    # detected as "other" that joins a story is never translated or chosen for its language).
+    unhandled = [
+        (s["title"], s["language"]) for i in items for s in i["sources"] if s["language"] not in ("en", "zh")
+    ]
+    assert unhandled == []
+
     titles = {source["title"] for item in items for source in item["sources"]}
     for title in ONCE_UNTITLED:
         assert title in titles, title
