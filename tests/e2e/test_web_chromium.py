@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,8 +178,12 @@ def wire(now: datetime) -> list[Item]:
     ]
 
 
-@pytest.fixture()
-def read_api(mongo_server: str, mongo_db_name: str, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def read_api(mongo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One read API process for the module (its start-up took ~8 s per test): the tests only read,
+    and the one that counts views is the only one that sends a reader's User-Agent."""
+    mongo_db_name = f"t_{uuid.uuid4().hex[:10]}"
+    tmp_path = tmp_path_factory.mktemp("read_api")
     client: MongoClient[dict[str, object]] = MongoClient(mongo_server, tz_aware=True)
     client[mongo_db_name][ITEMS].insert_many([as_document(i) for i in wire(NOW)])
     port = free_port()

@@ -16,7 +16,12 @@ def hill(raw: float, mapping: HillMapping) -> float:
     if raw <= 0:
         return 0.0
     # Divide through by raw^p to stay finite for large raw.
-    return 100.0 / (1.0 + (mapping.k / raw) ** mapping.p)
+    try:
+        return 100.0 / (1.0 + (mapping.k / raw) ** mapping.p)
+    except OverflowError:
+        # raw so far below k that (k/raw)^p exceeds a float (a real 2016 story decayed to ~1e-200
+        # raised here and was never scored or published): the value is 0 to double precision.
+        return 0.0
 
 
 def _sigmoid(x: float) -> float:
