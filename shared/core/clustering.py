@@ -485,6 +485,8 @@ class StoryIndex:
                 group_id[index] = story_id
                 taken.add(story_id)
 
+        if len(set(group_id.values())) != len(groups):
+            return placed  # defensive: never adopt a grouping that would give two groups one id
         dead_slots = [s.slot for s in stories]
         for story in stories:
             self._remove_story(story)
@@ -973,7 +975,7 @@ def _revisions(
             kind = "split"
         elif any(e for e in ended if before[e] and all(home.get(a) == story_id for a in before[e])):
             kind = "merged"
-        elif any(home[a] not in before for a in removed):
+        elif any(home.get(a) not in before for a in removed):
             kind = "split"
         revisions.append(StoryRevision(story_id, kind, tuple(members), added, removed))
     for story_id in sorted(ended, key=list(before).index):
