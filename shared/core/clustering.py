@@ -25,7 +25,13 @@ and the next-best story is tried; every story close enough to matter is checked,
 does not depend on which story happened to arrive first. A story's closest neighbour (for the
 mutual-best rule) ignores stories its facts contradict.
 
-Everything else starts a new story whose id is the stable id of its first article. The index is
+Everything else starts a new story whose id is the stable id of its first article.
+
+**Revisable decisions**: after each arrival the stories around the newcomer are clustered again
+from scratch in canonical order (published time, then article id) with the same stages and
+vetoes; a different grouping is adopted (ids kept stable) and reported as ``StoryRevision``s in
+``Assignment.revisions``, so the final partition depends on the set of articles rather than on
+the order they arrived in (see bench/clustering.py for how far that holds). The index is
 pure and in memory (no I/O, no clock: ``now`` is passed in), bounded by a time window, and
 deterministic for the same input order. ``snapshot()``/``restore()`` give plain JSON-able dicts.
 """
