@@ -267,6 +267,8 @@ def apply_revision(
 ) -> Merge:
     """The item after ``revision`` (the caller checked it is newer than the last one applied)."""
     if revision.ended:
+        if item.status == "merged" and item.merged_into == revision.merged_into:
+            return Merge(item=item, material=False, created=False)
         merged = item.model_copy(
             update={
                 "status": "merged",
