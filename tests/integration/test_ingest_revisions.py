@@ -77,10 +77,9 @@ async def test_revisions_are_announced_rerun_and_recorded(
         await broker.connect()
         await ensure_streams(broker, settings)
         # Every article arrived once (no revision): ingest keeps it for a later re-run.
-        for a in ARTICLES_BY_ID.values():
-            await after_assignment(
-                store, publish, index, None, Assignment("X", "new"), a, row(a.article_id), T0
-            )
+        for stored in ARTICLES_BY_ID.values():
+            arrival = Assignment("X", "new")
+            await after_assignment(store, publish, index, None, arrival, stored, row(stored.article_id), T0)
         assert sent == []  # nothing announced without a revision
         await store.upsert(
             STORIES, "A", {"members": [row(i).model_dump(mode="python") for i in ("a1", "a2", "a3")]}
