@@ -325,16 +325,20 @@ def respect_revision(
     event: StoryEvent, state: RevisionState | None, config: ScoringConfig | None = None
 ) -> StoryEvent | None:
     """A pipeline event of a revised story, as the last revision allows: None for a story that
-    ended (nothing to fold); members that left are dropped (and Hot recomputed without them); a
-    full event of an article that left the story loses its content (it must not become the
-    story's text)."""
+    ended (nothing to fold); members that left are dropped, the revision's members are listed
+    (and Hot recomputed for that member list); a full event of an article that left the story
+    loses its content (it must not become the story's text)."""
     if state is None or state.revision == 0:
         return event
     if state.ended:
         return None
     kept = [m for m in event.cluster.members if state.is_member(m.article_id, m.joined_at)]
+    # The revision's own rows too: a story's first full event may list fewer members than the
+    # revision that reached publish before it (a new story that took members from others).
+    listed = {m.article_id for m in kept}
+    kept += [m for m in state.members if m.article_id not in listed]
     update: dict[str, Any] = {}
-    if len(kept) != len(event.cluster.members):
+    if [m.article_id for m in kept] != [m.article_id for m in event.cluster.members]:
         update["cluster"] = event.cluster.model_copy(update={"members": kept})
         scores = event.scores
         if scores is not None and scores.hot is not None and kept:

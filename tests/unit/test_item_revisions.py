@@ -288,3 +288,17 @@ def test_msg_id_depends_on_story_revision_and_members() -> None:
     assert revision_msg_id("st", 1, ["a1", "a2"]) == revision_msg_id("st", 1, ["a1", "a2"])
     assert revision_msg_id("st", 1, ["a1", "a2"]) != revision_msg_id("st", 2, ["a1", "a2"])
     assert revision_msg_id("st", 1, ["a1", "a2"]) != revision_msg_id("st", 1, ["a1"])
+
+
+def test_a_new_story_created_after_its_revision_lists_the_revised_members() -> None:
+    # The newcomer a1 opened a story that took a2 and a3 from others; the revision reached publish
+    # before the newcomer's own full event, which lists a1 only.
+    rev = revision(1, ["a1", "a2", "a3"], [member(1), ZH, EN3], representative="a1")
+    event = respect_revision(full_event([member(1)]), state_after(rev))
+    assert event is not None
+    merge = merge_event(None, None, event, NOW)
+    assert merge is not None
+    assert [s.article_id for s in merge.item.sources] == ["a1", "a2", "a3"]
+    assert merge.item.title.zh == ZH.title  # the moved-in Chinese member writes the Chinese title
+    alone = merge_event(None, None, full_event([member(1)]), NOW)
+    assert alone is not None and len(alone.item.sources) == 1  # without the state: lost (old code)
