@@ -1,0 +1,197 @@
+"""A revised clustering decision reaches the reader, end to end: the five services as real
+processes on a real nats-server and nx-27017, with the multilingual embedder.
+
+Five real reports of one story (TSMC's October 2026 revenue: Chinese, Traditional and Simplified,
+and English; tests/data/story_revisions/, from the labelled clustering set) arrive in an order
+that splits it: the Simplified-Chinese copy first, then two English reports, each group published
+as its own item. After a restart of ingest (the story index comes back from MongoDB) the original
+Traditional-Chinese report arrives late, with its wire copy: it bridges the two groups, the index
+revises its decision and the two stories become one.
+
+What a reader and a subscriber must see: one item with all five sources; the absorbed story's item
+gone from the list and search, its page and API address redirecting to the surviving story;
+``news.updated`` with ``story_revised`` for the survivor and ``merged`` for the absorbed story; one
+``news.story.revised`` per changed story."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import httpx
+import pytest
+
+from services.ingest.articles import identify
+from services.publish.read_api import create_read_app
+from shared.runtime.embedded import EmbeddedServer, nats_url
+from shared.settings import Settings
+from shared.storage import MongoStore
+from tests.support.stack import REPO, Stack, messages
+
+pytestmark = pytest.mark.slow
+
+ROWS = {
+    r["id"]: r
+    for r in (
+        json.loads(line)
+        for line in (REPO / "tests/data/story_revisions/tsmc_october_revenue.jsonl")
+        .read_text("utf-8")
+        .splitlines()
+    )
+}
+FIRST_PASS = ["l03", "l04", "l05"]  # Simplified-Chinese copy, then the English reports
+LATE = ["l01", "l02"]  # the original report and its wire copy, published first, arriving last
+
+
+def article_id(row_id: str) -> str:
+    return identify(ROWS[row_id]["url"]).article_id
+
+
+def write_feed(path: Path, row_ids: list[str], title: str) -> None:
+    items = []
+    for row_id in row_ids:
+        row = ROWS[row_id]
+        published = datetime.fromisoformat(row["published_at"].replace("Z", "+00:00"))
+        items.append(
+            f"<item><title>{escape(row['title'])}</title><link>{escape(row['url'])}</link>"
+            f"<description>{escape(row['lead'])}</description>"
+            f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate></item>"
+        )
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>https://example.org/</link><description>t</description>"
+        f"{''.join(items)}</channel></rss>",
+        encoding="utf-8",
+    )
+
+
+def write_sources(folder: Path, feeds: list[tuple[str, Path]]) -> Path:
+    path = folder / "sources.yaml"
+    path.write_text(
+        "sources:\n"
+        + "".join(
+            f"  - id: {source_id}\n    name: Wire {source_id}\n    url: {feed}\n    kind: rss\n"
+            "    weight: 1.0\n    full_text: never\n"
+            for source_id, feed in feeds
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def wait_for(what: str, stack: Stack, check: Any, timeout_s: float = 300.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not reached in {timeout_s}s\n{stack.logs()}")
+
+
+@pytest.fixture()
+def stack(nats: EmbeddedServer, mongo_server: str, mongo_db_name: str, tmp_path: Path) -> Iterator[Stack]:
+    running = Stack(nats_url(nats), mongo_server, mongo_db_name, tmp_path, embeddings=True)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+def test_a_late_report_merges_two_published_stories(stack: Stack, tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    write_feed(feeds / "first.rss", FIRST_PASS, "First wire")
+    stack.env_extra = {
+        "NEWSROOM_INGEST__SOURCES_FILE": str(write_sources(feeds, [("first", feeds / "first.rss")])),
+        "NEWSROOM_INGEST__POLL": "false",
+    }
+    stack.start_all()
+    db = stack.mongo()
+    simplified, english = article_id("l03"), [article_id("l04"), article_id("l05")]
+
+    def first_pass() -> list[dict[str, Any]] | None:
+        items = list(db.items.find({}))
+        announced = all(d.get("announced_version", 0) == d["version"] for d in items)
+        sources = sorted(s["article_id"] for d in items for s in d["sources"])
+        return items if announced and sources == sorted([simplified, *english]) else None
+
+    items = wait_for("the first three reports published", stack, first_pass)
+    # The precondition the scenario needs: the first arrivals were grouped in two stories.
+    groups = {d["_id"]: {s["article_id"] for s in d["sources"]} for d in items}
+    assert sorted(groups.values(), key=len) == [{simplified}, set(english)], groups
+    absorbed = next(k for k, v in groups.items() if v == {simplified})
+    survivor = next(k for k, v in groups.items() if v == set(english))
+
+    # Ingest restarts (its story index comes back from MongoDB); the late reports arrive.
+    ingest = stack.procs["ingest"]
+    ingest.send_signal(signal.SIGTERM)
+    ingest.wait(timeout=30)
+    write_feed(feeds / "late.rss", LATE, "Late wire")
+    write_sources(feeds, [("first", feeds / "first.rss"), ("late", feeds / "late.rss")])
+    stack.start("ingest")
+    everyone = sorted(article_id(r) for r in ROWS)
+
+    def merged() -> list[dict[str, Any]] | None:
+        items = list(db.items.find({}))
+        if len(items) != 1 or db.merged_items.find_one({"_id": absorbed}) is None:
+            return None
+        item = items[0]
+        done = sorted(s["article_id"] for s in item["sources"]) == everyone
+        return items if done and item.get("announced_version") == item["version"] else None
+
+    items = wait_for("the two stories merged", stack, merged)
+    pipeline = messages(stack.nats_url, "NEWS_PIPELINE", "news.story.revised")
+    out = messages(stack.nats_url, "NEWS_OUT")
+
+    # The reader: one item, every source, the absorbed story's address points to it.
+    assert items[0]["_id"] == survivor
+    assert items[0]["status"] == "published"
+    store = MongoStore(stack.mongo_url, stack.db_name)
+    app = create_read_app(store, Settings(mongo_url=stack.mongo_url, mongo_db=stack.db_name))
+
+    async def read() -> tuple[Any, ...]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api:
+            listed = (await api.get("/api/v1/items")).json()["items"]
+            found = (await api.get("/api/v1/search", params={"q": "台积电"})).json()["items"]
+            moved = await api.get(f"/api/v1/items/{absorbed}")
+            page = await api.get(f"/items/{absorbed}")
+            followed = await api.get(f"/api/v1/items/{absorbed}", follow_redirects=True)
+        await store.close()
+        return listed, found, moved, page, followed
+
+    listed, found, moved, page, followed = asyncio.run(read())
+    assert [i["id"] for i in listed] == [survivor]
+    assert [i["id"] for i in found] == [survivor]
+    assert moved.status_code == 307 and moved.headers["location"] == f"/api/v1/items/{survivor}"
+    assert page.status_code == 307 and page.headers["location"] == f"/items/{survivor}"
+    assert followed.status_code == 200 and len(followed.json()["sources"]) == len(ROWS)
+    # The item's Chinese text comes from a Chinese member, its English from an English one.
+    languages = items[0]["languages"]
+    assert languages["zh"]["origin"] == "source" and languages["en"]["origin"] == "source"
+
+    # The subscriber: why each story changed, each version once.
+    updated = [d for s, d, _ in out if s.startswith("news.updated.")]
+    absorbed_updates = [d for d in updated if d["story_id"] == absorbed]
+    assert [d["reasons"] for d in absorbed_updates] == [["merged"]]
+    assert absorbed_updates[0]["item"]["merged_into"] == survivor
+    survivor_reasons = [r for d in updated if d["story_id"] == survivor for r in d["reasons"]]
+    assert "story_revised" in survivor_reasons
+    for story in (absorbed, survivor):
+        versions = [d["version"] for d in updated if d["story_id"] == story]
+        assert versions == sorted(set(versions)), versions
+    published = [d["story_id"] for s, d, _ in out if s.startswith("news.published.")]
+    assert sorted(published) == sorted([absorbed, survivor])
+    # One revision event per changed story, in the pipeline stream.
+    revised = {(d["story_id"], d["revision"]) for _, d, _ in pipeline}
+    assert revised == {(absorbed, 1), (survivor, 1)}
+    ended = next(d for _, d, _ in pipeline if d["story_id"] == absorbed)
+    assert ended["member_ids"] == [] and ended["merged_into"] == survivor
