@@ -49,6 +49,7 @@ from shared.events import (
     StoryEvent,
     StoryMember,
     StoryRevised,
+    Translation,
 )
 from shared.items import Item, SectionState, SourceRef
 
@@ -349,4 +350,35 @@ def respect_revision(
     if is_full(event) and not state.is_member(article_id, joined):
         update["translation"] = None
         update["analysis"] = None
+    elif event.translation is not None:
+        # The translate stage may have taken a language from a member that has left since (it
+        # reads ingest's member list, which a revision rewrites a moment later): not this
+        # story's text; the item picks that language again from the members.
+        translation = _without_departed_sources(event.translation, {m.article_id for m in kept})
+        if translation is not event.translation:
+            update["translation"] = translation
     return event.model_copy(update=update) if update else event
+
+
+def _without_departed_sources(translation: Translation, member_ids: set[str]) -> Translation:
+    titles = {"en": translation.title.en, "zh": translation.title.zh}
+    summaries = {"en": translation.summary.en, "zh": translation.summary.zh}
+    texts = {"en": translation.languages.en, "zh": translation.languages.zh}
+    changed = False
+    for language in LANGUAGES:
+        text = texts[language]
+        if text is None or text.origin != "source" or text.article_id in (None, *member_ids):
+            continue
+        if language == translation.source_language:
+            continue
+        titles[language], summaries[language], texts[language] = None, None, None
+        changed = True
+    if not changed:
+        return translation
+    return translation.model_copy(
+        update={
+            "title": Bilingual(**titles),
+            "summary": Bilingual(**summaries),
+            "languages": LanguageOrigins(**texts),
+        }
+    )

@@ -22,6 +22,8 @@ from shared.events import (
     Article,
     Bilingual,
     Cluster,
+    LanguageOrigins,
+    LanguageText,
     ScoreDetail,
     Scores,
     SectionStatus,
@@ -302,3 +304,31 @@ def test_a_new_story_created_after_its_revision_lists_the_revised_members() -> N
     assert merge.item.title.zh == ZH.title  # the moved-in Chinese member writes the Chinese title
     alone = merge_event(None, None, full_event([member(1)]), NOW)
     assert alone is not None and len(alone.item.sources) == 1  # without the state: lost (old code)
+
+
+def test_a_language_the_translate_stage_took_from_a_departed_member_is_not_shown() -> None:
+    # Re-run of the story after a2 left: translate still saw a2 in ingest's member list.
+    rev = revision(
+        1, ["a1", "a6"], [member(1), member(6, "zh", 3, "台积电宣布扩大先进封装产能")], removed=("a2",)
+    )
+    event = full_event([member(1), ZH])
+    assert event.translation is not None
+    event = event.model_copy(
+        update={
+            "translation": event.translation.model_copy(
+                update={
+                    "title": Bilingual(zh=ZH.title),
+                    "languages": LanguageOrigins(
+                        zh=LanguageText(origin="source", article_id="a2", source_name="Source 2")
+                    ),
+                }
+            )
+        }
+    )
+    cleaned = respect_revision(event, state_after(rev))
+    assert cleaned is not None and cleaned.translation is not None
+    assert cleaned.translation.title.zh is None and cleaned.translation.languages.zh is None
+    merge = merge_event(None, None, cleaned, NOW)
+    assert merge is not None
+    assert merge.item.title.zh == "台积电宣布扩大先进封装产能"
+    assert merge.item.languages.zh is not None and merge.item.languages.zh.article_id == "a6"
