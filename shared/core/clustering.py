@@ -35,8 +35,9 @@ from __future__ import annotations
 import base64
 import heapq
 import re
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -46,11 +47,13 @@ from datasketch import MinHash, MinHashLSH
 from shared.core.embeddings import Embedder, Vectors
 from shared.core.language import fold_for_matching
 from shared.core.story_facts import StoryFacts, conflict
-from shared.core.story_revisions import StoryRevision
+from shared.core.story_revisions import RevisionKind, StoryRevision
 from shared.events import stable_id
 
 Method = Literal["new", "url", "near_duplicate", "embedding"]
-SNAPSHOT_FORMAT = "story-index/1"
+# /2: each member carries what a replay needs (its facts, float16 vector, order key); /1 is read.
+SNAPSHOT_FORMAT = "story-index/2"
+_READABLE_FORMATS = frozenset({"story-index/1", SNAPSHOT_FORMAT})
 # datasketch's MinHash permutation scheme; persisted hash values are only comparable within one.
 MINHASH_SCHEME: Literal["affine32"] = "affine32"
 _NON_WORD = re.compile(r"[\W_]+")
@@ -128,6 +131,16 @@ class ClusteringConfig:
     # Stories within this margin below their threshold are fact-checked (the others can neither be
     # joined nor block a join, so they need no check).
     veto_scan_margin: float = 0.05
+    # Revisable decisions: after each arrival the stories around the newcomer are clustered again
+    # from scratch in canonical order (published time, then article id) and the result replaces
+    # the current grouping when it differs, so the partition does not depend on arrival order.
+    revise: bool = True
+    # Stories whose best member is within this margin below its threshold to the newcomer (and
+    # their closest neighbours within it) are replayed with the newcomer's story.
+    revise_margin: float = 0.06
+    # Bounds on one replay (the newcomer's story always takes part).
+    max_revise_stories: int = 12
+    max_revise_members: int = 64
 
     def threshold(self, language_a: str, language_b: str) -> float:
         return float(self.threshold_matrix()[_language_code(language_a), _language_code(language_b)])
@@ -150,6 +163,28 @@ class _Member:
     language: str
     near_duplicate_of: str | None
     minhash: MinHash | None
+    # What a replay needs to place the member again. ``facts``/``order_key`` are None for members
+    # restored from a snapshot written before revisions: their story is then never revised.
+    facts: StoryFacts | None = None
+    vector: np.ndarray | None = None  # float16 (the index computes with the same rounded values)
+    order_key: tuple[float, str] | None = None  # (published or arrival timestamp, article id)
+
+    @property
+    def replayable(self) -> bool:
+        return self.facts is not None and self.order_key is not None
+
+    def fresh_copy(self) -> _Member:
+        """The member as it arrived, before any placement (for a replay)."""
+        return _Member(
+            self.article_id,
+            self.canonical_url,
+            self.language,
+            None,
+            self.minhash,
+            self.facts,
+            self.vector,
+            self.order_key,
+        )
 
 
 @dataclass
@@ -178,6 +213,20 @@ def _decode_array(text: str, dtype: type) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=dtype).copy()
 
 
+_LSH_PARAMS: dict[tuple[float, int], tuple[int, int]] = {}
+
+
+def _new_lsh(threshold: float, num_perm: int) -> MinHashLSH:
+    """MinHashLSH finds its band layout by numerical integration (~15 ms); a replay builds a small
+    index per arrival, so the layout is computed once per (threshold, num_perm)."""
+    params = _LSH_PARAMS.get((threshold, num_perm))
+    if params is None:
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        _LSH_PARAMS[(threshold, num_perm)] = (lsh.b, lsh.r)
+        return lsh
+    return MinHashLSH(num_perm=num_perm, params=params)
+
+
 def _grow(array: np.ndarray, size: int, fill: float | int) -> np.ndarray:
     grown = np.full((size, *array.shape[1:]), fill, dtype=array.dtype)
     grown[: len(array)] = array
@@ -204,7 +253,7 @@ class StoryIndex:
         self._article_story: dict[str, str] = {}
         self._url_article: dict[str, str] = {}
         lsh_threshold = max(0.1, cfg.near_duplicate_threshold - 0.1)  # candidates, verified after
-        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=cfg.num_perm)
+        self._lsh = _new_lsh(lsh_threshold, cfg.num_perm)
         self._expiry: list[tuple[float, int, str]] = []
         self._seq = 0
         # Per story slot: its id (None once evicted) and its closest other story, as a calibrated
@@ -245,8 +294,13 @@ class StoryIndex:
 
     # --- the three stages --------------------------------------------------------------------
 
-    def assign(self, doc: ClusterDoc, now: datetime) -> Assignment:
-        """Place one article: join a known story or start a new one. Evicts expired stories first."""
+    def assign(self, doc: ClusterDoc, now: datetime, *, revise: bool | None = None) -> Assignment:
+        """Place one article: join a known story or start a new one. Evicts expired stories first.
+
+        Then (unless ``revise`` is False or the configuration switches it off) the stories around
+        the newcomer are clustered again in canonical order; when that grouping differs from the
+        current one it is adopted and every changed story is listed in ``Assignment.revisions``.
+        """
         self.evict(now)
         known_article = self._url_article.get(doc.canonical_url)
         if known_article is None and doc.article_id in self._article_story:
@@ -256,41 +310,237 @@ class StoryIndex:
             self._touch(story, now)
             return Assignment(story.story_id, "url", 1.0, None)
 
+        member = self._member_of(doc, now)
+        placed = self._place(member, now)
+        if not (self.config.revise if revise is None else revise):
+            return placed
+        return self._revise(member, placed, now)
+
+    def _member_of(self, doc: ClusterDoc, now: datetime) -> _Member:
+        """The article with everything the stages need, computed once (kept for replays)."""
         folded = fold_for_matching(f"{doc.title} {doc.lead}")
         facts = StoryFacts.of(doc.title, doc.lead) if self.config.vetoes else StoryFacts()
         minhash = self._minhash(folded, doc.language) if folded else None
-        if minhash is not None:
-            near = self._near_duplicate(minhash, facts)
+        vector = None
+        if self.embedder is not None and folded:
+            # Rounded to float16 once: stored, replayed and compared with the same values.
+            vector = np.asarray(self.embedder.embed([self.embedding_text(doc)])[0], dtype=np.float16)
+        published = doc.published_at or now
+        return _Member(
+            doc.article_id,
+            doc.canonical_url,
+            doc.language,
+            None,
+            minhash,
+            facts,
+            vector,
+            (_ts(published), doc.article_id),
+        )
+
+    def _place(self, member: _Member, now: datetime) -> Assignment:
+        """The three stages for a new member (its URL is not in the index)."""
+        facts = member.facts or StoryFacts()
+        if member.minhash is not None:
+            near = self._near_duplicate(member.minhash, facts)
             if near is not None:
                 original, jaccard = near
                 story = self._stories[self._article_story[original]]
-                self._add_member(story, doc, minhash, near_duplicate_of=original)
-                story.facts.add(facts)
-                self._touch(story, now)
+                member.near_duplicate_of = original
+                self._join(story, member, now)
                 return Assignment(story.story_id, "near_duplicate", jaccard, original)
 
-        vector: np.ndarray | None = None
         best_cosine: float | None = None
-        if self.embedder is not None and folded:
-            vector = self.embedder.embed([self.embedding_text(doc)])[0]
-            match = self._embedding_match(vector, _language_code(doc.language), facts)
+        if member.vector is not None:
+            vector = member.vector.astype(np.float32)
+            match = self._embedding_match(vector, _language_code(member.language), facts)
             if match is not None:
                 story, cosine, accepted = match
                 best_cosine = cosine
                 if accepted:
-                    self._add_member(story, doc, minhash, near_duplicate_of=None)
-                    story.facts.add(facts)
-                    self._add_vector(story, vector, doc)
-                    self._touch(story, now)
+                    self._join(story, member, now)
                     return Assignment(story.story_id, "embedding", cosine, None)
 
-        story = self._new_story(doc, now)
-        self._add_member(story, doc, minhash, near_duplicate_of=None)
-        story.facts.add(facts)
-        if vector is not None:
-            self._add_vector(story, vector, doc)
-        self._touch(story, now)
+        story = self._open_slot(stable_id("story", member.article_id), now, now)
+        self._join(story, member, now)
         return Assignment(story.story_id, "new", best_cosine, None)
+
+    def _join(self, story: _Story, member: _Member, now: datetime) -> None:
+        self._insert_member(story, member)
+        if member.facts is not None:
+            story.facts.add(member.facts)
+        if member.vector is not None:
+            self._add_vector(story, member.vector.astype(np.float32), member.language, member.article_id)
+        self._touch(story, now)
+
+    # --- revisable decisions -----------------------------------------------------------------
+
+    def _neighbourhood(self, newcomer: _Member, home: _Story) -> list[_Story]:
+        """The stories a replay regroups: the newcomer's, those whose best member is within
+        ``revise_margin`` below its threshold to the newcomer (any language), and the closest
+        neighbour of each when that is within the margin too; bounded, closest first."""
+        cfg = self.config
+        chosen = [home]
+        if newcomer.vector is None or self._n_rows == self._dead_rows:
+            return chosen
+        code = _language_code(newcomer.language)
+        row_scores = self._row_scores(newcomer.vector.astype(np.float32), code)
+        slots = self._row_slot[: self._n_rows]
+        live = slots >= 0
+        best = np.full(len(self._slot_story), -np.inf)
+        np.maximum.at(best, slots[live], row_scores[live])
+        best[home.slot] = np.inf
+        near = np.flatnonzero(best >= -cfg.revise_margin)
+        seeds = [int(s) for s in near[np.argsort(-best[near], kind="stable")]]
+        ordered: list[int] = []
+        for slot in seeds:
+            ordered.append(slot)
+            neighbour = int(self._neighbour_slot[slot])
+            if neighbour >= 0 and self._neighbour_score[slot] >= -cfg.revise_margin:
+                ordered.append(neighbour)
+        seen = {home.slot}
+        members = len(home.members)
+        for slot in ordered:
+            story_id = self._slot_story[slot]
+            if slot in seen or story_id is None:
+                continue
+            seen.add(slot)
+            story = self._stories[story_id]
+            if len(chosen) >= cfg.max_revise_stories:
+                break
+            if members + len(story.members) > cfg.max_revise_members:
+                continue
+            chosen.append(story)
+            members += len(story.members)
+        return chosen
+
+    def _replay(
+        self, members: Sequence[_Member], now: datetime
+    ) -> tuple[list[list[_Member]], dict[str, Assignment]]:
+        """Cluster ``members`` from scratch in canonical order with the same rules and vetoes (in a
+        small index of their own: no other story takes part). Returns the groups, in the order
+        the replay opened them, and each member's placement in the replay."""
+        replay = StoryIndex(None, self.config)
+        placements: dict[str, Assignment] = {}
+        for member in sorted(members, key=lambda m: m.order_key or (0.0, m.article_id)):
+            placements[member.article_id] = replay._place(member.fresh_copy(), now)
+        groups = [s.members for s in sorted(replay._stories.values(), key=lambda s: s.slot)]
+        return groups, placements
+
+    def _revise(self, newcomer: _Member, placed: Assignment, now: datetime) -> Assignment:
+        home = self._stories[placed.story_id]
+        stories = self._neighbourhood(newcomer, home)
+        if sum(len(s.members) for s in stories) < 2:
+            return placed
+        if not all(m.replayable for s in stories for m in s.members):
+            return placed  # restored from a snapshot without replay data: decisions stay final
+        groups, placements = self._replay([m for s in stories for m in s.members], now)
+        current = {frozenset(m.article_id for m in s.members) for s in stories}
+        if {frozenset(m.article_id for m in g) for g in groups} == current:
+            return placed
+        return self._adopt(newcomer, placed, stories, groups, placements, now)
+
+    def _adopt(
+        self,
+        newcomer: _Member,
+        placed: Assignment,
+        stories: list[_Story],
+        groups: list[list[_Member]],
+        placements: dict[str, Assignment],
+        now: datetime,
+    ) -> Assignment:
+        """Replace ``stories`` by the replayed ``groups``, keeping ids stable, and report changes."""
+        new_id = newcomer.article_id
+        # Stories as they were before this arrival (a story the newcomer opened did not exist).
+        before = {
+            s.story_id: [m.article_id for m in s.members if m.article_id != new_id]
+            for s in stories
+            if not (placed.is_new and s.story_id == placed.story_id)
+        }
+        owner = {a: sid for sid, ids in before.items() for a in ids}
+        old = {s.story_id: s for s in stories}
+        # Each group keeps the id of the earlier story it shares most members with (ties: the
+        # older story, by creation time then creation order; two groups tied for one story: the
+        # one holding its earliest member, the article the id was made from); one id per group.
+        position = {a: i for ids in before.values() for i, a in enumerate(ids)}
+        candidates = []
+        for index, group in enumerate(groups):
+            overlap = Counter(owner[m.article_id] for m in group if m.article_id in owner)
+            for story_id, count in overlap.items():
+                first = min(position[m.article_id] for m in group if owner.get(m.article_id) == story_id)
+                story = old[story_id]
+                candidates.append((-count, story.created_at, story.slot, first, index, story_id))
+        candidates.sort()
+        group_id: dict[int, str] = {}
+        for *_, index, story_id in candidates:
+            if index not in group_id and story_id not in group_id.values():
+                group_id[index] = story_id
+        taken = set(group_id.values())
+        for index, group in enumerate(groups):
+            if index not in group_id:
+                earliest = group[0].article_id  # in canonical order
+                story_id = stable_id("story", earliest)
+                if story_id in taken or (story_id in self._stories and story_id not in old):
+                    # The earliest member started the story that another group kept: a derived id.
+                    story_id = stable_id("story-split", ",".join(sorted(m.article_id for m in group)))
+                group_id[index] = story_id
+                taken.add(story_id)
+
+        dead_slots = [s.slot for s in stories]
+        for story in stories:
+            self._remove_story(story)
+        for index, group in enumerate(groups):
+            sources = [old[self._owner_before(m.article_id, owner, placed)] for m in group]
+            kept = old.get(group_id[index])
+            created = kept.created_at if kept is not None else min(s.created_at for s in sources)
+            story = self._open_slot(group_id[index], created, max(s.last_seen for s in sources))
+            for member in group:
+                member.near_duplicate_of = placements[member.article_id].near_duplicate_of
+                self._insert_member(story, member)
+                if member.facts is not None:
+                    story.facts.add(member.facts)
+            for member in group:
+                if member.vector is not None:
+                    vector = member.vector.astype(np.float32)
+                    self._add_vector(story, vector, member.language, member.article_id)
+            self._touch(story, story.last_seen)
+        self._repair_neighbours(dead_slots)
+        if self._dead_rows > max(64, self._n_rows // 4) or self._dead_slots > max(
+            64, len(self._slot_story) // 4
+        ):
+            self._compact()
+
+        after = {group_id[i]: [m.article_id for m in g] for i, g in enumerate(groups)}
+        # The story the newcomer opened counts as existing (empty) for the kinds: an earlier
+        # member that moves to it "moved"; it is still reported as the newcomer's new story.
+        opened: dict[str, list[str]] = {placed.story_id: []} if placed.is_new else {}
+        revisions = _revisions(before | opened, after, new_id)
+        final_id = self._article_story[new_id]
+        if final_id not in before:
+            return Assignment(final_id, "new", placed.similarity, None, revisions)
+        if final_id == placed.story_id:
+            return replace(placed, revisions=revisions)
+        replayed = placements[new_id]
+        if replayed.method != "new":
+            return Assignment(
+                final_id, replayed.method, replayed.similarity, replayed.near_duplicate_of, revisions
+            )
+        # The newcomer came first in canonical order and the others joined it in the replay.
+        return Assignment(final_id, "embedding", self._closest_cosine(newcomer, final_id), None, revisions)
+
+    @staticmethod
+    def _owner_before(article: str, owner: dict[str, str], placed: Assignment) -> str:
+        return owner.get(article, placed.story_id)
+
+    def _closest_cosine(self, member: _Member, story_id: str) -> float | None:
+        if member.vector is None:
+            return None
+        vector = member.vector.astype(np.float32)
+        cosines = [
+            float(m.vector.astype(np.float32) @ vector)
+            for m in self._stories[story_id].members
+            if m.vector is not None and m.article_id != member.article_id
+        ]
+        return round(max(cosines), 6) if cosines else None
 
     def embedding_text(self, doc: ClusterDoc) -> str:
         """The text the embedding stage embeds for ``doc``: title plus the start of the lead."""
@@ -404,9 +654,6 @@ class StoryIndex:
 
     # --- bookkeeping -------------------------------------------------------------------------
 
-    def _new_story(self, doc: ClusterDoc, now: datetime) -> _Story:
-        return self._open_slot(stable_id("story", doc.article_id), now, now)
-
     def _open_slot(self, story_id: str, created_at: datetime, last_seen: datetime) -> _Story:
         slot = len(self._slot_story)
         if slot == len(self._neighbour_score):
@@ -417,12 +664,6 @@ class StoryIndex:
         story = _Story(story_id=story_id, slot=slot, created_at=created_at, last_seen=last_seen)
         self._stories[story_id] = story
         return story
-
-    def _add_member(
-        self, story: _Story, doc: ClusterDoc, minhash: MinHash | None, near_duplicate_of: str | None
-    ) -> None:
-        member = _Member(doc.article_id, doc.canonical_url, doc.language, near_duplicate_of, minhash)
-        self._insert_member(story, member)
 
     def _insert_member(self, story: _Story, member: _Member) -> None:
         story.members.append(member)
@@ -438,12 +679,12 @@ class StoryIndex:
         self._seq += 1
         heapq.heappush(self._expiry, (_ts(story.last_seen), self._seq, story.story_id))
 
-    def _add_vector(self, story: _Story, vector: np.ndarray, doc: ClusterDoc) -> None:
-        code = _language_code(doc.language)
+    def _add_vector(self, story: _Story, vector: np.ndarray, language: str, article: str) -> None:
+        code = _language_code(language)
         has_language = any(int(self._row_language[r]) == code for r in story.rows)
         if len(story.rows) >= self.config.max_vectors_per_story and has_language:
             return
-        self._append_row(story, vector, code, doc.article_id)
+        self._append_row(story, vector, code, article)
         self._update_neighbours(story, vector, code)
 
     def _append_row(self, story: _Story, vector: np.ndarray, language_code: int, article: str) -> None:
@@ -514,15 +755,19 @@ class StoryIndex:
                 evicted.append(story)
         if evicted:
             n = len(self._slot_story)
-            gone = np.array([s.slot for s in evicted], dtype=np.int64)
-            orphaned = np.flatnonzero(np.isin(self._neighbour_slot[:n], gone))
-            for slot in orphaned:
-                owner = self._slot_story[int(slot)]
-                if owner is not None:
-                    self._recompute_neighbour(self._stories[owner])
+            self._repair_neighbours([s.slot for s in evicted])
             if self._dead_rows > max(64, self._n_rows // 4) or self._dead_slots > max(64, n // 4):
                 self._compact()
         return [s.story_id for s in evicted]
+
+    def _repair_neighbours(self, gone_slots: list[int]) -> None:
+        """Recompute the closest neighbour of every live story whose neighbour was removed."""
+        n = len(self._slot_story)
+        gone = np.array(gone_slots, dtype=np.int64)
+        for slot in np.flatnonzero(np.isin(self._neighbour_slot[:n], gone)):
+            owner = self._slot_story[int(slot)]
+            if owner is not None:
+                self._recompute_neighbour(self._stories[owner])
 
     def _remove_story(self, story: _Story) -> None:
         for member in story.members:
@@ -575,6 +820,7 @@ class StoryIndex:
     def story_state(self, story_id: str) -> dict[str, Any]:
         """One story as a JSON-able dict (an entry of ``snapshot()["stories"]``), for per-story upserts."""
         story = self._stories[story_id]
+        with_vector = {m.article_id for m in story.members if m.replayable and m.vector is not None}
         score = float(self._neighbour_score[story.slot])
         neighbour = int(self._neighbour_slot[story.slot])
         return {
@@ -595,18 +841,33 @@ class StoryIndex:
                         if m.minhash is not None
                         else None
                     ),
+                    **self._replay_state(m),
                 }
                 for m in story.members
             ],
-            "vectors": [
-                {
-                    "article_id": self._row_article[row],
-                    "language": _CODE_LANGUAGES[int(self._row_language[row])],
-                    "vector": _encode_array(self._vectors[row]),
-                }
-                for row in story.rows
-            ],
+            # The rows the embedding stage compares with; a row's vector is its member's (stored
+            # once, with the member) unless the member came from a snapshot without one.
+            "vectors": [self._row_state(row, with_vector) for row in story.rows],
         }
+
+    @staticmethod
+    def _replay_state(member: _Member) -> dict[str, Any]:
+        if not member.replayable or member.facts is None or member.order_key is None:
+            return {}
+        return {
+            "facts": member.facts.to_json(),
+            "order_ts": member.order_key[0],
+            "vector16": _encode_array(member.vector) if member.vector is not None else None,
+        }
+
+    def _row_state(self, row: int, member_vectors: set[str]) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "article_id": self._row_article[row],
+            "language": _CODE_LANGUAGES[int(self._row_language[row])],
+        }
+        if self._row_article[row] not in member_vectors:
+            state["vector"] = _encode_array(self._vectors[row])
+        return state
 
     def snapshot(self) -> dict[str, Any]:
         """The whole index as plain JSON-able data (vectors and MinHashes base64-encoded)."""
@@ -625,7 +886,10 @@ class StoryIndex:
         Refuses a snapshot made with another embedder or shingling: its vectors and MinHashes
         would not be comparable with new ones.
         """
-        if snapshot.get("format") != SNAPSHOT_FORMAT or snapshot.get("minhash_scheme") != MINHASH_SCHEME:
+        if (
+            snapshot.get("format") not in _READABLE_FORMATS
+            or snapshot.get("minhash_scheme") != MINHASH_SCHEME
+        ):
             raise ValueError(f"unknown snapshot format {snapshot.get('format')!r}")
         embedder_name = self.embedder.name if self.embedder is not None else None
         stories = list(snapshot.get("stories", []))
@@ -656,9 +920,20 @@ class StoryIndex:
                 member = _Member(
                     m["article_id"], m["canonical_url"], m["language"], m["near_duplicate_of"], minhash
                 )
+                if "facts" in m and "order_ts" in m:  # format /2: replayable
+                    member.facts = StoryFacts.from_json(m["facts"])
+                    member.order_key = (float(m["order_ts"]), member.article_id)
+                    if m.get("vector16"):
+                        member.vector = _decode_array(m["vector16"], np.float16)
                 self._insert_member(story, member)
             for v in state.get("vectors", []):
-                vector = _decode_array(v["vector"], np.float32)
+                if "vector" in v:
+                    vector = _decode_array(v["vector"], np.float32)
+                else:
+                    stored = self._members[v["article_id"]].vector
+                    if stored is None:
+                        raise ValueError(f"snapshot row {v['article_id']!r} has no vector")
+                    vector = stored.astype(np.float32)
                 self._append_row(story, vector, _language_code(v["language"]), v["article_id"])
             self._touch(story, story.last_seen)
         # Neighbours are restored as saved; one pointing outside the restored set is recomputed.
@@ -672,3 +947,39 @@ class StoryIndex:
                 self._recompute_neighbour(story)
         if now is not None:
             self.evict(now)
+
+
+def _revisions(
+    before: dict[str, list[str]], after: dict[str, list[str]], newcomer: str
+) -> tuple[StoryRevision, ...]:
+    """The stories whose member lists changed, other than by the newcomer's plain join.
+
+    ``before``: the stories before the arrival; ``after``: the regrouped stories (member order
+    kept). A story that vanished ended (``merged``, ``merged_into`` the story holding most of its
+    members); a new story made of earlier members is a ``split``; a story that took in all members
+    of an ended story ``merged``; one that lost members to a new story ``split``; else ``moved``."""
+    home = {a: story_id for story_id, ids in after.items() for a in ids}
+    ended = {story_id for story_id in before if story_id not in after and before[story_id]}
+    revisions: list[StoryRevision] = []
+    for story_id, members in after.items():
+        was = set(before.get(story_id, ()))
+        now = [a for a in members if a != newcomer]
+        added = tuple(a for a in now if a not in was)
+        removed = tuple(a for a in before.get(story_id, ()) if a not in set(now))
+        if not added and not removed:
+            continue
+        kind: RevisionKind = "moved"
+        if story_id not in before:
+            kind = "split"
+        elif any(e for e in ended if before[e] and all(home.get(a) == story_id for a in before[e])):
+            kind = "merged"
+        elif any(home[a] not in before for a in removed):
+            kind = "split"
+        revisions.append(StoryRevision(story_id, kind, tuple(members), added, removed))
+    for story_id in sorted(ended, key=list(before).index):
+        went = Counter(home[a] for a in before[story_id])
+        merged_into = min(went, key=lambda s: (-went[s], list(after).index(s))) if went else None
+        revisions.append(
+            StoryRevision(story_id, "merged", (), (), tuple(before[story_id]), merged_into=merged_into)
+        )
+    return tuple(revisions)
