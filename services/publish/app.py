@@ -126,7 +126,22 @@ def build(settings: Settings | None = None) -> Service:
     service.startup.append(start_backfill)
     service.shutdown.append(stop_backfill)
 
+    # One story at a time in this process: a revision and a scored event of the same story
+    # handled side by side would each read the other's version as not announced yet (and carry
+    # its reasons into the next one). Across processes the version check keeps the item right.
+    story_locks: dict[str, asyncio.Lock] = {}
+
+    def story_lock(story_id: str) -> asyncio.Lock:
+        if len(story_locks) > 10_000:
+            for key in [k for k, lock in story_locks.items() if not lock.locked()]:
+                del story_locks[key]
+        return story_locks.setdefault(story_id, asyncio.Lock())
+
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
+        async with story_lock(event.story_id):
+            return await handle_scored(event)
+
+    async def handle_scored(event: StoryEvent) -> Sequence[Outgoing]:
         item, announced = await fold(store, event, glossary)
         if item is None:
             return []
@@ -137,6 +152,10 @@ def build(settings: Settings | None = None) -> Service:
         return []
 
     async def on_revised(revision: StoryRevised) -> Sequence[Outgoing]:
+        async with story_lock(revision.story_id):
+            return await apply_and_announce(revision)
+
+    async def apply_and_announce(revision: StoryRevised) -> Sequence[Outgoing]:
         item, announced = await apply_revision(store, revision, glossary)
         if item is None:
             return []

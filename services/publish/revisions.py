@@ -90,7 +90,8 @@ async def apply(
             item = item.model_copy(update={"change_reasons": carried})
         new_doc = {**item.model_dump(mode="python", by_alias=True), ANNOUNCED: announced}
         expected = None if merged_doc is not None else existing.version
-        if await store.replace_if_version(ITEMS, new_doc, expected, preserve=("views",)):
+        # The announced version is left as stored: another process may have just raised it.
+        if await store.replace_if_version(ITEMS, new_doc, expected, preserve=("views", ANNOUNCED)):
             if merged_doc is not None:
                 await store.collection(MERGED_ITEMS).delete_one({"_id": revision.story_id})
             return item, announced
