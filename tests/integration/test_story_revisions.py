@@ -273,3 +273,48 @@ async def test_revisions_reach_the_item_once_and_in_order(
     assert followed.status_code == 200 and followed.json()["id"] == "st-a"
     assert len(letters) == 1 and letters[0]["subject"] == subjects.STORY_REVISED
     assert "merged_into" in letters[0]["error"]
+
+
+async def test_a_merged_story_that_a_later_revision_splits_off_comes_back(
+    nats: EmbeddedServer, mongo_server: str, mongo_db_name: str
+) -> None:
+    url = nats_url(nats)
+    fast = StageDelivery(max_deliver=3, ack_wait_s=30.0, batch_size=4, retry_delay_s=0.05)
+    settings = Settings(
+        nats_url=url,
+        mongo_url=mongo_server,
+        mongo_db=mongo_db_name,
+        delivery=DeliverySettings(publish=fast, outage_retry_delay_s=0.1),
+    )
+    store = MongoStore(mongo_server, mongo_db_name)
+    service = build_publish(settings)
+    try:
+        async with running(service):
+
+            async def send(subject: str, payload: Any, msg_id: str) -> None:
+                await publish_durably(service.broker, Outgoing(subject, payload, msg_id), "test")
+
+            async def listed_in(collection: str) -> bool:
+                return await store.get(collection, "st-b") is not None
+
+            await send(subjects.SCORED, scored_event("st-b", B1, [B1]), "t:b")
+            await wait_until(lambda: listed_in(ITEMS))
+            end = revised("st-b", 1, [], kind="merged", removed=["b1"], merged_into="st-a")
+            await send(subjects.STORY_REVISED, end, end.msg_id())
+            await wait_until(lambda: listed_in(MERGED_ITEMS))
+            back = revised("st-b", 2, [B1], kind="split", added=["b1"])
+            await send(subjects.STORY_REVISED, back, back.msg_id())
+
+            async def returned() -> bool:
+                return await listed_in(ITEMS) and not await listed_in(MERGED_ITEMS)
+
+            await wait_until(returned)
+            doc = await store.get(ITEMS, "st-b")
+            reasons = [u["reasons"] for u in await payloads(url, "NEWS_OUT", subjects.UPDATED_PREFIX)]
+    finally:
+        await store.client.drop_database(mongo_db_name)
+        await store.close()
+
+    assert doc is not None and doc["status"] == "published" and doc["merged_into"] is None
+    assert [s["article_id"] for s in doc["sources"]] == ["b1"]
+    assert reasons[0] == ["merged"] and reasons[1][0] == "story_revised"
