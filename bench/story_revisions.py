@@ -69,7 +69,6 @@ async def measure(url: str, count: int) -> dict[str, object]:
         "articles": count,
         "body_chars": len(BODY),
         **{f"{name}_ms": round(1000 * total / count, 2) for name, total in spent.items()},
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
 
 
@@ -79,7 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     server = mongo_wire_server(Path(tempfile.mkdtemp(prefix="bench-revisions-"))).start()
     try:
-        print(json.dumps(asyncio.run(measure(mongo_url(server), args.articles))))
+        figures = asyncio.run(measure(mongo_url(server), args.articles))
+        figures["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
+        print(json.dumps(figures))
     finally:
         server.stop()
 
