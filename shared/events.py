@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -180,7 +180,11 @@ class LanguageText(Model):
     published_at: datetime | None = None
     model: str | None = None
     prompt_version: str | None = None
-    reason: Literal["no_model", "model_failed", "language_not_handled", "pending"] | None = None
+    # ``source_left``: the member that wrote it moved to another story (news.story.revised) and
+    # no remaining member covers the language.
+    reason: Literal["no_model", "model_failed", "language_not_handled", "pending", "source_left"] | None = (
+        None
+    )
     notice: str | None = None
     pairing: PairingCheck | None = None
     rejected: list[PairingCheck] = Field(default_factory=list)
@@ -356,3 +360,68 @@ class SubmitReply(Model):
     story_id: str | None = None
     outcome: str
     error: str | None = None
+
+
+# --- story revisions (news.story.revised) -------------------------------------------------------
+
+
+def revision_msg_id(story_id: str, revision: int, member_ids: list[str] | tuple[str, ...]) -> str:
+    """Nats-Msg-Id of a revision: the same story, number and members give the same id, so a
+    re-sent revision (ingest crashed before recording it) is dropped by the stream."""
+    return f"revised:{story_id}:{revision}:{stable_id(*member_ids, length=16)}"
+
+
+class StoryRevised(Model):
+    """One story whose member list a revised clustering decision changed (payload of
+    ``news.story.revised``; shared.core.story_revisions.StoryRevision plus what a consumer needs).
+
+    ``member_ids`` is authoritative: after this revision the story has exactly these articles
+    (empty when it ended). ``members`` are their rows (a member whose row ingest could not find is
+    in ``member_ids`` only). ``revision`` grows by one per revision of this story: a consumer
+    applies a revision only when it is newer than the last one it applied, so a late or repeated
+    one changes nothing. ``representative``: the article whose text stands for the story after the
+    revision; ``rerun`` is true when it changed (the story's representative left, or the story is
+    new from a split): ingest then sent that article through the pipeline again
+    (``news.ingested``), and the full event that comes back carries the story's new text."""
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_id)
+    story_id: str = Field(min_length=1)
+    revision: int = Field(ge=1)
+    # Ingest's clock at the arrival that caused the revision: a member that joined the story
+    # later (joined_at after as_of) is judged by its own events, not by this member list.
+    as_of: datetime
+    kind: Literal["merged", "split", "moved"]
+    member_ids: list[str]
+    members: list[StoryMember] = Field(default_factory=list)
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    merged_into: str | None = None
+    representative: str | None = None
+    rerun: bool = False
+    # The article whose arrival caused the revision.
+    caused_by: str | None = None
+    occurred_at: datetime = Field(default_factory=utcnow)
+    trace_id: str = Field(default_factory=new_id)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StoryRevised:
+        ids = set(self.member_ids)
+        if len(ids) != len(self.member_ids):
+            raise ValueError("member_ids lists an article twice")
+        if any(m.article_id not in ids for m in self.members):
+            raise ValueError("members lists an article that member_ids does not")
+        if ids & set(self.removed):
+            raise ValueError("an article is both a member and removed")
+        if self.merged_into is not None and (ids or self.merged_into == self.story_id):
+            raise ValueError("merged_into is only for a story that ended into another one")
+        if self.representative is not None and self.representative not in ids:
+            raise ValueError("the representative must be a member")
+        return self
+
+    @property
+    def ended(self) -> bool:
+        return not self.member_ids
+
+    def msg_id(self) -> str:
+        return revision_msg_id(self.story_id, self.revision, self.member_ids)

@@ -36,6 +36,8 @@ CHANGE_REASONS = (
     "source_added",  # a new member joined the story
     "scores_changed",  # not for Hot sinking with age alone (stored, not announced)
     "content_changed",  # text, tags or analysis changed (e.g. a reprocess)
+    "story_revised",  # clustering revised the story: members moved in or out (news.story.revised)
+    "merged",  # the story ended: all its members now belong to the story in ``merged_into``
 )
 
 
@@ -97,7 +99,10 @@ class Item(Model):
     disclaimer: Bilingual = Field(default_factory=lambda: DISCLAIMER.model_copy())
     ai_generated: bool = True
     views: int = 0
-    status: Literal["published"] = "published"
+    # ``merged``: the story ended, its members belong to the story ``merged_into`` now; the item is
+    # no longer listed, searched or in feeds, and its address redirects there (docs/items.md).
+    status: Literal["published", "merged"] = "published"
+    merged_into: str | None = None
     # Per-language provenance of title and summary (source member / model / none, with a reader
     # notice when a language is missing): see shared.events.LanguageText.
     languages: LanguageOrigins = Field(default_factory=LanguageOrigins)

@@ -355,13 +355,16 @@ def register_stage(
     stage: str,
     subject: str,
     durable: str,
-    handler: Handler,
+    handler: Handler | Callable[[Any], Awaitable[Sequence[Outgoing]]],
     description: str | None = None,
+    event_model: type[BaseModel] = StoryEvent,
 ) -> Any:
     """Wire one durable pull consumer of ``subject`` to ``handler`` with the delivery rules above.
 
     ``handler`` gets the validated event and returns the events to publish; it must not publish
-    itself. Ack happens here, after all of its events were acknowledged by their streams."""
+    itself. Ack happens here, after all of its events were acknowledged by their streams.
+    ``event_model``: the payload's model (a StoryEvent for every stage event; another model for
+    an event that is not one, e.g. shared.events.StoryRevised)."""
     delivery = settings.delivery.for_stage(stage)
     # Streams are declared once by ensure_streams(); FastStream must not re-declare them with a
     # config of its own (it would conflict with the other stages' view of the stream).
@@ -386,7 +389,7 @@ def register_stage(
             handling.add(sequence)
         try:
             try:
-                event = StoryEvent.model_validate_json(raw.data)
+                event: Any = event_model.model_validate_json(raw.data)
             except ValidationError as exc:
                 raise PermanentError(f"invalid {subject} event: {exc}") from exc
             outgoing = await handler(event)

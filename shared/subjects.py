@@ -12,6 +12,9 @@ STORY_JOINED = "news.story.joined"
 TRANSLATED = "news.translated"
 ANALYZED = "news.analyzed"
 SCORED = "news.scored"
+# A story's member list changed by a revised clustering decision (members moved, stories merged or
+# split): one event per revised story, with its complete member list and a per-story revision number.
+STORY_REVISED = "news.story.revised"
 # Manual submission (request/reply, core NATS): payload {"url": "..."}.
 SUBMIT = "news.submit"
 
@@ -52,7 +55,7 @@ class StreamSpec:
 
 PIPELINE_STREAM = StreamSpec(
     name="NEWS_PIPELINE",
-    subjects=(INGESTED, STORY_JOINED, TRANSLATED, ANALYZED, SCORED),
+    subjects=(INGESTED, STORY_JOINED, TRANSLATED, ANALYZED, SCORED, STORY_REVISED),
     max_age_days_setting="pipeline_max_age_days",
     description="Article/story events between the stages",
 )

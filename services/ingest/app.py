@@ -16,7 +16,7 @@ from services.ingest.sources_config import resolve_sources
 from shared import subjects
 from shared.adapters.fetch import Fetcher
 from shared.core.clustering import StoryIndex
-from shared.events import StoryEvent, SubmitReply, SubmitRequest
+from shared.events import StoryEvent, StoryRevised, SubmitReply, SubmitRequest
 from shared.pipeline import Outgoing, document_publisher, publish_durably
 from shared.service import Service, new_service
 from shared.settings import Settings
@@ -100,5 +100,11 @@ def build(settings: Settings | None = None) -> Service:
     document_publisher(service.broker, subjects.INGESTED, "A new story's first article", StoryEvent)
     document_publisher(
         service.broker, subjects.STORY_JOINED, "An article that joined a known story", StoryEvent
+    )
+    document_publisher(
+        service.broker,
+        subjects.STORY_REVISED,
+        "A story whose members a revised clustering decision changed (one per story and revision)",
+        StoryRevised,
     )
     return service

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from services.ingest.articles import Identity, build_article, identify, lead_of, source_timezone
 from services.ingest.index_store import IndexStore
+from services.ingest.revisions import after_assignment
 from services.ingest.sources_config import ADHOC_NOTE
 from shared import subjects
 from shared.adapters.fetch import Fetcher, FetchError, FetchPolicy, SourceGate, Validators
@@ -444,6 +445,10 @@ class Ingestor:
                     "method": assignment.method,
                     "ingested_at": now,
                 },
+            )
+            # Revised earlier decisions (news.story.revised) and the article kept for a re-run.
+            await after_assignment(
+                self.store, self.publish, self.index, self.index_store, assignment, article, member, now
             )
             if self.index_store is not None:
                 await self.index_store.save_story(self.index, story_id, now)

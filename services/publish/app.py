@@ -9,12 +9,14 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from services.publish.revisions import apply as apply_revision
+from services.publish.revisions import respect, retire
 from services.publish.search_index import TERM_SOURCES, SearchIndex
 from services.publish.webhooks import WebhookDispatcher
 from shared import subjects
 from shared.core.items import merge_event, pending_with
 from shared.core.translation import Glossary
-from shared.events import StoryEvent, utcnow
+from shared.events import StoryEvent, StoryRevised, utcnow
 from shared.items import Item, ItemEvent
 from shared.llm.prompts import load_glossary
 from shared.metrics import ITEMS_PUBLISHED, ITEMS_UPDATED, LAST_PUBLISHED, PIPELINE_LATENCY_SECONDS
@@ -60,7 +62,13 @@ async def fold(
 ) -> tuple[Item | None, int]:
     """Write the event into the item (or the pending store). Returns the item and the version
     announced so far. The change reasons of versions not announced yet are carried into the
-    next one, so a reason (``language_added``) is announced even when versions were skipped."""
+    next one, so a reason (``language_added``) is announced even when versions were skipped.
+    A revised story's event is first filtered by its last revision (services/publish/revisions.py):
+    members that left are dropped; nothing is folded for a story that ended."""
+    respected = await respect(store, event)
+    if respected is None:
+        return None, 0
+    event = respected
     for _ in range(8):
         doc = await store.get(ITEMS, event.story_id)
         existing = item_from_doc(doc) if doc else None
@@ -118,15 +126,51 @@ def build(settings: Settings | None = None) -> Service:
     service.startup.append(start_backfill)
     service.shutdown.append(stop_backfill)
 
+    # One story at a time in this process: a revision and a scored event of the same story
+    # handled side by side would each read the other's version as not announced yet (and carry
+    # its reasons into the next one). Across processes the version check keeps the item right.
+    story_locks: dict[str, asyncio.Lock] = {}
+
+    def story_lock(story_id: str) -> asyncio.Lock:
+        if len(story_locks) > 10_000:
+            for key in [k for k, lock in story_locks.items() if not lock.locked()]:
+                del story_locks[key]
+        return story_locks.setdefault(story_id, asyncio.Lock())
+
     async def handle(event: StoryEvent) -> Sequence[Outgoing]:
+        async with story_lock(event.story_id):
+            return await handle_scored(event)
+
+    async def handle_scored(event: StoryEvent) -> Sequence[Outgoing]:
         item, announced = await fold(store, event, glossary)
         if item is None:
             return []
         # Every delivery (a redelivery too: idempotent), before the ack: a crash after the item
         # write but before filing is finished on the redelivery.
         await search_index.index_item(item.id, item.model_dump(mode="json", include=TERM_SOURCES))
-        if item.version <= announced:
+        await announce(item, announced)
+        return []
+
+    async def on_revised(revision: StoryRevised) -> Sequence[Outgoing]:
+        async with story_lock(revision.story_id):
+            return await apply_and_announce(revision)
+
+    async def apply_and_announce(revision: StoryRevised) -> Sequence[Outgoing]:
+        item, announced = await apply_revision(store, revision, glossary)
+        if item is None:
             return []
+        merged = item.status == "merged"
+        await search_index.index_item(
+            item.id, {} if merged else item.model_dump(mode="json", include=TERM_SOURCES)
+        )
+        await announce(item, announced)
+        if merged:  # after the announcement was recorded: a redelivery finishes either step
+            await retire(store, item)
+        return []
+
+    async def announce(item: Item, announced: int) -> None:
+        if item.version <= announced:
+            return
         started = time.time()
         # Announce here, not via the return value: the announced version is recorded only after
         # the stream acknowledged the event (so a crash in between re-announces, deduplicated).
@@ -142,7 +186,6 @@ def build(settings: Settings | None = None) -> Service:
         else:
             ITEMS_UPDATED.labels(item.primary_tag).inc()
         LAST_PUBLISHED.set(started)
-        return []
 
     register_stage(
         service.broker,
@@ -153,6 +196,16 @@ def build(settings: Settings | None = None) -> Service:
         handler=handle,
         description="Scored stories to publish",
     )
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="publish",
+        subject=subjects.STORY_REVISED,
+        durable="publish-revised",
+        handler=on_revised,
+        description="Stories whose members a revised clustering decision changed",
+        event_model=StoryRevised,
+    )
     document_publisher(
         service.broker,
         f"{subjects.PUBLISHED_PREFIX}.{{tag}}",
@@ -162,7 +215,7 @@ def build(settings: Settings | None = None) -> Service:
     document_publisher(
         service.broker,
         f"{subjects.UPDATED_PREFIX}.{{tag}}",
-        "A material change of a published story (new source, scores, text)",
+        "A material change of a published story (new source, scores, text, revised members, merged)",
         ItemEvent,
     )
     return service

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import AliasChoices, Field
@@ -43,6 +43,7 @@ from services.publish.queries import (
     StoredItemInvalid,
     TagCount,
 )
+from services.publish.revisions import merged_target
 from services.publish.security_headers import SecurityHeaders
 from services.publish.views import ViewGate
 from services.publish.web.render import ListView, WebRenderer
@@ -292,11 +293,18 @@ def create_read_app(
 
     @app.get(
         "/api/v1/items/{item_id}", response_model=ItemOut, tags=["items"],
-        responses={404: {"description": "No such item"}},
+        responses={
+            404: {"description": "No such item"},
+            307: {"description": "The story was merged into another one: its item (Location)"},
+        },
     )
-    async def get_item(item_id: ItemIdP) -> ItemOut:
-        """One item in full: analysis, sources, provenance, QA flags, disclaimer."""
+    async def get_item(item_id: ItemIdP) -> Any:
+        """One item in full: analysis, sources, provenance, QA flags, disclaimer. An item whose
+        story was merged into another redirects (307) to that story's item."""
         item = await _load(queries, item_id)
+        target = await _merged_into(queries, item_id, item)
+        if target is not None:
+            return _redirect(f"/api/v1/items/{target}", target)
         if item is None:
             raise HTTPException(status_code=404, detail="no such item")
         return ItemOut.from_item(item)
@@ -380,6 +388,9 @@ def create_read_app(
     @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
     async def item_page(request: Request, item_id: ItemIdP, lang: DisplayQ = "both") -> Response:
         item = await _load(queries, item_id)
+        target = await _merged_into(queries, item_id, item)
+        if target is not None:  # the story was merged: its page is the other story's page
+            return _redirect(f"/items/{target}" + (f"?lang={lang}" if lang != "both" else ""), target)
         if item is None:
             return web.not_found(request, lang)
         # A reader opened the page: count it (HEAD requests, bots and repeat visits within the hour
@@ -391,6 +402,18 @@ def create_read_app(
         return web.item_page(request, item, lang)
 
     return app
+
+
+async def _merged_into(queries: ItemQueries, item_id: str, item: Item | None) -> str | None:
+    """The story an ended story's members went to (services/publish/revisions.py), else None."""
+    if item is not None:
+        return item.merged_into if item.status == "merged" else None
+    return await merged_target(queries.store, item_id)
+
+
+def _redirect(url: str, target: str) -> Response:
+    # 307, not 301: a merge is a clustering decision that a later revision may undo.
+    return RedirectResponse(url, status_code=307, headers={"X-Merged-Into": target})
 
 
 async def _load(queries: ItemQueries, item_id: str) -> Item | None:

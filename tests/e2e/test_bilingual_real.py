@@ -51,20 +51,29 @@ def test_real_bilingual_posts_come_out_bilingual_without_a_model(stack: Stack) -
             if item["title"][language]:
                 assert text["origin"] == "source" and text["source_name"], (item["title"], text)
             else:
-                assert text["origin"] == "none" and text["reason"] == "no_model" and text["notice"]
+                # source_left: the member that wrote it moved to another story (a revised
+                # clustering decision) and no other member covers the language.
+                assert text["origin"] == "none" and text["reason"] in ("no_model", "source_left")
+                assert text["notice"]
         assert "NEWSROOM_" not in json.dumps(item, default=str, ensure_ascii=False)
 
     # Each story announced once; a language that arrived after the story's first publication is
     # announced as language_added exactly once for that story.
     out = messages(stack.nats_url, "NEWS_OUT")
     published = Counter(d["story_id"] for s, d, _ in out if s.startswith("news.published."))
-    assert set(published.values()) == {1} and set(published) == {i["_id"] for i in items}
+    # A story that ended (clustering revised it into another one) was published and then merged.
+    merged = {d["_id"] for d in stack.mongo().merged_items.find({}, {"_id": 1})}
+    assert set(published.values()) == {1} and set(published) == {i["_id"] for i in items} | merged
     added = Counter(
         d["story_id"] for s, d, _ in out if s.startswith("news.updated.") and "language_added" in d["reasons"]
     )
     assert all(count == 1 for count in added.values())
     first_versions = {d["story_id"]: d["item"]["title"] for s, d, _ in out if s.startswith("news.published.")}
+    # A revised story may lose a language again (its member moved to another story: source_left).
+    revised = {d["story_id"] for _, d, _ in messages(stack.nats_url, "NEWS_PIPELINE", "news.story.revised")}
     for item in items:
         shown_first = first_versions[item["_id"]]
         gained = [lang for lang in ("en", "zh") if item["title"][lang] and not shown_first.get(lang)]
+        if item["_id"] in revised and not gained:
+            continue
         assert added.get(item["_id"], 0) == (1 if gained else 0), (item["_id"], gained)
