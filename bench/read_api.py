@@ -113,10 +113,19 @@ def bench_documents(count: int, now: datetime) -> list[dict[str, Any]]:
 
 async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool) -> dict[str, Any]:
     """File the bulk-inserted items in the term index the way publish files them (same terms, same
-    collections), but in bulk: one postings document per term written once (filing 100k items one
-    by one through the write path would take longer than the bench)."""
-    from services.publish.search_index import ITEM_TERMS, POSTINGS, STATE, STATE_ID, posting_key
+    collections), but in bulk: one postings document per term written once, the sort rows in
+    batches (filing 100k items one by one through the write path would take longer than the bench)."""
+    from services.publish.search_index import (
+        ITEM_TERMS,
+        LAYOUT_VERSION,
+        POSTINGS,
+        STATE,
+        STATE_ID,
+        posting_key,
+        sort_row,
+    )
     from shared.core.search_terms import TERMS_VERSION, item_terms
+    from shared.storage import SEARCH_SORT
     from shared.llm.prompts import load_glossary
 
     if skip:
@@ -138,7 +147,10 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
         await store.collection(POSTINGS).insert_many(rows[start : start + 200])
     for start in range(0, len(item_rows), 1000):
         await store.collection(ITEM_TERMS).insert_many(item_rows[start : start + 1000])
-    await store.upsert(STATE, STATE_ID, {"complete": True, "v": TERMS_VERSION, "items": len(docs)})
+        sort_rows = [sort_row(doc["_id"], doc) for doc in docs[start : start + 1000]]
+        await store.collection(SEARCH_SORT).insert_many(sort_rows)
+    state = {"complete": True, "v": TERMS_VERSION, "layout": LAYOUT_VERSION, "items": len(docs)}
+    await store.upsert(STATE, STATE_ID, state)
     sizes = sorted(len(ids) for ids in postings.values())
     return {
         "index": "terms",
@@ -223,7 +235,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from services.publish.read_api import create_read_app
     from shared.runtime.embedded import free_port, mongo_url, mongo_wire_server
     from shared.settings import Settings
-    from shared.storage import ITEMS, MongoStore
+    from shared.storage import ITEMS, SEARCH_SORT, MongoStore
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-read-api-")
     server = None
@@ -234,7 +246,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     database = f"bench_read_{uuid.uuid4().hex[:8]}"
     store = MongoStore(url, database)
     try:
-        await store.ensure_indexes([ITEMS])
+        await store.ensure_indexes([ITEMS, SEARCH_SORT])
         started = time.perf_counter()
         docs = bench_documents(args.items, datetime.now(UTC))
         for start in range(0, len(docs), 1000):
