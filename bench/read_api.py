@@ -125,8 +125,8 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
         sort_row,
     )
     from shared.core.search_terms import TERMS_VERSION, item_terms
-    from shared.storage import SEARCH_SORT
     from shared.llm.prompts import load_glossary
+    from shared.storage import SEARCH_SORT
 
     if skip:
         return {"index": "off (scan)"}

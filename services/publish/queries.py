@@ -9,11 +9,12 @@ shared/core/search_terms.py; decoded postings kept in memory while their term's 
 many items, by walking the list in sort order (``_walk``): whichever costs less at that share
 (``ID_LIST_VS_WALK``, measured). Without filters both read the index's sort rows (``search_sort``:
 an item's sort values alone, ~150 bytes instead of ~7 KB) and then only the page's items; with
-filters, which need the item's fields, they read ``items``. While the index is not complete (a data dir from before it,
-being filed at publish start-up) search falls back to the scan it replaced: every term must occur
-as a substring, case-insensitively, in one of the short fields (titles, summaries, tag and entity
-labels, key phrases, source titles), as escaped string ``$regex`` (never a BSON regex: nx-27017
-mis-evaluates those), a collection scan per search (1-2 s at 10,000 items on nx-27017).
+filters, which need the item's fields, they read ``items``. While the index is not complete (a
+data dir from before it, being filed at publish start-up) search falls back to the scan it
+replaced: every term must occur as a substring, case-insensitively, in one of the short fields
+(titles, summaries, tag and entity labels, key phrases, source titles), as escaped string
+``$regex`` (never a BSON regex: nx-27017 mis-evaluates those), a collection scan per search (1-2 s
+at 10,000 items on nx-27017).
 
 nx-27017 quirks this module stays clear of (all *measured*, silently empty results): equality on an
 array-of-documents path (``tags.id``) once that path has an index (the items collection has one),
@@ -70,9 +71,13 @@ MAX_QUERY_TERMS = 8
 # list is cheaper while k * k <= ID_LIST_VS_WALK * n (k ~1,650 at 10k items, ~5,200 at 100k).
 ID_LIST_VS_WALK = 270
 WALK_BATCH = 200
-# The same choice over the sort rows (no filters), nx-27017, 100,000 items, measured: see ROW_*.
-ROWS_ID_LIST_VS_WALK = 60
-ROWS_WALK_BATCH = 500
+# The same choice over the sort rows (no filters; nx-27017, 100,000 items, load ~8, measured):
+# ``_id $in`` of k rows sorted there 24-37 ms at k = 2,000, 88-130 ms at 4,000; the walk of
+# 1.5 * 21 * n / k rows 101-119 ms at k = 2,000, 66-81 ms at 4,000. At 10,000 items the cross
+# is near k = 700. k * k <= 80 * n: k ~2,800 at 100k items, ~900 at 10k.
+ROWS_ID_LIST_VS_WALK = 80
+ROWS_WALK_BATCH = 2000  # at most, per round trip
+WALK_MARGIN = 1.5
 ITEM_COUNT_TTL_S = 60.0
 
 # The list never needs the long texts: leave them in the database (top-level exclusions only).
@@ -160,8 +165,9 @@ class Cursor:
 
     def encode(self) -> str:
         value: Any = self.value.isoformat() if isinstance(self.value, datetime) else self.value
-        raw = json.dumps({"s": self.sort, "v": value, "i": self.last_id, "n": self.ties_shown},
-                         separators=(",", ":"))
+        raw = json.dumps(
+            {"s": self.sort, "v": value, "i": self.last_id, "n": self.ties_shown}, separators=(",", ":")
+        )
         return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
     @classmethod
@@ -302,10 +308,13 @@ class ItemSummary(BaseModel):
     scores: ScoreValues
     sources: list[SourceLink] = Field(description="Representative source first")
     source_count: int
-    published_at: datetime = Field(description="When the news first appeared: the earliest source "
-                                   "publication, or first seen when a source gives no time")
-    updated_at: datetime = Field(description="Last material change (= published_at until the item "
-                                 "first changes)")
+    published_at: datetime = Field(
+        description="When the news first appeared: the earliest source "
+        "publication, or first seen when a source gives no time"
+    )
+    updated_at: datetime = Field(
+        description="Last material change (= published_at until the item first changes)"
+    )
     views: int = Field(description="Item-page views by readers (bots and repeat visits excluded)")
     ai_generated: bool
 
@@ -332,7 +341,9 @@ class ItemSummary(BaseModel):
             ),
             sources=[
                 SourceLink(
-                    name=s["source_name"], url=s["url"], language=s["language"],
+                    name=s["source_name"],
+                    url=s["url"],
+                    language=s["language"],
                     published_at=s.get("published_at"),
                 )
                 for s in ordered
@@ -432,15 +443,22 @@ class ItemQueries:
         if ids is None:
             return await self._page(terms + filter_clauses, sort, limit, cursor)
         rows = not filter_clauses  # the filters need the items' own fields
-        share = ROWS_ID_LIST_VS_WALK if rows else ID_LIST_VS_WALK
-        if len(ids) ** 2 <= share * await self._item_count():
+        list_vs_walk = ROWS_ID_LIST_VS_WALK if rows else ID_LIST_VS_WALK
+        if len(ids) ** 2 <= list_vs_walk * await self._item_count():
             clauses = [{"_id": {"$in": sorted(ids)}}, *filter_clauses]
             return await self._page(clauses, sort, limit, cursor, rows=rows)
-        return await self._page(filter_clauses, sort, limit, cursor, only_ids=ids, rows=rows)
+        share = len(ids) / max(1, await self._item_count())
+        return await self._page(filter_clauses, sort, limit, cursor, only_ids=ids, rows=rows, share=share)
 
     async def _page(
-        self, clauses: list[dict[str, Any]], sort: SortKey, limit: int | None, cursor: str | None,
-        only_ids: set[str] | None = None, rows: bool = False,
+        self,
+        clauses: list[dict[str, Any]],
+        sort: SortKey,
+        limit: int | None,
+        cursor: str | None,
+        only_ids: set[str] | None = None,
+        rows: bool = False,
+        share: float = 1.0,
     ) -> ItemPage:
         """``rows``: find the page's order in the search index's sort rows, then read its items."""
         size = min(clamp_page_size(limit), self.max_page_size)
@@ -451,7 +469,7 @@ class ItemQueries:
         if only_ids is None:
             docs = await self._after(clauses, path, after, size + 1, projection, source)
         else:
-            docs = await self._walk(clauses, sort, path, after, size + 1, only_ids, source)
+            docs = await self._walk(clauses, sort, path, after, size + 1, only_ids, source, share)
         if rows or only_ids is not None:
             shown = await self._by_ids([d["_id"] for d in docs[:size]])
         else:
@@ -473,8 +491,13 @@ class ItemQueries:
         return [docs[i] for i in ids if i in docs]
 
     async def _after(
-        self, clauses: list[dict[str, Any]], path: str, after: Cursor | None, want: int,
-        projection: dict[str, int] | None = LIST_PROJECTION, source: str = ITEMS,
+        self,
+        clauses: list[dict[str, Any]],
+        path: str,
+        after: Cursor | None,
+        want: int,
+        projection: dict[str, int] | None = LIST_PROJECTION,
+        source: str = ITEMS,
     ) -> list[dict[str, Any]]:
         """Up to ``want`` documents in (value desc, _id desc) order after the cursor, read in up to
         three segments of simple filters: the rest of the ties, the lower values, then (score sorts)
@@ -492,8 +515,15 @@ class ItemQueries:
         return docs
 
     async def _walk(
-        self, clauses: list[dict[str, Any]], sort: SortKey, path: str, after: Cursor | None,
-        want: int, only_ids: set[str], source: str = ITEMS,
+        self,
+        clauses: list[dict[str, Any]],
+        sort: SortKey,
+        path: str,
+        after: Cursor | None,
+        want: int,
+        only_ids: set[str],
+        source: str = ITEMS,
+        share: float = 1.0,
     ) -> list[dict[str, Any]]:
         """The list in sort order, read in batches, keeping the items in ``only_ids``: for a term
         found in many items, cheaper than ``_id $in`` of all of them (nx-27017, measured: 140 ms
@@ -501,7 +531,12 @@ class ItemQueries:
         Returns the matching documents of ``source`` (id and sort value at ``path``), in order."""
         found: list[dict[str, Any]] = []
         position = after
-        batch_size = ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH
+        if source == SEARCH_SORT:
+            # As many rows as should hold the page at this share of matches, and a margin: a
+            # row costs little, a second round trip more (nx-27017 decodes what it sorts).
+            batch_size = min(ROWS_WALK_BATCH, max(20, int(want * WALK_MARGIN / max(share, 1e-6))))
+        else:
+            batch_size = WALK_BATCH
         # Only the id and the sort value's top-level field while walking items (nx-27017 returns a
         # nested inclusion as a flat "a.b.c" key, measured); the sort rows are small already.
         projection = None if source == SEARCH_SORT else {path.split(".")[0]: 1}
@@ -510,6 +545,7 @@ class ItemQueries:
             found += [d for d in batch if d["_id"] in only_ids]
             if len(batch) < batch_size:
                 break
+            batch_size = min(batch_size * 2, ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH)
             last_value = _get_path(batch[-1], path)
             ties = sum(1 for d in batch if _get_path(d, path) == last_value)
             if position is not None and position.value == last_value and ties == len(batch):
@@ -518,8 +554,13 @@ class ItemQueries:
         return found[:want]
 
     async def _rest_of_ties(
-        self, clauses: list[dict[str, Any]], path: str, after: Cursor, want: int,
-        projection: dict[str, int] | None = LIST_PROJECTION, source: str = ITEMS,
+        self,
+        clauses: list[dict[str, Any]],
+        path: str,
+        after: Cursor,
+        want: int,
+        projection: dict[str, int] | None = LIST_PROJECTION,
+        source: str = ITEMS,
     ) -> list[dict[str, Any]]:
         # Ties are read from their start and the ones already shown (id >= last id) dropped here,
         # not in the query; the limit grows if items were inserted among the shown ties.
@@ -531,9 +572,14 @@ class ItemQueries:
                 return rest[:want]
             fetch *= 2
 
-    async def _find(self, clauses: list[dict[str, Any]], order: list[tuple[str, int]], limit: int,
-                    projection: dict[str, int] | None = LIST_PROJECTION, source: str = ITEMS,
-                    ) -> list[dict[str, Any]]:
+    async def _find(
+        self,
+        clauses: list[dict[str, Any]],
+        order: list[tuple[str, int]],
+        limit: int,
+        projection: dict[str, int] | None = LIST_PROJECTION,
+        source: str = ITEMS,
+    ) -> list[dict[str, Any]]:
         found = self.store.collection(source).find(combine(clauses), projection).sort(order).limit(limit)
         return [doc async for doc in found]
 
@@ -561,8 +607,14 @@ class ItemQueries:
         pipeline: list[dict[str, Any]] = [
             {"$project": {"tags": 1}},
             {"$unwind": "$tags"},
-            {"$group": {"_id": "$tags.id", "en": {"$first": "$tags.en"}, "zh": {"$first": "$tags.zh"},
-                        "count": {"$sum": 1}}},
+            {
+                "$group": {
+                    "_id": "$tags.id",
+                    "en": {"$first": "$tags.en"},
+                    "zh": {"$first": "$tags.zh"},
+                    "count": {"$sum": 1},
+                }
+            },
             {"$sort": {"count": -1, "_id": 1}},
             {"$limit": limit},
         ]

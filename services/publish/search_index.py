@@ -17,14 +17,16 @@ Collections:
   postings: the read side keeps decoded postings in memory and re-reads a term only when its
   version moved (``PostingsCache``), so every API process sees a change on its next search.
 - ``search_state``: ``{_id: "postings", v: TERMS_VERSION, layout: LAYOUT_VERSION, complete: true}``
-  once every stored item is filed. Until then the read side keeps the scan (a data dir from before the index, or after a
-  change of the term rules): publish rebuilds it in the background at start-up, in batches.
+  once every stored item is filed. Until then the read side keeps the scan (a data dir from before
+  the index, or after a change of the term rules or the layout): publish rebuilds it in the
+  background at start-up, in batches.
 
 Writes are idempotent, so a redelivered story changes nothing: ``$addToSet`` of new terms first,
 ``$pull`` of dropped ones, the terms' versions, the sort row, then the item's term list last (a
 crash in between is redone from the old list on the next delivery). A hidden item (``merged_into``
-set: its members live on in another item) is filed under no term, so search never returns it. Equality on an indexed array, which nx-27017 answers wrongly, is
-never used: every read is by ``_id``.
+set: its members live on in another item) is filed under no term, so search never returns it.
+Equality on an indexed array, which nx-27017 answers wrongly, is never used: every read is by
+``_id``, or (the sort rows) a sort on a top-level number or date.
 """
 
 from __future__ import annotations
@@ -55,8 +57,13 @@ TERM_VERSIONS = "search_term_versions"
 LAYOUT_VERSION = 2
 SCORE_NAMES = ("hot", "quality", "impact")
 # A sort row's field for each sort key of the read side (queries.SortKey).
-ROW_FIELDS = {"hot": "hot", "quality": "quality", "impact": "impact", "time": "published_at",
-              "updated": "updated_at"}
+ROW_FIELDS = {
+    "hot": "hot",
+    "quality": "quality",
+    "impact": "impact",
+    "time": "published_at",
+    "updated": "updated_at",
+}
 # Item fields that hide an item from readers (set by the story revision merge).
 HIDDEN_FIELDS = ("merged_into",)
 
@@ -64,8 +71,17 @@ HIDDEN_FIELDS = ("merged_into",)
 # top-level fields: nx-27017 answers an inclusion of a path inside an array ("sources.title") with
 # nothing and a nested one ("scores.hot.value") as a flat "a.b.c" key (measured).
 TERM_SOURCES = {
-    "title", "summary", "keyphrases", "tags", "entities", "sources",
-    "scores", "published_at", "updated_at", "version", *HIDDEN_FIELDS,
+    "title",
+    "summary",
+    "keyphrases",
+    "tags",
+    "entities",
+    "sources",
+    "scores",
+    "published_at",
+    "updated_at",
+    "version",
+    *HIDDEN_FIELDS,
 }
 TERM_FIELDS = dict.fromkeys(TERM_SOURCES, 1)
 BACKFILL_BATCH = 200
@@ -211,8 +227,10 @@ class SearchIndex:
     async def term_versions(self, terms: Iterable[str]) -> dict[str, int]:
         """The current version of each term's postings (0: never changed)."""
         wanted = sorted(set(terms))
-        found = {doc["_id"]: int(doc.get("v") or 0)
-                 async for doc in self.store.collection(TERM_VERSIONS).find({"_id": {"$in": wanted}})}
+        found = {
+            doc["_id"]: int(doc.get("v") or 0)
+            async for doc in self.store.collection(TERM_VERSIONS).find({"_id": {"$in": wanted}})
+        }
         return {term: found.get(term, 0) for term in wanted}
 
     async def read_postings(self, terms: Iterable[str]) -> dict[str, set[str]]:

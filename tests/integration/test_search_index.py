@@ -205,7 +205,7 @@ async def test_a_re_score_moves_the_item_in_the_search_order(
     index = SearchIndex(store)
     await index.backfill()
     queries = ItemQueries(store)
-    assert [i.id for i in (await queries.search("chip")).items][0] == "story-chip-5"
+    assert (await queries.search("chip")).items[0].id == "story-chip-5"
     # Score re-scores story-chip-1 from the bottom to the top: a new version of the item.
     rescored = make_item("story-chip-1", now=NOW, title_en="Chip news 1", title_zh=None, hot=99.0, version=2)
     await store.collection(ITEMS).replace_one({"_id": rescored.id}, as_document(rescored))
@@ -239,7 +239,9 @@ async def test_a_cached_term_sees_a_change_filed_by_another_process(store: Mongo
     await publish.index_item(second.id, dumped(second))
     assert [i.id for i in (await reader.search("blackwell")).items] == ["story-b", "story-a"]
 
-    changed = make_item("story-a", now=NOW, title_en="Nvidia delays Rubin", title_zh=None, hot=50.0, version=2)
+    changed = make_item(
+        "story-a", now=NOW, title_en="Nvidia delays Rubin", title_zh=None, hot=50.0, version=2
+    )
     await store.collection(ITEMS).replace_one({"_id": "story-a"}, as_document(changed))
     await publish.index_item(changed.id, dumped(changed))
     assert [i.id for i in (await reader.search("blackwell")).items] == ["story-b"]
@@ -260,7 +262,10 @@ async def test_the_backfill_files_source_titles_and_an_older_layout_is_refiled(s
     """nx-27017 answers a projection of "sources.title" with nothing: the backfill read whole
     fields. A data dir indexed before the sort rows (layout 1) is re-filed at start-up."""
     item = make_item(
-        "story-src", now=NOW, title_en="A chip plant", title_zh=None,
+        "story-src",
+        now=NOW,
+        title_en="A chip plant",
+        title_zh=None,
         sources=[Src("Reuters", "https://example.com/x", "Hengmai opens foundry", "en", 2)],
     )
     await store.collection(ITEMS).insert_one(as_document(item))
