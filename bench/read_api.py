@@ -194,34 +194,44 @@ def process_cpu_s(pid: int | None) -> float:
 async def time_in_process(store: Any, server_pid: int | None, rounds: int = 20) -> dict[str, Any]:
     """Wall and CPU time per call, sequential, no HTTP: the CPU of this process (the query layer)
     and of the database server (nx-27017), which separates the work per request from queueing on
-    a loaded machine."""
+    a loaded machine. Search in three variants, interleaved call by call in the same run:
+    ``before`` (items walked, postings read every time: the design before the sort rows),
+    ``uncached`` (sort rows, postings read every time: a reader's first search after publish
+    changed the term) and the default (sort rows, postings from memory while their version holds)."""
     from services.publish.queries import ItemQueries
 
     queries = ItemQueries(store)
-    calls = {
-        "list_hot": lambda: queries.list_items(limit=20),
-        "search_TSMC": lambda: queries.search("TSMC", limit=20),
-        "search_台积电": lambda: queries.search("台积电", limit=20),
-        "search_OpenAI_device": lambda: queries.search("OpenAI device", limit=20),
-    }
-    out: dict[str, Any] = {}
-    for name, call in calls.items():
-        await call()  # warm (the tokenizer loads on the first Chinese query)
-        walls, cpus = [], []
-        server_before = process_cpu_s(server_pid)
-        for _ in range(rounds):
+    uncached = ItemQueries(store, postings_cache=False)
+    before = ItemQueries(store, sort_rows=False, postings_cache=False)
+    calls: dict[str, Any] = {"list_hot": lambda: queries.list_items(limit=20)}
+    for name, text in (("TSMC", "TSMC"), ("台积电", "台积电"), ("OpenAI_device", "OpenAI device")):
+        for variant, layer in (("before", before), ("uncached", uncached), ("", queries)):
+            label = f"search_{name}" + (f"_{variant}" if variant else "")
+            calls[label] = lambda layer=layer, text=text: layer.search(text, limit=20)
+    for call in calls.values():
+        await call()  # warm (the tokenizer loads on the first Chinese query; the cache fills)
+    walls: dict[str, list[float]] = {name: [] for name in calls}
+    cpus: dict[str, list[float]] = {name: [] for name in calls}
+    server: dict[str, float] = dict.fromkeys(calls, 0.0)
+    for _ in range(rounds):
+        for name, call in calls.items():
+            server_before = process_cpu_s(server_pid)
             w0, c0 = time.perf_counter(), time.process_time()
             await call()
-            walls.append(time.perf_counter() - w0)
-            cpus.append(time.process_time() - c0)
-        server_ms = (process_cpu_s(server_pid) - server_before) / rounds * 1000
-        walls.sort()
+            walls[name].append(time.perf_counter() - w0)
+            cpus[name].append(time.process_time() - c0)
+            server[name] += process_cpu_s(server_pid) - server_before
+    out: dict[str, Any] = {}
+    for name in calls:
+        ordered = sorted(walls[name])
         out[name] = {
-            "wall_p50_ms": round(percentile(walls, 0.5) * 1000, 1),
-            "wall_p95_ms": round(percentile(walls, 0.95) * 1000, 1),
-            "cpu_mean_ms": round(statistics.fmean(cpus) * 1000, 1),
-            "db_server_cpu_mean_ms": round(server_ms, 1),
+            "wall_p50_ms": round(percentile(ordered, 0.5) * 1000, 1),
+            "wall_p95_ms": round(percentile(ordered, 0.95) * 1000, 1),
+            "cpu_mean_ms": round(statistics.fmean(cpus[name]) * 1000, 1),
+            "db_server_cpu_mean_ms": round(server[name] / rounds * 1000, 1),
         }
+    cache = queries.search_index.cache
+    out["postings_cache"] = {"hits": cache.hits, "misses": cache.misses} if cache else None
     return out
 
 

@@ -397,12 +397,17 @@ def clamp_page_size(limit: int | None) -> int:
 class ItemQueries:
     store: MongoStore
     max_page_size: int = MAX_PAGE_SIZE
+    # The search index's sort rows and the in-memory postings (off: the items and the postings are
+    # read on every search, as before issue 17; bench/read_api.py compares the two in one run).
+    sort_rows: bool = True
+    postings_cache: bool = True
     skipped_invalid: int = field(default=0, init=False)
     search_index: SearchIndex = field(init=False)
     _count: tuple[float, int] = field(default=(0.0, 0), init=False)
 
     def __post_init__(self) -> None:
-        self.search_index = SearchIndex(self.store, cache=PostingsCache())
+        cache = PostingsCache() if self.postings_cache else None
+        self.search_index = SearchIndex(self.store, cache=cache)
 
     async def _item_count(self) -> int:
         """The number of items, re-read at most once a minute (it only picks a query plan)."""
@@ -442,7 +447,7 @@ class ItemQueries:
         ids = await self.search_index.matching(query_terms(search_terms(query)))
         if ids is None:
             return await self._page(terms + filter_clauses, sort, limit, cursor)
-        rows = not filter_clauses  # the filters need the items' own fields
+        rows = self.sort_rows and not filter_clauses  # the filters need the items' own fields
         list_vs_walk = ROWS_ID_LIST_VS_WALK if rows else ID_LIST_VS_WALK
         if len(ids) ** 2 <= list_vs_walk * await self._item_count():
             clauses = [{"_id": {"$in": sorted(ids)}}, *filter_clauses]
