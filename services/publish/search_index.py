@@ -37,7 +37,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import UpdateOne
 
@@ -96,6 +96,12 @@ def posting_keys(term: str) -> list[str]:
     return [f"{term}#{bucket:x}" for bucket in range(POSTING_BUCKETS)]
 
 
+class PostingsSource(Protocol):
+    async def term_versions(self, terms: Iterable[str]) -> dict[str, int]: ...
+
+    async def read_postings(self, terms: Iterable[str]) -> dict[str, set[str]]: ...
+
+
 class PostingsCache:
     """Decoded postings of the terms searched lately, in the read API's memory (a frequent term's
     postings hold ~1/7 of all ids: 14,000 at 100k items, ~40 ms to read and decode). Each search
@@ -110,7 +116,7 @@ class PostingsCache:
         self.hits = 0
         self.misses = 0
 
-    async def postings(self, index: SearchIndex, terms: list[str]) -> dict[str, frozenset[str]]:
+    async def postings(self, index: PostingsSource, terms: list[str]) -> dict[str, frozenset[str]]:
         versions = await index.term_versions(terms)
         out: dict[str, frozenset[str]] = {}
         stale = []
@@ -130,6 +136,10 @@ class PostingsCache:
                 out[term] = frozenset(ids)
                 self._put(term, versions[term], out[term])
         return out
+
+    @property
+    def held_ids(self) -> int:
+        return self._held
 
     def _put(self, term: str, version: int, ids: frozenset[str]) -> None:
         old = self._entries.pop(term, None)
