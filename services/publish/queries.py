@@ -262,10 +262,11 @@ def term_pattern(term: str) -> str:
     return rf"\b{escaped}" if re.match(r"\w", term, re.ASCII) else escaped
 
 
-def search_clauses(query: str) -> list[dict[str, Any]]:
-    """One clause per term; each term must occur in at least one searched field."""
+def search_clauses(query: str | list[str]) -> list[dict[str, Any]]:
+    """One clause per term (of a query, or its ``search_terms``); each term must occur in at least
+    one searched field."""
     clauses: list[dict[str, Any]] = []
-    for term in search_terms(query):
+    for term in search_terms(query) if isinstance(query, str) else query:
         alternatives: list[dict[str, Any]] = []
         for variant in term_variants(term):
             regex = {"$regex": term_pattern(variant), "$options": "i"}
@@ -439,14 +440,14 @@ class ItemQueries:
     ) -> ItemPage:
         """Items where every term of ``query`` occurs (see the module doc). An empty query, or one
         made only of stopwords and punctuation, raises ValueError: it would match everything."""
-        terms = search_clauses(query)
-        if not terms:
+        words = search_terms(query)  # segmented once (jieba for Chinese)
+        if not words:
             raise ValueError("the query has no searchable words")
         filter_clauses = (filters or ItemFilter()).clauses()
         # The term index (services/publish/search_index.py) when it is complete; else the scan.
-        ids = await self.search_index.matching(query_terms(search_terms(query)))
+        ids = await self.search_index.matching(query_terms(words))
         if ids is None:
-            return await self._page(terms + filter_clauses, sort, limit, cursor)
+            return await self._page(search_clauses(words) + filter_clauses, sort, limit, cursor)
         rows = self.sort_rows and not filter_clauses  # the filters need the items' own fields
         list_vs_walk = ROWS_ID_LIST_VS_WALK if rows else ID_LIST_VS_WALK
         if len(ids) ** 2 <= list_vs_walk * await self._item_count():
