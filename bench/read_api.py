@@ -198,7 +198,7 @@ async def time_in_process(store: Any, server_pid: int | None, rounds: int = 20) 
     ``before`` (items walked, postings read every time: the design before the sort rows),
     ``uncached`` (sort rows, postings read every time: a reader's first search after publish
     changed the term) and the default (sort rows, postings from memory while their version holds)."""
-    from services.publish.queries import ItemQueries
+    from services.publish.queries import ItemFilter, ItemQueries
 
     queries = ItemQueries(store)
     uncached = ItemQueries(store, postings_cache=False)
@@ -208,6 +208,12 @@ async def time_in_process(store: Any, server_pid: int | None, rounds: int = 20) 
         for variant, layer in (("before", before), ("uncached", uncached), ("", queries)):
             label = f"search_{name}" + (f"_{variant}" if variant else "")
             calls[label] = lambda layer=layer, text=text: layer.search(text, limit=20)
+    # A filter the sort rows answer (language), and one only the items can (tag).
+    zh, chips = ItemFilter(language="zh"), ItemFilter(tag="chips")
+    for variant, layer in (("before", before), ("", queries)):
+        suffix = f"_{variant}" if variant else ""
+        calls[f"search_TSMC_lang_zh{suffix}"] = lambda layer=layer: layer.search("TSMC", zh, limit=20)
+        calls[f"search_TSMC_tag_chips{suffix}"] = lambda layer=layer: layer.search("TSMC", chips, limit=20)
     for call in calls.values():
         await call()  # warm (the tokenizer loads on the first Chinese query; the cache fills)
     walls: dict[str, list[float]] = {name: [] for name in calls}

@@ -7,9 +7,9 @@ postings by term, read by ``_id``, the one lookup nx-27017 answers without a sca
 shared/core/search_terms.py; decoded postings kept in memory while their term's version holds,
 ``PostingsCache``). The matching ids give the page either by ``_id $in`` or, for a term found in
 many items, by walking the list in sort order (``_walk``): whichever costs less at that share
-(``ID_LIST_VS_WALK``, measured). Without filters both read the index's sort rows (``search_sort``:
-an item's sort values alone, ~150 bytes instead of ~7 KB) and then only the page's items; with
-filters, which need the item's fields, they read ``items``. While the index is not complete (a
+(``ID_LIST_VS_WALK``, measured). Both read the index's sort rows (``search_sort``: an item's sort
+values and language, ~150 bytes instead of ~7 KB) and then only the page's items; with a tag or
+entity filter, which needs the item's arrays, they read ``items``. While the index is not complete (a
 data dir from before it, being filed at publish start-up) search falls back to the scan it
 replaced: every term must occur as a substring, case-insensitively, in one of the short fields
 (titles, summaries, tag and entity labels, key phrases, source titles), as escaped string
@@ -147,6 +147,21 @@ class ItemFilter:
             if minimum is not None:
                 out.append({SORT_FIELDS[name]: {"$gte": minimum}})
         return out
+
+    def row_clauses(self) -> list[dict[str, Any]] | None:
+        """The same filter over the search index's sort rows (search_index.sort_row); None for the
+        tag and entity filters, which only the items' arrays can answer."""
+        if self.tag or self.entity:
+            return None
+        fields = {
+            "scores.hot.value": "hot",
+            "scores.quality.value": "quality",
+            "scores.impact.value": "impact",
+        }
+        return [
+            {fields.get(path, path): condition for path, condition in clause.items()}
+            for clause in self.clauses()
+        ]
 
 
 # --- cursors ----------------------------------------------------------------------------------
@@ -448,7 +463,11 @@ class ItemQueries:
         ids = await self.search_index.matching(query_terms(words))
         if ids is None:
             return await self._page(search_clauses(words) + filter_clauses, sort, limit, cursor)
-        rows = self.sort_rows and not filter_clauses  # the filters need the items' own fields
+        # The sort rows answer every filter but tag and entity (arrays only the items hold).
+        row_filters = (filters or ItemFilter()).row_clauses() if self.sort_rows else None
+        rows = row_filters is not None
+        if row_filters is not None:
+            filter_clauses = row_filters
         list_vs_walk = ROWS_ID_LIST_VS_WALK if rows else ID_LIST_VS_WALK
         if len(ids) ** 2 <= list_vs_walk * await self._item_count():
             clauses = [{"_id": {"$in": sorted(ids)}}, *filter_clauses]

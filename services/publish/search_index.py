@@ -9,8 +9,9 @@ Collections:
 - ``search_item_terms``: ``{_id: item id, terms: [...], v: TERMS_VERSION}``: what an item is filed
   under now, so a changed text loses its old terms.
 - ``search_sort`` (``SEARCH_SORT``): ``{_id: item id, version, hot, quality, impact, published_at,
-  updated_at}``: the item's sort values alone, as top-level fields (``ROW_FIELDS``). A frequent
-  term's page is found by walking this list in sort order, then only the page's items are read:
+  updated_at, origin_language}``: the item's sort values (and language, for the filter) alone, as
+  top-level fields (``ROW_FIELDS``). A frequent term's page is found by walking this list in sort
+  order, then only the page's items are read:
   nx-27017 decodes every document it sorts, and sorts a nested path slowly (200 rows in sort order,
   10,000 items, measured: items ~50-85 ms, rows with nested score paths 8-45 ms, flat rows 5.5 ms).
 - ``search_term_versions``: ``{_id: term, v: n}``, incremented after every change of the term's
@@ -81,6 +82,7 @@ TERM_SOURCES = {
     "published_at",
     "updated_at",
     "version",
+    "origin_language",
     *HIDDEN_FIELDS,
 }
 TERM_FIELDS = dict.fromkeys(TERM_SOURCES, 1)
@@ -176,6 +178,7 @@ def sort_row(item_id: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         row[name] = score.get("value") if isinstance(score, Mapping) else None
     row["published_at"] = _as_time(doc.get("published_at"))
     row["updated_at"] = _as_time(doc.get("updated_at"))
+    row["origin_language"] = doc.get("origin_language")  # for the language filter
     return row
 
 

@@ -328,7 +328,12 @@ async def test_every_page_is_the_page_the_scan_gives(
     scan = {
         (q, f): await all_pages(ItemQueries(store), q, f, 100)
         for q in SCAN_QUERIES
-        for f in (None, ItemFilter(language="zh"))
+        for f in (
+            None,
+            ItemFilter(language="zh"),  # the sort rows answer it
+            ItemFilter(min_hot=30.0, since=NOW - timedelta(hours=48)),  # the rows too
+            ItemFilter(tag="chips"),  # only the items can
+        )
     }
     assert all(scan[(q, None)] for q in SCAN_QUERIES) and sum(len(ids) for ids in scan.values()) > 80
     await SearchIndex(store).backfill()  # no glossary: the scan knows no cross-language names
