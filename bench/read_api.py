@@ -113,11 +113,20 @@ def bench_documents(count: int, now: datetime) -> list[dict[str, Any]]:
 
 async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool) -> dict[str, Any]:
     """File the bulk-inserted items in the term index the way publish files them (same terms, same
-    collections), but in bulk: one postings document per term written once (filing 100k items one
-    by one through the write path would take longer than the bench)."""
-    from services.publish.search_index import ITEM_TERMS, POSTINGS, STATE, STATE_ID, posting_key
+    collections), but in bulk: one postings document per term written once, the sort rows in
+    batches (filing 100k items one by one through the write path would take longer than the bench)."""
+    from services.publish.search_index import (
+        ITEM_TERMS,
+        LAYOUT_VERSION,
+        POSTINGS,
+        STATE,
+        STATE_ID,
+        posting_key,
+        sort_row,
+    )
     from shared.core.search_terms import TERMS_VERSION, item_terms
     from shared.llm.prompts import load_glossary
+    from shared.storage import SEARCH_SORT
 
     if skip:
         return {"index": "off (scan)"}
@@ -138,7 +147,10 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
         await store.collection(POSTINGS).insert_many(rows[start : start + 200])
     for start in range(0, len(item_rows), 1000):
         await store.collection(ITEM_TERMS).insert_many(item_rows[start : start + 1000])
-    await store.upsert(STATE, STATE_ID, {"complete": True, "v": TERMS_VERSION, "items": len(docs)})
+        sort_rows = [sort_row(doc["_id"], doc) for doc in docs[start : start + 1000]]
+        await store.collection(SEARCH_SORT).insert_many(sort_rows)
+    state = {"complete": True, "v": TERMS_VERSION, "layout": LAYOUT_VERSION, "items": len(docs)}
+    await store.upsert(STATE, STATE_ID, state)
     sizes = sorted(len(ids) for ids in postings.values())
     return {
         "index": "terms",
@@ -182,34 +194,50 @@ def process_cpu_s(pid: int | None) -> float:
 async def time_in_process(store: Any, server_pid: int | None, rounds: int = 20) -> dict[str, Any]:
     """Wall and CPU time per call, sequential, no HTTP: the CPU of this process (the query layer)
     and of the database server (nx-27017), which separates the work per request from queueing on
-    a loaded machine."""
-    from services.publish.queries import ItemQueries
+    a loaded machine. Search in three variants, interleaved call by call in the same run:
+    ``before`` (items walked, postings read every time: the design before the sort rows),
+    ``uncached`` (sort rows, postings read every time: a reader's first search after publish
+    changed the term) and the default (sort rows, postings from memory while their version holds)."""
+    from services.publish.queries import ItemFilter, ItemQueries
 
     queries = ItemQueries(store)
-    calls = {
-        "list_hot": lambda: queries.list_items(limit=20),
-        "search_TSMC": lambda: queries.search("TSMC", limit=20),
-        "search_台积电": lambda: queries.search("台积电", limit=20),
-        "search_OpenAI_device": lambda: queries.search("OpenAI device", limit=20),
-    }
-    out: dict[str, Any] = {}
-    for name, call in calls.items():
-        await call()  # warm (the tokenizer loads on the first Chinese query)
-        walls, cpus = [], []
-        server_before = process_cpu_s(server_pid)
-        for _ in range(rounds):
+    uncached = ItemQueries(store, postings_cache=False)
+    before = ItemQueries(store, sort_rows=False, postings_cache=False)
+    calls: dict[str, Any] = {"list_hot": lambda: queries.list_items(limit=20)}
+    for name, text in (("TSMC", "TSMC"), ("台积电", "台积电"), ("OpenAI_device", "OpenAI device")):
+        for variant, layer in (("before", before), ("uncached", uncached), ("", queries)):
+            label = f"search_{name}" + (f"_{variant}" if variant else "")
+            calls[label] = lambda layer=layer, text=text: layer.search(text, limit=20)
+    # A filter the sort rows answer (language), and one only the items can (tag).
+    zh, chips = ItemFilter(language="zh"), ItemFilter(tag="chips")
+    for variant, layer in (("before", before), ("", queries)):
+        suffix = f"_{variant}" if variant else ""
+        calls[f"search_TSMC_lang_zh{suffix}"] = lambda layer=layer: layer.search("TSMC", zh, limit=20)
+        calls[f"search_TSMC_tag_chips{suffix}"] = lambda layer=layer: layer.search("TSMC", chips, limit=20)
+    for call in calls.values():
+        await call()  # warm (the tokenizer loads on the first Chinese query; the cache fills)
+    walls: dict[str, list[float]] = {name: [] for name in calls}
+    cpus: dict[str, list[float]] = {name: [] for name in calls}
+    server: dict[str, float] = dict.fromkeys(calls, 0.0)
+    for _ in range(rounds):
+        for name, call in calls.items():
+            server_before = process_cpu_s(server_pid)
             w0, c0 = time.perf_counter(), time.process_time()
             await call()
-            walls.append(time.perf_counter() - w0)
-            cpus.append(time.process_time() - c0)
-        server_ms = (process_cpu_s(server_pid) - server_before) / rounds * 1000
-        walls.sort()
+            walls[name].append(time.perf_counter() - w0)
+            cpus[name].append(time.process_time() - c0)
+            server[name] += process_cpu_s(server_pid) - server_before
+    out: dict[str, Any] = {}
+    for name in calls:
+        ordered = sorted(walls[name])
         out[name] = {
-            "wall_p50_ms": round(percentile(walls, 0.5) * 1000, 1),
-            "wall_p95_ms": round(percentile(walls, 0.95) * 1000, 1),
-            "cpu_mean_ms": round(statistics.fmean(cpus) * 1000, 1),
-            "db_server_cpu_mean_ms": round(server_ms, 1),
+            "wall_p50_ms": round(percentile(ordered, 0.5) * 1000, 1),
+            "wall_p95_ms": round(percentile(ordered, 0.95) * 1000, 1),
+            "cpu_mean_ms": round(statistics.fmean(cpus[name]) * 1000, 1),
+            "db_server_cpu_mean_ms": round(server[name] / rounds * 1000, 1),
         }
+    cache = queries.search_index.cache
+    out["postings_cache"] = {"hits": cache.hits, "misses": cache.misses} if cache else None
     return out
 
 
@@ -223,7 +251,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from services.publish.read_api import create_read_app
     from shared.runtime.embedded import free_port, mongo_url, mongo_wire_server
     from shared.settings import Settings
-    from shared.storage import ITEMS, MongoStore
+    from shared.storage import ITEMS, SEARCH_SORT, MongoStore
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-read-api-")
     server = None
@@ -234,7 +262,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     database = f"bench_read_{uuid.uuid4().hex[:8]}"
     store = MongoStore(url, database)
     try:
-        await store.ensure_indexes([ITEMS])
+        await store.ensure_indexes([ITEMS, SEARCH_SORT])
         started = time.perf_counter()
         docs = bench_documents(args.items, datetime.now(UTC))
         for start in range(0, len(docs), 1000):

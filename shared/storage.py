@@ -34,6 +34,8 @@ LLM_CACHE = "llm_cache"
 SCORE_STATE = "score_state"
 INGEST_STATE = "ingest_state"
 ITEM_PENDING = "item_pending"
+# The search index's sort rows (services/publish/search_index.py): each item's sort values alone.
+SEARCH_SORT = "search_sort"
 
 # Read-side and housekeeping indexes. Names are given explicitly (nx-27017 does not keep them).
 INDEXES: dict[str, list[IndexModel]] = {
@@ -47,6 +49,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("scores.hot.value", DESCENDING)], name="hot"),
         IndexModel([("scores.quality.value", DESCENDING)], name="quality"),
         IndexModel([("scores.impact.value", DESCENDING)], name="impact"),
+    ],
+    # The items' sort values, top-level, for the search's walk in sort order.
+    SEARCH_SORT: [
+        IndexModel([("hot", DESCENDING)], name="hot"),
+        IndexModel([("quality", DESCENDING)], name="quality"),
+        IndexModel([("impact", DESCENDING)], name="impact"),
+        IndexModel([("published_at", DESCENDING)], name="published_at"),
+        IndexModel([("updated_at", DESCENDING)], name="updated_at"),
     ],
     ARTICLES: [IndexModel([("story_id", ASCENDING)], name="story")],
     STORIES: [IndexModel([("first_seen_at", DESCENDING)], name="first_seen")],

@@ -4,13 +4,17 @@ pagination; one item; full-text search in English and Chinese; tag counts; the v
 Search: the query is segmented (Chinese with jieba's domain dictionary, Traditional folded to
 Simplified) and looked up in the term index that publish keeps (services/publish/search_index.py:
 postings by term, read by ``_id``, the one lookup nx-27017 answers without a scan; terms from
-shared/core/search_terms.py). The matching ids give the page either by ``_id $in`` or, for a term
-found in many items, by walking the list in sort order (``_walk``): whichever costs less at that
-share (``ID_LIST_VS_WALK``, measured). While the index is not complete (a data dir from before it,
-being filed at publish start-up) search falls back to the scan it replaced: every term must occur
-as a substring, case-insensitively, in one of the short fields (titles, summaries, tag and entity
-labels, key phrases, source titles), as escaped string ``$regex`` (never a BSON regex: nx-27017
-mis-evaluates those), a collection scan per search (1-2 s at 10,000 items on nx-27017).
+shared/core/search_terms.py; decoded postings kept in memory while their term's version holds,
+``PostingsCache``). The matching ids give the page either by ``_id $in`` or, for a term found in
+many items, by walking the list in sort order (``_walk``): whichever costs less at that share
+(``ID_LIST_VS_WALK``, measured). Both read the index's sort rows (``search_sort``: an item's sort
+values and language, ~150 bytes instead of ~7 KB) and then only the page's items; with a tag or
+entity filter, which needs the item's arrays, they read ``items``. While the index is not complete (a
+data dir from before it, being filed at publish start-up) search falls back to the scan it
+replaced: every term must occur as a substring, case-insensitively, in one of the short fields
+(titles, summaries, tag and entity labels, key phrases, source titles), as escaped string
+``$regex`` (never a BSON regex: nx-27017 mis-evaluates those), a collection scan per search (1-2 s
+at 10,000 items on nx-27017).
 
 nx-27017 quirks this module stays clear of (all *measured*, silently empty results): equality on an
 array-of-documents path (``tags.id``) once that path has an index (the items collection has one),
@@ -38,12 +42,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.publish.search_index import SearchIndex
+from services.publish.search_index import ROW_FIELDS, PostingsCache, SearchIndex
 from shared.core.item_times import last_material_change
 from shared.core.search_terms import query_terms
 from shared.events import Bilingual, Entity, Language, Tag
 from shared.items import Item
-from shared.storage import ITEMS, MongoStore
+from shared.storage import ITEMS, SEARCH_SORT, MongoStore
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,13 @@ MAX_QUERY_TERMS = 8
 # list is cheaper while k * k <= ID_LIST_VS_WALK * n (k ~1,650 at 10k items, ~5,200 at 100k).
 ID_LIST_VS_WALK = 270
 WALK_BATCH = 200
+# The same choice over the sort rows (no filters; nx-27017, 100,000 items, load ~8, measured):
+# ``_id $in`` of k rows sorted there 24-37 ms at k = 2,000, 88-130 ms at 4,000; the walk of
+# 1.5 * 21 * n / k rows 101-119 ms at k = 2,000, 66-81 ms at 4,000. At 10,000 items the cross
+# is near k = 700. k * k <= 80 * n: k ~2,800 at 100k items, ~900 at 10k.
+ROWS_ID_LIST_VS_WALK = 80
+ROWS_WALK_BATCH = 2000  # at most, per round trip
+WALK_MARGIN = 1.5
 ITEM_COUNT_TTL_S = 60.0
 
 # The list never needs the long texts: leave them in the database (top-level exclusions only).
@@ -137,6 +148,21 @@ class ItemFilter:
                 out.append({SORT_FIELDS[name]: {"$gte": minimum}})
         return out
 
+    def row_clauses(self) -> list[dict[str, Any]] | None:
+        """The same filter over the search index's sort rows (search_index.sort_row); None for the
+        tag and entity filters, which only the items' arrays can answer."""
+        if self.tag or self.entity:
+            return None
+        fields = {
+            "scores.hot.value": "hot",
+            "scores.quality.value": "quality",
+            "scores.impact.value": "impact",
+        }
+        return [
+            {fields.get(path, path): condition for path, condition in clause.items()}
+            for clause in self.clauses()
+        ]
+
 
 # --- cursors ----------------------------------------------------------------------------------
 
@@ -154,8 +180,9 @@ class Cursor:
 
     def encode(self) -> str:
         value: Any = self.value.isoformat() if isinstance(self.value, datetime) else self.value
-        raw = json.dumps({"s": self.sort, "v": value, "i": self.last_id, "n": self.ties_shown},
-                         separators=(",", ":"))
+        raw = json.dumps(
+            {"s": self.sort, "v": value, "i": self.last_id, "n": self.ties_shown}, separators=(",", ":")
+        )
         return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
     @classmethod
@@ -250,10 +277,11 @@ def term_pattern(term: str) -> str:
     return rf"\b{escaped}" if re.match(r"\w", term, re.ASCII) else escaped
 
 
-def search_clauses(query: str) -> list[dict[str, Any]]:
-    """One clause per term; each term must occur in at least one searched field."""
+def search_clauses(query: str | list[str]) -> list[dict[str, Any]]:
+    """One clause per term (of a query, or its ``search_terms``); each term must occur in at least
+    one searched field."""
     clauses: list[dict[str, Any]] = []
-    for term in search_terms(query):
+    for term in search_terms(query) if isinstance(query, str) else query:
         alternatives: list[dict[str, Any]] = []
         for variant in term_variants(term):
             regex = {"$regex": term_pattern(variant), "$options": "i"}
@@ -296,10 +324,13 @@ class ItemSummary(BaseModel):
     scores: ScoreValues
     sources: list[SourceLink] = Field(description="Representative source first")
     source_count: int
-    published_at: datetime = Field(description="When the news first appeared: the earliest source "
-                                   "publication, or first seen when a source gives no time")
-    updated_at: datetime = Field(description="Last material change (= published_at until the item "
-                                 "first changes)")
+    published_at: datetime = Field(
+        description="When the news first appeared: the earliest source "
+        "publication, or first seen when a source gives no time"
+    )
+    updated_at: datetime = Field(
+        description="Last material change (= published_at until the item first changes)"
+    )
     views: int = Field(description="Item-page views by readers (bots and repeat visits excluded)")
     ai_generated: bool
 
@@ -326,7 +357,9 @@ class ItemSummary(BaseModel):
             ),
             sources=[
                 SourceLink(
-                    name=s["source_name"], url=s["url"], language=s["language"],
+                    name=s["source_name"],
+                    url=s["url"],
+                    language=s["language"],
                     published_at=s.get("published_at"),
                 )
                 for s in ordered
@@ -380,12 +413,17 @@ def clamp_page_size(limit: int | None) -> int:
 class ItemQueries:
     store: MongoStore
     max_page_size: int = MAX_PAGE_SIZE
+    # The search index's sort rows and the in-memory postings (off: the items and the postings are
+    # read on every search, as before issue 17; bench/read_api.py compares the two in one run).
+    sort_rows: bool = True
+    postings_cache: bool = True
     skipped_invalid: int = field(default=0, init=False)
     search_index: SearchIndex = field(init=False)
     _count: tuple[float, int] = field(default=(0.0, 0), init=False)
 
     def __post_init__(self) -> None:
-        self.search_index = SearchIndex(self.store)
+        cache = PostingsCache() if self.postings_cache else None
+        self.search_index = SearchIndex(self.store, cache=cache)
 
     async def _item_count(self) -> int:
         """The number of items, re-read at most once a minute (it only picks a query plan)."""
@@ -417,30 +455,51 @@ class ItemQueries:
     ) -> ItemPage:
         """Items where every term of ``query`` occurs (see the module doc). An empty query, or one
         made only of stopwords and punctuation, raises ValueError: it would match everything."""
-        terms = search_clauses(query)
-        if not terms:
+        words = search_terms(query)  # segmented once (jieba for Chinese)
+        if not words:
             raise ValueError("the query has no searchable words")
         filter_clauses = (filters or ItemFilter()).clauses()
         # The term index (services/publish/search_index.py) when it is complete; else the scan.
-        ids = await self.search_index.matching(query_terms(search_terms(query)))
+        ids = await self.search_index.matching(query_terms(words))
         if ids is None:
-            return await self._page(terms + filter_clauses, sort, limit, cursor)
-        if len(ids) ** 2 <= ID_LIST_VS_WALK * await self._item_count():
-            return await self._page([{"_id": {"$in": sorted(ids)}}, *filter_clauses], sort, limit, cursor)
-        return await self._page(filter_clauses, sort, limit, cursor, only_ids=ids)
+            return await self._page(search_clauses(words) + filter_clauses, sort, limit, cursor)
+        # The sort rows answer every filter but tag and entity (arrays only the items hold).
+        row_filters = (filters or ItemFilter()).row_clauses() if self.sort_rows else None
+        rows = row_filters is not None
+        if row_filters is not None:
+            filter_clauses = row_filters
+        list_vs_walk = ROWS_ID_LIST_VS_WALK if rows else ID_LIST_VS_WALK
+        if len(ids) ** 2 <= list_vs_walk * await self._item_count():
+            clauses = [{"_id": {"$in": sorted(ids)}}, *filter_clauses]
+            return await self._page(clauses, sort, limit, cursor, rows=rows)
+        share = len(ids) / max(1, await self._item_count())
+        return await self._page(filter_clauses, sort, limit, cursor, only_ids=ids, rows=rows, share=share)
 
     async def _page(
-        self, clauses: list[dict[str, Any]], sort: SortKey, limit: int | None, cursor: str | None,
+        self,
+        clauses: list[dict[str, Any]],
+        sort: SortKey,
+        limit: int | None,
+        cursor: str | None,
         only_ids: set[str] | None = None,
+        rows: bool = False,
+        share: float = 1.0,
     ) -> ItemPage:
+        """``rows``: find the page's order in the search index's sort rows, then read its items."""
         size = min(clamp_page_size(limit), self.max_page_size)
-        path = SORT_FIELDS[sort]
+        path = ROW_FIELDS[sort] if rows else SORT_FIELDS[sort]  # a cursor holds the value only
         after = Cursor.decode(cursor, sort) if cursor else None
+        source = SEARCH_SORT if rows else ITEMS
+        projection = None if rows else LIST_PROJECTION
         if only_ids is None:
-            docs = await self._after(clauses, path, after, size + 1)
+            docs = await self._after(clauses, path, after, size + 1, projection, source)
         else:
-            docs = await self._walk(clauses, sort, after, size + 1, only_ids)
-        items = list(self._summaries(docs[:size]))
+            docs = await self._walk(clauses, sort, path, after, size + 1, only_ids, source, share)
+        if rows or only_ids is not None:
+            shown = await self._by_ids([d["_id"] for d in docs[:size]])
+        else:
+            shown = docs[:size]
+        items = list(self._summaries(shown))
         next_cursor = None
         if len(docs) > size:
             page = docs[:size]
@@ -451,68 +510,102 @@ class ItemQueries:
             next_cursor = Cursor(sort, last_value, page[-1]["_id"], ties).encode()
         return ItemPage(items=items, next_cursor=next_cursor)
 
+    async def _by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The items (list projection) of ``ids``, in that order."""
+        docs = {d["_id"]: d async for d in self._items.find({"_id": {"$in": ids}}, LIST_PROJECTION)}
+        return [docs[i] for i in ids if i in docs]
+
     async def _after(
-        self, clauses: list[dict[str, Any]], path: str, after: Cursor | None, want: int,
-        projection: dict[str, int] = LIST_PROJECTION,
+        self,
+        clauses: list[dict[str, Any]],
+        path: str,
+        after: Cursor | None,
+        want: int,
+        projection: dict[str, int] | None = LIST_PROJECTION,
+        source: str = ITEMS,
     ) -> list[dict[str, Any]]:
         """Up to ``want`` documents in (value desc, _id desc) order after the cursor, read in up to
         three segments of simple filters: the rest of the ties, the lower values, then (score sorts)
         the items without that score, which sort last."""
         order = [(path, -1), ("_id", -1)]
         if after is None:
-            return await self._find(clauses, order, want, projection)
-        docs = await self._rest_of_ties(clauses, path, after, want, projection)
+            return await self._find(clauses, order, want, projection, source)
+        docs = await self._rest_of_ties(clauses, path, after, want, projection, source)
         if after.value is not None and len(docs) < want:
             lower = [*clauses, {path: {"$lt": after.value}}]
-            docs += await self._find(lower, order, want - len(docs), projection)
+            docs += await self._find(lower, order, want - len(docs), projection, source)
             if after.sort not in TIME_SORTS and len(docs) < want:
                 unscored = [*clauses, {path: None}]
-                docs += await self._find(unscored, [("_id", -1)], want - len(docs), projection)
+                docs += await self._find(unscored, [("_id", -1)], want - len(docs), projection, source)
         return docs
 
     async def _walk(
-        self, clauses: list[dict[str, Any]], sort: SortKey, after: Cursor | None, want: int,
+        self,
+        clauses: list[dict[str, Any]],
+        sort: SortKey,
+        path: str,
+        after: Cursor | None,
+        want: int,
         only_ids: set[str],
+        source: str = ITEMS,
+        share: float = 1.0,
     ) -> list[dict[str, Any]]:
         """The list in sort order, read in batches, keeping the items in ``only_ids``: for a term
         found in many items, cheaper than ``_id $in`` of all of them (nx-27017, measured: 140 ms
-        for 5,000 ids, 810 ms for 20,000) because a page fills after ~want / share items."""
-        path = SORT_FIELDS[sort]
-        found: list[str] = []
+        for 5,000 ids, 810 ms for 20,000) because a page fills after ~want / share items.
+        Returns the matching documents of ``source`` (id and sort value at ``path``), in order."""
+        found: list[dict[str, Any]] = []
         position = after
+        if source == SEARCH_SORT:
+            # As many rows as should hold the page at this share of matches, and a margin: a
+            # row costs little, a second round trip more (nx-27017 decodes what it sorts).
+            batch_size = min(ROWS_WALK_BATCH, max(20, int(want * WALK_MARGIN / max(share, 1e-6))))
+        else:
+            batch_size = WALK_BATCH
+        # Only the id and the sort value's top-level field while walking items (nx-27017 returns a
+        # nested inclusion as a flat "a.b.c" key, measured); the sort rows are small already.
+        projection = None if source == SEARCH_SORT else {path.split(".")[0]: 1}
         while len(found) < want:
-            # Only the id and the sort value's top-level field while walking (nx-27017 returns a
-            # nested inclusion as a flat "a.b.c" key, measured); the page's documents at the end.
-            batch = await self._after(clauses, path, position, WALK_BATCH, {path.split(".")[0]: 1})
-            found += [d["_id"] for d in batch if d["_id"] in only_ids]
-            if len(batch) < WALK_BATCH:
+            batch = await self._after(clauses, path, position, batch_size, projection, source)
+            found += [d for d in batch if d["_id"] in only_ids]
+            if len(batch) < batch_size:
                 break
+            batch_size = min(batch_size * 2, ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH)
             last_value = _get_path(batch[-1], path)
             ties = sum(1 for d in batch if _get_path(d, path) == last_value)
             if position is not None and position.value == last_value and ties == len(batch):
                 ties += position.ties_shown
             position = Cursor(sort, last_value, batch[-1]["_id"], ties)
-        page = found[:want]
-        docs = {d["_id"]: d async for d in self._items.find({"_id": {"$in": page}}, LIST_PROJECTION)}
-        return [docs[i] for i in page if i in docs]
+        return found[:want]
 
     async def _rest_of_ties(
-        self, clauses: list[dict[str, Any]], path: str, after: Cursor, want: int,
-        projection: dict[str, int] = LIST_PROJECTION,
+        self,
+        clauses: list[dict[str, Any]],
+        path: str,
+        after: Cursor,
+        want: int,
+        projection: dict[str, int] | None = LIST_PROJECTION,
+        source: str = ITEMS,
     ) -> list[dict[str, Any]]:
         # Ties are read from their start and the ones already shown (id >= last id) dropped here,
         # not in the query; the limit grows if items were inserted among the shown ties.
         fetch = after.ties_shown + want
         while True:
-            tied = await self._find([*clauses, {path: after.value}], [("_id", -1)], fetch, projection)
+            tied = await self._find([*clauses, {path: after.value}], [("_id", -1)], fetch, projection, source)
             rest = [d for d in tied if d["_id"] < after.last_id]
             if len(rest) >= want or len(tied) < fetch:
                 return rest[:want]
             fetch *= 2
 
-    async def _find(self, clauses: list[dict[str, Any]], order: list[tuple[str, int]], limit: int,
-                    projection: dict[str, int] = LIST_PROJECTION) -> list[dict[str, Any]]:
-        found = self._items.find(combine(clauses), projection).sort(order).limit(limit)
+    async def _find(
+        self,
+        clauses: list[dict[str, Any]],
+        order: list[tuple[str, int]],
+        limit: int,
+        projection: dict[str, int] | None = LIST_PROJECTION,
+        source: str = ITEMS,
+    ) -> list[dict[str, Any]]:
+        found = self.store.collection(source).find(combine(clauses), projection).sort(order).limit(limit)
         return [doc async for doc in found]
 
     def _summaries(self, docs: Iterable[dict[str, Any]]) -> Iterable[ItemSummary]:
@@ -539,8 +632,14 @@ class ItemQueries:
         pipeline: list[dict[str, Any]] = [
             {"$project": {"tags": 1}},
             {"$unwind": "$tags"},
-            {"$group": {"_id": "$tags.id", "en": {"$first": "$tags.en"}, "zh": {"$first": "$tags.zh"},
-                        "count": {"$sum": 1}}},
+            {
+                "$group": {
+                    "_id": "$tags.id",
+                    "en": {"$first": "$tags.en"},
+                    "zh": {"$first": "$tags.zh"},
+                    "count": {"$sum": 1},
+                }
+            },
             {"$sort": {"count": -1, "_id": 1}},
             {"$limit": limit},
         ]

@@ -8,14 +8,26 @@ Collections:
   single ``_id $in`` query.
 - ``search_item_terms``: ``{_id: item id, terms: [...], v: TERMS_VERSION}``: what an item is filed
   under now, so a changed text loses its old terms.
-- ``search_state``: ``{_id: "postings", v: TERMS_VERSION, complete: true}`` once every stored item
-  is filed. Until then the read side keeps the scan (a data dir from before the index, or after a
-  change of the term rules): publish rebuilds it in the background at start-up, in batches.
+- ``search_sort`` (``SEARCH_SORT``): ``{_id: item id, version, hot, quality, impact, published_at,
+  updated_at, origin_language}``: the item's sort values (and language, for the filter) alone, as
+  top-level fields (``ROW_FIELDS``). A frequent term's page is found by walking this list in sort
+  order, then only the page's items are read:
+  nx-27017 decodes every document it sorts, and sorts a nested path slowly (200 rows in sort order,
+  10,000 items, measured: items ~50-85 ms, rows with nested score paths 8-45 ms, flat rows 5.5 ms).
+- ``search_term_versions``: ``{_id: term, v: n}``, incremented after every change of the term's
+  postings: the read side keeps decoded postings in memory and re-reads a term only when its
+  version moved (``PostingsCache``), so every API process sees a change on its next search.
+- ``search_state``: ``{_id: "postings", v: TERMS_VERSION, layout: LAYOUT_VERSION, complete: true}``
+  once every stored item is filed. Until then the read side keeps the scan (a data dir from before
+  the index, or after a change of the term rules or the layout): publish rebuilds it in the
+  background at start-up, in batches.
 
 Writes are idempotent, so a redelivered story changes nothing: ``$addToSet`` of new terms first,
-``$pull`` of dropped ones, then the item's term list last (a crash in between is redone from the
-old list on the next delivery). Equality on an indexed array, which nx-27017 answers wrongly, is
-never used: every read is by ``_id``.
+``$pull`` of dropped ones, the terms' versions, the sort row, then the item's term list last (a
+crash in between is redone from the old list on the next delivery). A hidden item (``merged_into``
+set: its members live on in another item) is filed under no term, so search never returns it.
+Equality on an indexed array, which nx-27017 answers wrongly, is never used: every read is by
+``_id``, or (the sort rows) a sort on a top-level number or date.
 """
 
 from __future__ import annotations
@@ -23,14 +35,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from pymongo import UpdateOne
 
 from shared.core.search_terms import TERMS_VERSION, item_terms
 from shared.core.translation import Glossary
-from shared.storage import ITEMS, MongoStore
+from shared.storage import ITEMS, SEARCH_SORT, MongoStore
 
 log = logging.getLogger("newsroom.publish.search")
 
@@ -38,19 +52,40 @@ POSTINGS = "search_postings"
 ITEM_TERMS = "search_item_terms"
 STATE = "search_state"
 STATE_ID = "postings"
-
-# Only what the terms are made of (the backfill reads every item).
-TERM_FIELDS = {
-    "title": 1,
-    "summary": 1,
-    "keyphrases": 1,
-    "tags": 1,
-    "entities": 1,
-    "sources.title": 1,
-    "sources.language": 1,
+TERM_VERSIONS = "search_term_versions"
+# Bump when the collections above change shape: publish re-files every item at start-up.
+# 1: postings and term lists; 2: + sort rows and term versions.
+LAYOUT_VERSION = 2
+SCORE_NAMES = ("hot", "quality", "impact")
+# A sort row's field for each sort key of the read side (queries.SortKey).
+ROW_FIELDS = {
+    "hot": "hot",
+    "quality": "quality",
+    "impact": "impact",
+    "time": "published_at",
+    "updated": "updated_at",
 }
-# The same, as top-level Item fields (for ``Item.model_dump(include=...)``).
-TERM_SOURCES = {"title", "summary", "keyphrases", "tags", "entities", "sources"}
+# Item fields that hide an item from readers (set by the story revision merge).
+HIDDEN_FIELDS = ("merged_into",)
+
+# Only what the terms and the sort row are made of (the backfill reads every item). Whole
+# top-level fields: nx-27017 answers an inclusion of a path inside an array ("sources.title") with
+# nothing and a nested one ("scores.hot.value") as a flat "a.b.c" key (measured).
+TERM_SOURCES = {
+    "title",
+    "summary",
+    "keyphrases",
+    "tags",
+    "entities",
+    "sources",
+    "scores",
+    "published_at",
+    "updated_at",
+    "version",
+    "origin_language",
+    *HIDDEN_FIELDS,
+}
+TERM_FIELDS = dict.fromkeys(TERM_SOURCES, 1)
 BACKFILL_BATCH = 200
 POSTING_BUCKETS = 16
 
@@ -63,15 +98,103 @@ def posting_keys(term: str) -> list[str]:
     return [f"{term}#{bucket:x}" for bucket in range(POSTING_BUCKETS)]
 
 
+class PostingsSource(Protocol):
+    async def term_versions(self, terms: Iterable[str]) -> dict[str, int]: ...
+
+    async def read_postings(self, terms: Iterable[str]) -> dict[str, set[str]]: ...
+
+
+class PostingsCache:
+    """Decoded postings of the terms searched lately, in the read API's memory (a frequent term's
+    postings hold ~1/7 of all ids: 14,000 at 100k items, ~40 ms to read and decode). Each search
+    reads the terms' versions (one ``_id $in`` of small documents) and re-reads a term whose
+    version moved, so a change filed by publish (any process) is seen by the next search in every
+    API process: never stale beyond that read. Bounded by the ids held (LRU by term)."""
+
+    def __init__(self, max_ids: int = 400_000) -> None:
+        self.max_ids = max_ids
+        self._entries: OrderedDict[str, tuple[int, frozenset[str]]] = OrderedDict()
+        self._held = 0
+        self.hits = 0
+        self.misses = 0
+
+    async def postings(self, index: PostingsSource, terms: list[str]) -> dict[str, frozenset[str]]:
+        versions = await index.term_versions(terms)
+        out: dict[str, frozenset[str]] = {}
+        stale = []
+        for term in terms:
+            entry = self._entries.get(term)
+            if entry is not None and entry[0] == versions[term]:
+                self._entries.move_to_end(term)
+                out[term] = entry[1]
+                self.hits += 1
+            else:
+                stale.append(term)
+                self.misses += 1
+        if stale:
+            # Read after the versions: postings newer than the version read are kept under the
+            # older version and re-read on the next search (never the other way round).
+            for term, ids in (await index.read_postings(stale)).items():
+                out[term] = frozenset(ids)
+                self._put(term, versions[term], out[term])
+        return out
+
+    @property
+    def held_ids(self) -> int:
+        return self._held
+
+    def _put(self, term: str, version: int, ids: frozenset[str]) -> None:
+        old = self._entries.pop(term, None)
+        if old is not None:
+            self._held -= len(old[1])
+        if len(ids) > self.max_ids:
+            return
+        self._entries[term] = (version, ids)
+        self._held += len(ids)
+        while self._held > self.max_ids:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._held -= len(evicted)
+
+
+def is_hidden(doc: Mapping[str, Any]) -> bool:
+    return any(doc.get(name) for name in HIDDEN_FIELDS)
+
+
+def _as_time(value: Any) -> datetime | None:
+    if isinstance(value, str):  # an item dumped in JSON mode
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    # Milliseconds, as BSON stores the item's own time: the rows sort exactly as the items do.
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def sort_row(item_id: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The item's sort values (what ``items`` holds at queries.SORT_FIELDS), top-level."""
+    scores = doc.get("scores") or {}
+    row: dict[str, Any] = {"_id": item_id, "version": int(doc.get("version") or 1)}
+    for name in SCORE_NAMES:
+        score = scores.get(name) if isinstance(scores, Mapping) else None
+        row[name] = score.get("value") if isinstance(score, Mapping) else None
+    row["published_at"] = _as_time(doc.get("published_at"))
+    row["updated_at"] = _as_time(doc.get("updated_at"))
+    row["origin_language"] = doc.get("origin_language")  # for the language filter
+    return row
+
+
 class SearchIndex:
-    def __init__(self, store: MongoStore, glossary: Glossary | None = None) -> None:
+    def __init__(
+        self, store: MongoStore, glossary: Glossary | None = None, cache: PostingsCache | None = None
+    ) -> None:
         self.store = store
         self.glossary = glossary
+        self.cache = cache
         self._complete = False
 
     async def index_item(self, item_id: str, doc: Mapping[str, Any]) -> tuple[int, int]:
-        """File the item under its current terms. Returns (terms added, terms removed)."""
-        terms = item_terms(doc, self.glossary)
+        """File the item under its current terms and sort values. Returns (terms added, terms
+        removed). ``doc``: the item's TERM_SOURCES (stored or dumped form)."""
+        terms = set() if is_hidden(doc) else item_terms(doc, self.glossary)
         previous = await self.store.get(ITEM_TERMS, item_id)
         old = set(previous.get("terms") or []) if previous else set()
         added, removed = terms - old, old - terms
@@ -81,29 +204,66 @@ class SearchIndex:
         updates += [UpdateOne({"_id": posting_key(t, item_id)}, pull) for t in sorted(removed)]
         if updates:
             await self.store.collection(POSTINGS).bulk_write(updates, ordered=False)
+            # After the postings: a reader that sees the new version reads the new postings.
+            bump = {"$inc": {"v": 1}}
+            changed = sorted(added | removed)
+            await self.store.collection(TERM_VERSIONS).bulk_write(
+                [UpdateOne({"_id": term}, bump, upsert=True) for term in changed], ordered=False
+            )
+        await self._write_sort_row(item_id, doc)
         if updates or previous is None or previous.get("v") != TERMS_VERSION:
             await self.store.upsert(ITEM_TERMS, item_id, {"terms": sorted(terms), "v": TERMS_VERSION})
         return len(added), len(removed)
 
+    async def _write_sort_row(self, item_id: str, doc: Mapping[str, Any]) -> None:
+        row = sort_row(item_id, doc)
+        current = await self.store.get(SEARCH_SORT, item_id)
+        if current is not None and int(current.get("version") or 0) > row["version"]:
+            return  # a newer version of the item was filed meanwhile (parallel deliveries)
+        if current is not None and current == row:
+            return  # a redelivery
+        # A whole-document write with the _id in it: nx-27017 stores $set of a top-level datetime
+        # as a string, and gives an upserted replacement a new ObjectId unless it carries its _id.
+        await self.store.collection(SEARCH_SORT).replace_one({"_id": item_id}, row, upsert=True)
+
     async def is_complete(self) -> bool:
         if not self._complete:
             state = await self.store.get(STATE, STATE_ID)
-            self._complete = bool(state and state.get("complete") and state.get("v") == TERMS_VERSION)
+            self._complete = bool(
+                state
+                and state.get("complete")
+                and state.get("v") == TERMS_VERSION
+                and state.get("layout") == LAYOUT_VERSION
+            )
         return self._complete
+
+    async def term_versions(self, terms: Iterable[str]) -> dict[str, int]:
+        """The current version of each term's postings (0: never changed)."""
+        wanted = sorted(set(terms))
+        found = {
+            doc["_id"]: int(doc.get("v") or 0)
+            async for doc in self.store.collection(TERM_VERSIONS).find({"_id": {"$in": wanted}})
+        }
+        return {term: found.get(term, 0) for term in wanted}
+
+    async def read_postings(self, terms: Iterable[str]) -> dict[str, set[str]]:
+        """Every id filed under each term (over its buckets), in one ``_id $in``."""
+        wanted = sorted(set(terms))
+        keys = [key for term in wanted for key in posting_keys(term)]
+        found: dict[str, set[str]] = {term: set() for term in wanted}
+        async for doc in self.store.collection(POSTINGS).find({"_id": {"$in": keys}}):
+            found[doc["_id"].rsplit("#", 1)[0]].update(doc.get("ids") or [])
+        return found
 
     async def matching(self, terms: Iterable[str]) -> set[str] | None:
         """Ids of the items filed under every term; None when the index is not complete."""
         wanted = sorted(set(terms))
         if not wanted or not await self.is_complete():
             return None
-        keys = [key for term in wanted for key in posting_keys(term)]
-        found: dict[str, set[str]] = {}
-        async for doc in self.store.collection(POSTINGS).find({"_id": {"$in": keys}}):
-            term = doc["_id"].rsplit("#", 1)[0]
-            found.setdefault(term, set()).update(doc.get("ids") or [])
-        if len(found) < len(wanted):
-            return set()
+        found = await self.cache.postings(self, wanted) if self.cache else await self.read_postings(wanted)
         postings = sorted(found.values(), key=len)
+        if not postings[0]:
+            return set()
         ids = set(postings[0])
         for other in postings[1:]:
             ids.intersection_update(other)
@@ -124,7 +284,8 @@ class SearchIndex:
             if filed % BACKFILL_BATCH == 0:
                 log.info("search index: %d items filed", filed)
                 await asyncio.sleep(0)
-        await self.store.upsert(STATE, STATE_ID, {"complete": True, "v": TERMS_VERSION, "items": filed})
+        state = {"complete": True, "v": TERMS_VERSION, "layout": LAYOUT_VERSION, "items": filed}
+        await self.store.upsert(STATE, STATE_ID, state)
         self._complete = True
         log.info("search index complete: %d items", filed)
         return filed

@@ -61,6 +61,11 @@ def test_same_article_twice_yields_one_item(stack: Stack, tmp_path: Path) -> Non
     assert sorted(d["_id"] for d in db.search_item_terms.find()) == sorted(d["_id"] for d in db.items.find())
     postings = list(db.search_postings.find())
     assert postings and all(len(d["ids"]) == len(set(d["ids"])) for d in postings)
+    # ...and keeps one sort row per item with the item's own sort values (issue 17 point 5).
+    rows = {d["_id"]: d for d in db.search_sort.find()}
+    items = list(db.items.find())
+    assert sorted(rows) == sorted(d["_id"] for d in items)
+    assert all(rows[d["_id"]]["hot"] == d["scores"]["hot"]["value"] for d in items)
 
 
 def test_sigkill_mid_run_loses_and_doubles_nothing(stack: Stack, tmp_path: Path) -> None:

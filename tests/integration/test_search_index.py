@@ -3,20 +3,33 @@ bilingual names, the read API answering through the index, and the walk for freq
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from services.publish import queries as queries_module
-from services.publish.queries import ItemQueries, SortKey
+from services.publish.queries import ItemFilter, ItemQueries, SortKey
 from services.publish.read_api import create_read_app
-from services.publish.search_index import ITEM_TERMS, POSTINGS, TERM_SOURCES, SearchIndex, posting_keys
+from services.publish.search_index import (
+    ITEM_TERMS,
+    POSTINGS,
+    STATE,
+    STATE_ID,
+    TERM_SOURCES,
+    SearchIndex,
+    posting_keys,
+    sort_row,
+)
+from shared.core.search_terms import TERMS_VERSION
+from shared.items import Item
 from shared.llm.prompts import load_glossary
 from shared.settings import Settings
-from shared.storage import ITEMS, MongoStore
-from tests.support.items import as_document, entity, make_item, sample_items
+from shared.storage import ITEMS, SEARCH_SORT, MongoStore
+from tests.support.items import Src, as_document, entity, make_item, sample_items
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -24,7 +37,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 @pytest.fixture()
 async def store(mongo_server: str, mongo_db_name: str) -> AsyncIterator[MongoStore]:
     store = MongoStore(mongo_server, mongo_db_name)
-    await store.ensure_indexes([ITEMS])
+    await store.ensure_indexes([ITEMS, SEARCH_SORT])
     yield store
     await store.client.drop_database(mongo_db_name)
     await store.close()
@@ -151,3 +164,185 @@ async def test_frequent_terms_walk_the_list_page_by_page(
         pages[limit] = seen
     assert pages[0] == pages[100_000]
     assert sorted(pages[0]) == sorted(i.id for i in items)
+
+
+# --- sort rows, term versions and the read side's postings cache (issue 17 point 5) ----------
+
+
+def dumped(item: Item) -> dict[str, Any]:
+    """What publish hands the index (services/publish/app.py): the item's TERM_SOURCES, JSON mode."""
+    return item.model_dump(mode="json", include=TERM_SOURCES)
+
+
+async def test_redelivery_keeps_one_sort_row_and_bumps_no_version(store: MongoStore) -> None:
+    index = SearchIndex(store)
+    item = sample_items(NOW)[1]
+    await index.index_item(item.id, dumped(item))
+    versions = await index.term_versions(["tsmc", "台积"])
+    assert versions == {"tsmc": 1, "台积": 1}
+    row = await store.get(SEARCH_SORT, item.id)
+    stored = as_document(item)
+    # The row holds the item's values as stored (BSON keeps milliseconds).
+    assert row is not None and row["hot"] == stored["scores"]["hot"]["value"]
+    assert row["published_at"] == stored["published_at"].replace(
+        microsecond=stored["published_at"].microsecond // 1000 * 1000
+    )
+    assert await index.index_item(item.id, dumped(item)) == (0, 0)
+    assert await index.term_versions(["tsmc", "台积"]) == versions
+    assert await store.collection(SEARCH_SORT).count_documents({}) == 1
+    # The row from the stored form (the backfill) is the row from the dumped form (publish).
+    assert sort_row(item.id, stored) == sort_row(item.id, dumped(item))
+
+
+async def test_a_re_score_moves_the_item_in_the_search_order(
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [
+        make_item(f"story-chip-{n}", now=NOW, title_en=f"Chip news {n}", title_zh=None, hot=10.0 * n)
+        for n in range(1, 6)
+    ]
+    await store.collection(ITEMS).insert_many([as_document(i) for i in items])
+    index = SearchIndex(store)
+    await index.backfill()
+    queries = ItemQueries(store)
+    assert (await queries.search("chip")).items[0].id == "story-chip-5"
+    # Score re-scores story-chip-1 from the bottom to the top: a new version of the item.
+    rescored = make_item("story-chip-1", now=NOW, title_en="Chip news 1", title_zh=None, hot=99.0, version=2)
+    await store.collection(ITEMS).replace_one({"_id": rescored.id}, as_document(rescored))
+    await index.index_item(rescored.id, dumped(rescored))
+    for rows_share in (10**9, 0):  # the rows' id list, then their walk
+        monkeypatch.setattr(queries_module, "ROWS_ID_LIST_VS_WALK", rows_share)
+        page = await queries.search("chip", limit=2)
+        assert [i.id for i in page.items] == ["story-chip-1", "story-chip-5"]
+        assert page.items[0].scores.hot == 99.0
+    # A late delivery of the older version does not move it back.
+    await index.index_item(items[0].id, dumped(items[0]))
+    row = await store.get(SEARCH_SORT, "story-chip-1")
+    assert row is not None and row["hot"] == 99.0 and row["version"] == 2
+
+
+async def test_a_cached_term_sees_a_change_filed_by_another_process(store: MongoStore) -> None:
+    """Two read API processes (two caches) and publish (a third index): a new item, a changed
+    text and a hidden (merged) item are all seen by the next search of a process that cached
+    the term before."""
+    first = make_item("story-a", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None, hot=50.0)
+    await store.collection(ITEMS).insert_one(as_document(first))
+    publish = SearchIndex(store)
+    await publish.backfill()
+    reader, other_reader = ItemQueries(store), ItemQueries(store)
+    assert [i.id for i in (await reader.search("blackwell")).items] == ["story-a"]
+    assert [i.id for i in (await other_reader.search("nvidia")).items] == ["story-a"]
+    assert reader.search_index.cache is not None and reader.search_index.cache.misses == 1
+
+    second = make_item("story-b", now=NOW, title_en="Blackwell racks sold out", title_zh=None, hot=60.0)
+    await store.collection(ITEMS).insert_one(as_document(second))
+    await publish.index_item(second.id, dumped(second))
+    assert [i.id for i in (await reader.search("blackwell")).items] == ["story-b", "story-a"]
+
+    changed = make_item(
+        "story-a", now=NOW, title_en="Nvidia delays Rubin", title_zh=None, hot=50.0, version=2
+    )
+    await store.collection(ITEMS).replace_one({"_id": "story-a"}, as_document(changed))
+    await publish.index_item(changed.id, dumped(changed))
+    assert [i.id for i in (await reader.search("blackwell")).items] == ["story-b"]
+    assert [i.id for i in (await other_reader.search("rubin")).items] == ["story-a"]
+
+    # h16rev's revision merge: story-b's members moved into story-a; story-b stays stored, hidden.
+    hidden = {**dumped(second), "merged_into": "story-a", "version": 2}
+    await store.collection(ITEMS).update_one({"_id": "story-b"}, {"$set": {"merged_into": "story-a"}})
+    await publish.index_item(second.id, hidden)
+    assert (await reader.search("blackwell")).items == []
+    assert await postings(store, "racks") == []
+    # The cache served the terms whose version held.
+    await reader.search("blackwell")
+    assert reader.search_index.cache.hits >= 1
+
+
+async def test_the_backfill_files_source_titles_and_an_older_layout_is_refiled(store: MongoStore) -> None:
+    """nx-27017 answers a projection of "sources.title" with nothing: the backfill read whole
+    fields. A data dir indexed before the sort rows (layout 1) is re-filed at start-up."""
+    item = make_item(
+        "story-src",
+        now=NOW,
+        title_en="A chip plant",
+        title_zh=None,
+        sources=[Src("Reuters", "https://example.com/x", "Hengmai opens foundry", "en", 2)],
+    )
+    await store.collection(ITEMS).insert_one(as_document(item))
+    await store.upsert(STATE, STATE_ID, {"complete": True, "v": TERMS_VERSION, "items": 0})
+    index = SearchIndex(store)
+    assert not await index.is_complete()  # layout 1: no sort rows
+    assert await index.backfill() == 1
+    assert [i.id for i in (await ItemQueries(store).search("hengmai foundry")).items] == ["story-src"]
+    assert await store.get(SEARCH_SORT, "story-src") is not None
+
+
+SCAN_QUERIES = ["openai", "chip", "芯片", "台积电", "TSMC", "model", "模型", "invests", "AI", "Meta 模型"]
+
+
+@pytest.mark.parametrize("sort", ["hot", "quality", "impact", "time", "updated"])
+async def test_every_page_is_the_page_the_scan_gives(
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch, sort: SortKey
+) -> None:
+    """Real-looking items in both languages (the sample wire, each story four times with other
+    scores and times, ties and unscored items among them): every page of the index, through the
+    sort rows (id list and walk) and through items (with a filter), is the scan's page."""
+    rng = random.Random(17)
+    docs = []
+    for copy in range(4):
+        for item in sample_items(NOW):
+            doc = as_document(item)
+            doc["_id"] = f"{item.id}-{copy}"
+            for name in ("hot", "quality", "impact"):
+                doc["scores"][name]["value"] = rng.choice([None, 40.0, 40.0, round(rng.uniform(0, 99), 1)])
+            doc["published_at"] = NOW - timedelta(hours=rng.choice([1, 1, rng.randint(2, 90)]))
+            doc["updated_at"] = doc["published_at"] + timedelta(minutes=rng.choice([0, 0, 30]))
+            docs.append(doc)
+    await store.collection(ITEMS).insert_many(docs)
+
+    async def all_pages(queries: ItemQueries, q: str, filters: ItemFilter | None, limit: int) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await queries.search(q, filters=filters, sort=sort, limit=limit, cursor=cursor)
+            seen += [i.id for i in page.items]
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+    path = queries_module.SORT_FIELDS[sort].split(".")
+
+    def in_order(ids: list[str]) -> list[str]:
+        """Value descending, ties by id descending, items without the score last (the spec)."""
+        by_id = {doc["_id"]: doc for doc in docs}
+
+        def key(item_id: str) -> tuple[bool, Any, str]:
+            value: Any = by_id[item_id]
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            return (value is not None, value if value is not None else 0, item_id)
+
+        return sorted(ids, key=key, reverse=True)
+
+    # The scan, in one page (its cursors lose unscored items on nx-27017: not the index's concern).
+    scan = {
+        (q, f): await all_pages(ItemQueries(store), q, f, 100)
+        for q in SCAN_QUERIES
+        for f in (
+            None,
+            ItemFilter(language="zh"),  # the sort rows answer it
+            ItemFilter(min_hot=30.0, since=NOW - timedelta(hours=48)),  # the rows too
+            ItemFilter(tag="chips"),  # only the items can
+        )
+    }
+    assert all(scan[(q, None)] for q in SCAN_QUERIES) and sum(len(ids) for ids in scan.values()) > 80
+    await SearchIndex(store).backfill()  # no glossary: the scan knows no cross-language names
+    for rows_share, items_share in ((10**9, 10**9), (0, 0)):  # id lists, then walks
+        monkeypatch.setattr(queries_module, "ROWS_ID_LIST_VS_WALK", rows_share)
+        monkeypatch.setattr(queries_module, "ID_LIST_VS_WALK", items_share)
+        monkeypatch.setattr(queries_module, "ROWS_WALK_BATCH", 3)
+        monkeypatch.setattr(queries_module, "WALK_BATCH", 3)
+        queries = ItemQueries(store)
+        for (q, f), expected in scan.items():
+            assert await all_pages(queries, q, f, 100) == expected, (q, f, rows_share)
+            assert await all_pages(queries, q, f, 4) == in_order(expected), (q, f, rows_share)
