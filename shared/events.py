@@ -16,6 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
+# Story and article ids are opaque, short and printable: the read API accepts only these in its
+# paths, and a merged story's redirect (Location) is built from one.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 Language = Literal["en", "zh", "other"]
 
@@ -396,7 +399,7 @@ class StoryRevised(Model):
     members: list[StoryMember] = Field(default_factory=list)
     added: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
-    merged_into: str | None = None
+    merged_into: str | None = Field(default=None, pattern=ID_PATTERN)
     representative: str | None = None
     rerun: bool = False
     # The article whose arrival caused the revision.

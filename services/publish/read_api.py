@@ -48,6 +48,7 @@ from services.publish.security_headers import SecurityHeaders
 from services.publish.views import ViewGate
 from services.publish.web.render import ListView, WebRenderer
 from shared.core.item_times import last_material_change
+from shared.events import ID_PATTERN
 from shared.items import Item
 from shared.settings import Settings
 from shared.storage import MongoStore
@@ -58,8 +59,7 @@ WEB_DIR = Path(__file__).parent / "web"
 FEED_SIZE = 50
 TAG_CACHE_SECONDS = 60.0
 
-# Ids are opaque strings from the pipeline; these bounds keep hostile input short and printable.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+# Ids are opaque strings from the pipeline (ID_PATTERN, shared.events): short and printable.
 TAG_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 Clock = Callable[[], datetime]

@@ -37,7 +37,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.core.bilingual import LANGUAGES, candidate_from_member, missing
-from shared.core.items import Merge, _comparable, change_reasons, is_full, with_source_text
+from shared.core.items import (
+    Merge,
+    change_reasons,
+    is_full,
+    material_view,
+    source_ref,
+    with_source_text,
+)
 from shared.core.scoring import ScoringConfig, StoryFacts, default_config, hot_score
 from shared.core.translation import Glossary
 from shared.events import (
@@ -126,20 +133,6 @@ def state_after(revision: StoryRevised) -> RevisionState:
         merged_into=revision.merged_into,
         representative=revision.representative,
         members=tuple(revision.members),
-    )
-
-
-def _source(member: StoryMember) -> SourceRef:
-    return SourceRef(
-        article_id=member.article_id,
-        source_id=member.source_id,
-        source_name=member.source_name,
-        url=member.url,
-        title=member.title,
-        language=member.language,
-        published_at=member.published_at,
-        joined_at=member.joined_at,
-        near_duplicate_of=member.near_duplicate_of,
     )
 
 
@@ -283,7 +276,7 @@ def apply_revision(
         return Merge(item=merged, material=True, created=False, reasons=("merged",))
     members = revised_members(item, revision)
     member_ids = {m.article_id for m in members}
-    sources = [_source(m) for m in members]
+    sources = [source_ref(m) for m in members]
     candidate = item
     representative = item.representative_article_id
     if representative not in member_ids or (revision.rerun and revision.representative):
@@ -308,7 +301,7 @@ def apply_revision(
         [candidate_from_member(m) for m in members if m.language in LANGUAGES],
         glossary or Glossary([]),
     )
-    if _comparable(candidate) == _comparable(item):
+    if material_view(candidate) == material_view(item):
         return Merge(item=candidate, material=False, created=False)
     reasons = tuple(dict.fromkeys(["story_revised", *change_reasons(item, candidate)]))
     reasons = tuple(r for r in reasons if r != "content_changed")

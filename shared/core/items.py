@@ -55,7 +55,8 @@ def is_full(event: StoryEvent) -> bool:
     return event.translation is not None and event.analysis is not None
 
 
-def _source(member: StoryMember) -> SourceRef:
+def source_ref(member: StoryMember) -> SourceRef:
+    """The item's source entry for a cluster member."""
     return SourceRef(
         article_id=member.article_id,
         source_id=member.source_id,
@@ -74,7 +75,7 @@ def merge_sources(
 ) -> list[SourceRef]:
     by_id = {ref.article_id: ref for ref in existing}
     for member in members:
-        by_id.setdefault(member.article_id, _source(member))
+        by_id.setdefault(member.article_id, source_ref(member))
     ordered = sorted(
         by_id.values(), key=lambda ref: (ref.article_id != representative, ref.joined_at, ref.article_id)
     )
@@ -272,7 +273,7 @@ def change_reasons(old: Item, new: Item) -> list[str]:
             reasons.append("source_text_replaced_translation")
     if {s.article_id for s in new.sources} - {s.article_id for s in old.sources}:
         reasons.append("source_added")
-    old_c, new_c = _comparable(old), _comparable(new)
+    old_c, new_c = material_view(old), material_view(new)
     if old_c["scores"] != new_c["scores"]:
         reasons.append("scores_changed")
     rest = {k for k in new_c if k not in ("scores", "sources") and old_c.get(k) != new_c.get(k)}
@@ -285,7 +286,8 @@ def _without_hot(comparable: dict[str, Any]) -> dict[str, Any]:
     return {**comparable, "scores": {k: v for k, v in comparable["scores"].items() if k != "hot"}}
 
 
-def _comparable(item: Item) -> dict[str, Any]:
+def material_view(item: Item) -> dict[str, Any]:
+    """What a reader would notice of ``item``: equal views mean no material change."""
     data = item.model_dump(
         mode="json", exclude={"version", "updated_at", "published_at", "views", "change_reasons"}
     )
@@ -351,11 +353,11 @@ def merge_event(
     if "languages" in update:  # the full event's text replaced the item's: re-apply the sources
         candidates += _shown_sources(existing)
     candidate = with_source_text(candidate, candidates, glossary)
-    material = _comparable(candidate) != _comparable(existing)
+    material = material_view(candidate) != material_view(existing)
     if material and event.scores is not None and event.scores.trigger == "decay":
         # Hot sinking with age is not news: stored (lists sort by it), never announced as an
         # update, and "updated" keeps meaning the last material change.
-        material = _without_hot(_comparable(candidate)) != _without_hot(_comparable(existing))
+        material = _without_hot(material_view(candidate)) != _without_hot(material_view(existing))
     if not material:
         if candidate.model_dump() == existing.model_dump():
             return Merge(item=existing, material=False, created=False)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +34,7 @@ from shared.pipeline import Outgoing, publish_durably
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import DeliverySettings, ScoreSettings, Settings, StageDelivery
 from shared.storage import ITEMS, SCORE_STATE, MongoStore
-from tests.support.inproc import running
+from tests.support.inproc import running, wait_until
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 MIN_CHANGE = 3.0
@@ -165,15 +164,6 @@ async def stream_payloads(url: str, stream: str, prefix: str) -> list[dict[str, 
         return out
     finally:
         await nc.close()
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def test_story_gains_three_sources_then_decays(

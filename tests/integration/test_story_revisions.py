@@ -7,9 +7,7 @@ with the reason."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,7 +36,8 @@ from shared.pipeline import Outgoing, publish_durably
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import DeliverySettings, Settings, StageDelivery
 from shared.storage import ITEMS, MongoStore
-from tests.support.inproc import running
+from tests.support.inproc import running, wait_until
+from tests.support.stack import stream_messages
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -119,29 +118,10 @@ def revised(story_id: str, n: int, rows: list[StoryMember], **extra: Any) -> Sto
     )
 
 
-async def payloads(url: str, stream: str, prefix: str) -> list[dict[str, Any]]:
-    nc = await nats_client.connect(url)
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info(stream)
-        out = []
-        if info.state.messages:
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
-                msg = await js.get_msg(stream, seq)
-                if (msg.subject or "").startswith(prefix):
-                    out.append(json.loads(msg.data or b"{}"))
-        return out
-    finally:
-        await nc.close()
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
+async def payloads(url: str, stream: str, subject: str) -> list[dict[str, Any]]:
+    """The payloads on ``subject`` itself and below it (``news.updated`` → ``news.updated.*``)."""
+    found = await stream_messages(url, stream)
+    return [data for name, data, _ in found if name == subject or name.startswith(f"{subject}.")]
 
 
 async def test_revisions_reach_the_item_once_and_in_order(

@@ -284,6 +284,11 @@ def test_a_broken_revision_is_rejected_by_the_contract() -> None:
         revision(1, ["a1"], [member(1)], merged_into="other")  # merged, yet has members
     with pytest.raises(ValidationError):
         revision(0, ["a1"], [member(1)])
+    # The target becomes a redirect's Location: only an id, never a URL or a header break.
+    for hostile in ("//evil.example/x", "https://evil.example/", "../admin", "st\r\nSet-Cookie: a=b"):
+        with pytest.raises(ValidationError):
+            revision(2, [], [], merged_into=hostile)
+    assert revision(2, [], [], merged_into="st-b").merged_into == "st-b"
 
 
 def test_msg_id_depends_on_story_revision_and_members() -> None:
