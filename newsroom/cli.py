@@ -113,10 +113,12 @@ def first_port_taken(needed: list[tuple[str, int, str, str]]) -> str | None:
     return None
 
 
-async def _drained(nats_url: str, mongo_url: str, settings: Settings) -> tuple[bool, int]:
-    """True when every pipeline consumer has nothing pending or unacknowledged."""
+async def _drained(nats_url: str, mongo_url: str, settings: Settings, since: float) -> tuple[bool, int]:
+    """True when ingest finished its single pass (after ``since``, Unix seconds) and every pipeline
+    consumer has nothing pending or unacknowledged. Quiet consumers alone are not enough: a source
+    whose article pages time out keeps ingest busy while the stream is quiet."""
     from shared import ops
-    from shared.storage import ITEMS, MongoStore
+    from shared.storage import INGEST_STATE, ITEMS, SINGLE_PASS_ID, MongoStore
 
     nc = await ops.connect(nats_url)
     try:
@@ -128,8 +130,11 @@ async def _drained(nats_url: str, mongo_url: str, settings: Settings) -> tuple[b
     store = MongoStore(mongo_url, settings.mongo_db, settings.mongo_driver)
     try:
         items = await store.collection(ITEMS).count_documents({})
+        single_pass = await store.get(INGEST_STATE, SINGLE_PASS_ID) or {}
     finally:
         await store.close()
+    if float(single_pass.get("finished_at") or 0.0) < since:
+        return False, items
     pipeline = streams.get("NEWS_PIPELINE", {}).get("messages", 0)
     busy = any(lag.pending or lag.ack_pending for lag in lags if lag.stream == "NEWS_PIPELINE")
     expected = {"translate", "analyze", "score", "score-joined", "publish"}
@@ -209,6 +214,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    started_at = time.time()  # a single-pass mark older than this is from an earlier run
     supervisor.start_all()
     _print(f"AI Newsroom is up. Data: {data_dir}  Logs: {log_dir}")
     embedded = {s.name for s in servers}
@@ -231,7 +237,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             supervisor.check()
             time.sleep(0.5)
             if args.once is not None:
-                done, items = asyncio.run(_drained(n_url, m_url, settings))
+                done, items = asyncio.run(_drained(n_url, m_url, settings, started_at))
                 if done and items:
                     stable_since = stable_since or time.monotonic()
                     if time.monotonic() - stable_since >= 3.0:

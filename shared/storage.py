@@ -33,6 +33,8 @@ SOURCE_STATE = "source_state"
 LLM_CACHE = "llm_cache"
 SCORE_STATE = "score_state"
 INGEST_STATE = "ingest_state"
+# In INGEST_STATE: ``{"finished_at": Unix seconds}`` when ingest's single pass (poll off) is done.
+SINGLE_PASS_ID = "single_pass"
 ITEM_PENDING = "item_pending"
 # The search index's sort rows (services/publish/search_index.py): each item's sort values alone.
 SEARCH_SORT = "search_sort"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from faststream.nats.annotations import NatsMessage
 
@@ -20,6 +21,7 @@ from shared.events import StoryEvent, StoryRevised, SubmitReply, SubmitRequest
 from shared.pipeline import Outgoing, document_publisher, publish_durably
 from shared.service import Service, new_service
 from shared.settings import Settings
+from shared.storage import INGEST_STATE, SINGLE_PASS_ID
 
 log = logging.getLogger("newsroom.ingest")
 
@@ -73,6 +75,10 @@ def build(settings: Settings | None = None) -> Service:
     async def poll_loop() -> None:
         await ready.wait()
         await state["engine"].run(poll=service.settings.ingest.poll)
+        if not service.settings.ingest.poll:
+            # Every source was polled once and its articles handed on: `newsroom up --once` waits
+            # for this, not only for quiet consumers (a slow source can leave the stream quiet).
+            await store.upsert(INGEST_STATE, SINGLE_PASS_ID, {"finished_at": time.time()})
 
     service.startup.append(start_engine)
     service.shutdown.append(stop_engine)

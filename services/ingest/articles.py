@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from shared.core.extraction import ExtractedArticle, html_to_text
-from shared.core.feeds import FeedEntry
+from shared.core.feeds import FeedEntry, is_metadata_only
 from shared.core.language import detect_article_language
 from shared.core.timeparse import BEIJING, parse_published
 from shared.core.urls import InvalidURLError, article_id, canonical_url
@@ -101,4 +101,8 @@ def article_language(
 
 
 def lead_of(article: Article) -> str:
-    return (article.body or article.summary or "")[:LEAD_CHARS]
+    """The start of the article's text, for the clustering. An aggregator's entry that carries only
+    "Score: … / By: … / Discussion: …" has no lead: the same labels in every entry of the feed
+    would make unrelated stories embed alike (one real pass merged seven Hacker News stories)."""
+    text = article.body or article.summary or ""
+    return "" if is_metadata_only(text) else text[:LEAD_CHARS]

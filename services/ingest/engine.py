@@ -132,6 +132,7 @@ class Ingestor:
         self._dead_lettered: dict[str, str] = {}  # source id -> hash of the last dead-lettered body
         self._parallel = asyncio.Semaphore(max_parallel_sources)
         self._assign_lock = asyncio.Lock()  # the index is one shared structure
+        self._last_assigned_at = datetime.min.replace(tzinfo=UTC)
         self._rng = random.Random()
 
     # --- state ------------------------------------------------------------------------------
@@ -403,6 +404,13 @@ class Ingestor:
             article.published_at,
         )
         async with self._assign_lock:
+            # Assignment order as a clock: sources are polled concurrently, each with the time its
+            # poll started, so a later assignment could carry an earlier time, and one poll's
+            # articles share one. A member's joined_at and a revision's as_of must follow the order
+            # of assignment (publish tells a member that joined after a revision from one the
+            # revision removed by them), in whole milliseconds: MongoDB keeps no finer time.
+            whole_ms = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            now = self._last_assigned_at = max(whole_ms, self._last_assigned_at + timedelta(milliseconds=1))
             assignment: Assignment = await asyncio.to_thread(self.index.assign, doc, now)
             member = StoryMember.of(article, now, assignment.near_duplicate_of)
             story_id = assignment.story_id

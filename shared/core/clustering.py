@@ -325,7 +325,7 @@ class StoryIndex:
     def _member_of(self, doc: ClusterDoc, now: datetime) -> _Member:
         """The article with everything the stages need, computed once (kept for replays)."""
         folded = fold_for_matching(f"{doc.title} {doc.lead}")
-        facts = StoryFacts.of(doc.title, doc.lead) if self.config.vetoes else StoryFacts()
+        facts = StoryFacts.of(doc.title, doc.lead, doc.published_at) if self.config.vetoes else StoryFacts()
         minhash = self._minhash(folded, doc.language) if folded else None
         vector = None
         if self.embedder is not None and folded:

@@ -146,6 +146,17 @@ def plain_text(html: str | None) -> str:
     return " ".join(fragment.text_content().split())
 
 
+# "Score: 3421", "By: someone", "Discussion: https://…", "作者：某人": a label and one value.
+_METADATA_LINE = re.compile(r"^[^\W\d_][\w .'-]{0,24}[:：]\s*\S+$")
+
+
+def is_metadata_only(text: str) -> bool:
+    """True when every line of ``text`` is a "Label: value" pair (an aggregator's score, author and
+    discussion link): the entry carries no prose of its own."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(_METADATA_LINE.match(line) for line in lines)
+
+
 def is_teaser(entry: FeedEntry) -> bool:
     """True when the feed carries only a teaser: the article page has the body."""
     best = max((entry.content_html or "", entry.summary_html or ""), key=html_text_length)

@@ -10,7 +10,10 @@ them apart are facts the core already extracts:
   for the same company (shared.core.entities);
 - **organisations**: two texts that each name companies, none in common (cross-language cosines
   of unrelated stories reach 0.86 with e5: "ByteDance capex" vs "輝達 earnings");
-- **years** in the title ("…to 2027" vs "…by end of 2028").
+- **years** in the title ("…to 2027" vs "…by end of 2028");
+- **publication times** more than a week apart: a story is a few days of news, and a feed that
+  carries its archive (a 2016 post next to a 2026 one, both first seen now) must not turn two
+  short titles that embed alike into one story.
 
 Each rule compares one side's *title* facts with the other side's *title + lead* mentions, so a
 story whose lead names the other model or amount is not vetoed: a veto needs a positive
@@ -22,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shared.core.entities import find_entities
@@ -127,9 +131,12 @@ class StoryFacts:
     orgs: set[str] = field(default_factory=set)
     title_years: set[int] = field(default_factory=set)
     years: set[int] = field(default_factory=set)  # title + lead
+    # Publication times (Unix seconds) of the members that give one: the span they cover.
+    first_published: float | None = None
+    last_published: float | None = None
 
     @classmethod
-    def of(cls, title: str, lead: str) -> StoryFacts:
+    def of(cls, title: str, lead: str, published_at: datetime | None = None) -> StoryFacts:
         # The gazetteer and the amount parser read Simplified Chinese: 字節跳動 is 字节跳动.
         title, lead = to_simplified(title), to_simplified(lead)
         both = f"{title}\n{lead}"
@@ -142,6 +149,8 @@ class StoryFacts:
             orgs=organisations(both),
             title_years=set(find_years(title)),
             years=set(find_years(both)),
+            first_published=published_at.timestamp() if published_at is not None else None,
+            last_published=published_at.timestamp() if published_at is not None else None,
         )
 
     def add(self, other: StoryFacts) -> None:
@@ -153,6 +162,10 @@ class StoryFacts:
         self.orgs |= other.orgs
         self.title_years |= other.title_years
         self.years |= other.years
+        spans = [span for span in (_publication_span(self), _publication_span(other)) if span]
+        if spans:
+            self.first_published = min(first for first, _ in spans)
+            self.last_published = max(last for _, last in spans)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -164,6 +177,8 @@ class StoryFacts:
             "orgs": sorted(self.orgs),
             "title_years": sorted(self.title_years),
             "years": sorted(self.years),
+            "first_published": self.first_published,
+            "last_published": self.last_published,
         }
 
     @classmethod
@@ -177,6 +192,8 @@ class StoryFacts:
             orgs=set(data.get("orgs", [])),
             title_years={int(x) for x in data.get("title_years", [])},
             years={int(x) for x in data.get("years", [])},
+            first_published=data.get("first_published"),
+            last_published=data.get("last_published"),
         )
 
 
@@ -185,8 +202,28 @@ def _any_same_amount(some: Iterable[float], others: Iterable[float]) -> bool:
     return any(_same_amount(a, b) for a in some for b in others)
 
 
+# Publication times further apart than this are different news, whatever the texts say.
+MAX_PUBLICATION_GAP_S = 7 * 24 * 3600.0
+
+
+def _publication_span(facts: StoryFacts) -> tuple[float, float] | None:
+    if facts.first_published is None or facts.last_published is None:
+        return None
+    return facts.first_published, facts.last_published
+
+
+def _publication_gap_s(one: StoryFacts, other: StoryFacts) -> float:
+    """Seconds between the two publication spans (0 when they overlap or either has none)."""
+    a, b = _publication_span(one), _publication_span(other)
+    if a is None or b is None:
+        return 0.0
+    return max(0.0, b[0] - a[1], a[0] - b[1])
+
+
 def conflict(article: StoryFacts, story: StoryFacts) -> str | None:
     """Why ``article`` cannot belong to ``story`` (a short reason), or None when nothing contradicts."""
+    if _publication_gap_s(article, story) > MAX_PUBLICATION_GAP_S:
+        return "published"
     if article.title_models and story.title_models:
         # Headlines name the model they are about: "Qwen2.5" and "Qwen2.5-Coder" are different
         # releases even though the Qwen2.5 post's lead mentions the Coder and vice versa. Either

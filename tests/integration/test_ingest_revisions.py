@@ -10,14 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.ingest.engine import Ingestor
 from services.ingest.revisions import after_assignment, publish_revisions
 from shared import subjects
+from shared.adapters.fetch import Fetcher
 from shared.core.clustering import Assignment, StoryIndex
 from shared.core.story_revisions import StoryRevision
-from shared.events import Article, StoryMember
+from shared.events import Article, StoryEvent, StoryMember
 from shared.pipeline import Outgoing, ensure_streams, make_broker, publish_durably
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import Settings
+from shared.sources import SourceList
 from shared.storage import ARTICLES, STORIES, MongoStore
 from tests.support.stack import stream_messages
 
@@ -153,3 +156,38 @@ async def test_revisions_are_announced_rerun_and_recorded(
     assert a1_record is not None and a1_record["story_id"] == "C"
     assert b1_record is not None and b1_record["story_id"] == "A"
     assert [e.revision for e in later] == [2] and later[0].representative == "a2" and not later[0].rerun
+
+
+async def test_members_join_in_assignment_order_whatever_time_their_poll_started(
+    mongo_server: str, mongo_db_name: str
+) -> None:
+    # Sources are polled concurrently, each with the time its poll started. Found on the real
+    # feeds: one poll's articles shared one time, and MongoDB keeps milliseconds only, so a stored
+    # revision's as_of fell before the joined_at (in microseconds) of a member it had removed:
+    # publish took that member for a later joiner and the article showed in two items. Concurrent
+    # polls started at different times add the same confusion across sources.
+    store = MongoStore(mongo_server, mongo_db_name)
+    sent: list[Outgoing] = []
+
+    async def capture(out: Outgoing) -> bool:
+        sent.append(out)
+        return True
+
+    engine = Ingestor(SourceList(sources=[]), Fetcher("NewsroomTest/1.0"), store, StoryIndex(None), capture)
+    try:
+        late_poll = T0 + timedelta(minutes=10, microseconds=250)
+        await engine.emit(ARTICLES_BY_ID["a1"], late_poll)  # the later poll, assigned first
+        await engine.emit(ARTICLES_BY_ID["b1"], T0)  # the earlier poll, assigned after it
+        await engine.emit(ARTICLES_BY_ID["a2"], late_poll)  # the same poll as a1
+    finally:
+        await engine.fetcher.aclose()
+        await store.client.drop_database(mongo_db_name)
+        await store.close()
+    events = [o.payload for o in sent if isinstance(o.payload, StoryEvent)]
+    joined = {
+        e.article_id: next(m.joined_at for m in e.cluster.members if m.article_id == e.article_id)
+        for e in events
+    }
+    assert joined["a1"] < joined["b1"] < joined["a2"]
+    # Whole milliseconds, as MongoDB stores them: a stored as_of compares with an event's joined_at.
+    assert all(moment.microsecond % 1000 == 0 for moment in joined.values())

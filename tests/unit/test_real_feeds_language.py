@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.articles import build_article, identify
-from shared.core.feeds import is_teaser, parse_feed
+from services.ingest.articles import build_article, identify, lead_of
+from shared.core.feeds import is_metadata_only, is_teaser, parse_feed
 from shared.core.language import detect_language
 from shared.events import Article
 from shared.sources import Source
@@ -63,3 +63,26 @@ def test_declared_feed_language_is_read() -> None:
     assert parsed.language is not None and parsed.language.lower() == "zh-cn"
     languages = {a.language for a in feed_articles(FEEDS / "zh_36kr_2016.xml")}
     assert languages == {"zh"}
+
+
+def test_an_aggregators_score_and_author_lines_are_no_lead_for_the_clustering() -> None:
+    # Every Hacker News entry's summary is "Score: … / Comments: … / By: … / Discussion: …": as the
+    # clustering's lead it made unrelated stories embed alike (one pass over the real feeds merged
+    # "Copy Fail", "Laws of UX", "Cursor Camp" and four more into one story).
+    hacker_news = feed_articles(FEEDS / "en_ainewsdirect_hackernews_best_stories.xml")
+    assert hacker_news and all(lead_of(a) == "" for a in hacker_news)
+    assert all((a.summary or a.body or "").startswith("Score: ") for a in hacker_news)
+    # Every other real feed keeps its prose as the lead.
+    for path in sorted(FEEDS.glob("*.xml")):
+        if "hackernews" in path.stem:
+            continue
+        with_text = [a for a in feed_articles(path) if (a.body or a.summary or "").strip()]
+        assert all(lead_of(a) for a in with_text), path.stem
+
+
+def test_metadata_lines_are_told_from_prose() -> None:
+    assert is_metadata_only("Score: 1121\nComments: 404\nBy: unsnap_biceps\nDiscussion: https://x.example/1")
+    assert is_metadata_only("作者：张三\n来源：36氪")
+    assert not is_metadata_only("Update: OpenAI says the device ships before year-end.")
+    assert not is_metadata_only("Score: 12\nThe model beats the baseline on every benchmark we ran.")
+    assert not is_metadata_only("")

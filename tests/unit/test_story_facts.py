@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from shared.core.story_facts import StoryFacts, conflict, event_types, model_names
 
 
@@ -71,6 +73,24 @@ def test_missing_facts_never_veto() -> None:
 def test_facts_round_trip_through_json() -> None:
     original = facts("Nvidia Completes First $10 Billion Investment in OpenAI in 2026", "GPT-5.5")
     assert StoryFacts.from_json(original.to_json()) == original
+    dated = StoryFacts.of("Copy Fail", "", datetime(2026, 4, 29, 18, 13, tzinfo=UTC))
+    assert StoryFacts.from_json(dated.to_json()) == dated
+
+
+def test_reports_published_more_than_a_week_apart_are_different_news() -> None:
+    # Real entries of two real feeds (Hacker News best, DeepSeek news) that one pass over the
+    # feeds put into one story: short titles embed alike, and both were first seen at once.
+    copy_fail = StoryFacts.of("Copy Fail", "", datetime(2026, 4, 29, 18, 13, tzinfo=UTC))
+    deepseek = StoryFacts.of("DeepSeek-V3-0324 发布 2025/03/25", "", datetime(2025, 3, 25, tzinfo=UTC))
+    assert conflict(copy_fail, deepseek) == "published" and conflict(deepseek, copy_fail) == "published"
+    # A story's span grows with its members: a report four days after the last one still joins.
+    story = StoryFacts.of("Nvidia's Rubin GPUs are now shipping", "", datetime(2026, 11, 2, tzinfo=UTC))
+    story.add(StoryFacts.of("英伟达Vera Rubin开始出货", "", datetime(2026, 11, 6, tzinfo=UTC)))
+    late = StoryFacts.of("Rubin shipments ramp", "", datetime(2026, 11, 6, tzinfo=UTC) + timedelta(days=4))
+    assert conflict(late, story) is None
+    assert conflict(StoryFacts.of("Rubin", "", datetime(2026, 11, 20, tzinfo=UTC)), story) == "published"
+    # No publication time on either side: never a veto.
+    assert conflict(facts("Copy Fail"), deepseek) is None
 
 
 def test_a_variant_of_a_model_is_another_model() -> None:
