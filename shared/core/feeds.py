@@ -27,6 +27,7 @@ import feedparser
 import lxml.html
 from charset_normalizer import from_bytes
 
+from shared.core.extraction import html_to_text
 from shared.core.timeparse import parse_published, plausible
 from shared.events import Engagement
 from shared.sources import HtmlListSelectors, JsonApiMapping
@@ -146,8 +147,23 @@ def plain_text(html: str | None) -> str:
     return " ".join(fragment.text_content().split())
 
 
-# "Score: 3421", "By: someone", "Discussion: https://…", "作者：某人": a label and one value.
-_METADATA_LINE = re.compile(r"^[^\W\d_][\w .'-]{0,24}[:：]\s*\S+$")
+# "Score: 3421", "By: someone", "Discussion: https://…", "作者：某人", "# Comments: 45" (hnrss):
+# a label and one value.
+_METADATA_LINE = re.compile(r"^(?:#\s?)?[^\W\d_][\w .'-]{0,24}[:：]\s*\S+$")
+_COUNTER_LINE = re.compile(r"^(?:#\s?)?([^\W\d_][\w .'-]{0,24}?)\s*[:：]\s*(\d{1,3}(?:,\d{3})+|\d+)$")
+# Which Engagement field an aggregator's counter is: votes are the readers' likes.
+_COUNTER_FIELDS = {
+    "score": "likes",
+    "points": "likes",
+    "votes": "likes",
+    "upvotes": "likes",
+    "likes": "likes",
+    "comments": "comments",
+    "views": "views",
+    "评论": "comments",
+    "点赞": "likes",
+    "阅读": "views",
+}
 
 
 def is_metadata_only(text: str) -> bool:
@@ -155,6 +171,21 @@ def is_metadata_only(text: str) -> bool:
     discussion link): the entry carries no prose of its own."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return bool(lines) and all(_METADATA_LINE.match(line) for line in lines)
+
+
+def counters_engagement(text: str) -> Engagement | None:
+    """The counters of an aggregator's metadata-only entry ("Score: 3421 / Comments: 1022", hnrss's
+    "Points: 120 / # Comments: 45") as engagement. Prose is never read for numbers: only a text
+    whose every line is a "Label: value" pair (``is_metadata_only``) counts."""
+    if not is_metadata_only(text):
+        return None
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        match = _COUNTER_LINE.match(line.strip())
+        field = _COUNTER_FIELDS.get(match.group(1).strip().lower()) if match else None
+        if match and field and field not in found:
+            found[field] = int(match.group(2).replace(",", ""))
+    return Engagement(**found) if found else None
 
 
 def is_teaser(entry: FeedEntry) -> bool:
@@ -274,7 +305,9 @@ def _xml_entry(raw: Any, base_url: str, now: datetime, assume_tz: tzinfo) -> Fee
         if published is not None:
             break
     comments = raw.get("slash_comments")
-    engagement = Engagement(comments=int(comments)) if comments and str(comments).isdigit() else None
+    engagement = counters_engagement(html_to_text(summary_html or content_html or ""))
+    if comments and str(comments).isdigit():
+        engagement = (engagement or Engagement()).model_copy(update={"comments": int(comments)})
     return FeedEntry(
         url=url,
         title=title,
