@@ -89,6 +89,10 @@ _PATTERN_CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def _contains(text_lower: str, term: str) -> bool:
+    # Every pattern needs the term itself as a substring: the plain substring test (C speed)
+    # rules out almost all of the ~800 trigger parts per story before any regex runs.
+    if term not in text_lower:
+        return False
     pattern = _PATTERN_CACHE.get(term)
     if pattern is None:
         pattern = _PATTERN_CACHE[term] = _term_pattern(term)

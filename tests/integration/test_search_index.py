@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from services.publish import queries as queries_module
 from services.publish.queries import ItemFilter, ItemQueries, SortKey
@@ -346,3 +348,59 @@ async def test_every_page_is_the_page_the_scan_gives(
         for (q, f), expected in scan.items():
             assert await all_pages(queries, q, f, 100) == expected, (q, f, rows_share)
             assert await all_pages(queries, q, f, 4) == in_order(expected), (q, f, rows_share)
+
+
+class CommandLog(CommandListener):
+    """pymongo command monitoring: (command, collection) of every command a client sends."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, str]] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        self.commands.append((event.command_name, target if isinstance(target, str) else ""))
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_created_item_is_filed_without_reads_like_any_other(
+    store: MongoStore, mongo_server: str, mongo_db_name: str
+) -> None:
+    """publish files an item it has just inserted without reading its term list or sort row
+    (two round trips fewer per new story); the postings, term list and row are those of the
+    full path, and a later version of the item (the full path) moves both as before."""
+    commands = CommandLog()
+    watched = MongoStore(mongo_server, mongo_db_name)
+    await watched.close()
+    watched.client = AsyncMongoClient(mongo_server, tz_aware=True, event_listeners=[commands])
+    watched.db = watched.client[mongo_db_name]
+    try:
+        fresh = make_item("story-new", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None, hot=50.0)
+        twin = make_item("story-twin", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None, hot=50.0)
+        index = SearchIndex(watched)
+        added, removed = await index.index_item(fresh.id, dumped(fresh), created=True)
+        assert added > 0 and removed == 0
+        reads = [c for c in commands.commands if c[0] == "find"]
+        assert reads == [], reads
+        await SearchIndex(store).index_item(twin.id, dumped(twin))
+        terms = {doc["_id"]: doc["terms"] async for doc in store.collection(ITEM_TERMS).find({})}
+        assert terms["story-new"] == terms["story-twin"]
+        for term in terms["story-new"]:
+            assert sorted(await postings(store, term)) == ["story-new", "story-twin"]
+        rows = {doc["_id"]: doc async for doc in store.collection(SEARCH_SORT).find({})}
+        assert {**rows["story-new"], "_id": "x"} == {**rows["story-twin"], "_id": "x"}
+        # The next version reads what the created path wrote and drops the old terms.
+        renamed = make_item(
+            "story-new", now=NOW, title_en="AMD ships MI400", title_zh=None, hot=70.0, version=2
+        )
+        added, removed = await index.index_item(renamed.id, dumped(renamed))
+        assert added > 0 and removed > 0
+        assert await postings(store, "blackwell") == ["story-twin"]
+        row = await store.get(SEARCH_SORT, "story-new")
+        assert row is not None and row["version"] == 2 and row["hot"] == 70.0
+    finally:
+        await watched.close()
