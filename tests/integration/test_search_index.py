@@ -22,7 +22,9 @@ from services.publish.search_index import (
     STATE,
     STATE_ID,
     TERM_SOURCES,
+    TERM_VERSIONS,
     SearchIndex,
+    posting_key,
     posting_keys,
     sort_row,
 )
@@ -404,3 +406,29 @@ async def test_a_created_item_is_filed_without_reads_like_any_other(
         assert row is not None and row["version"] == 2 and row["hot"] == 70.0
     finally:
         await watched.close()
+
+
+async def test_term_versions_move_for_known_and_new_buckets_and_a_lost_version(store: MongoStore) -> None:
+    """Every change of a term's postings moves its version: a new bucket (upsert), a bucket that
+    existed (one update_many for all such terms), and a term whose version document was lost
+    between the two writes (a crash) gets one again."""
+    index = SearchIndex(store)
+    first = make_item("story-b0", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None)
+    # An id filed in the same bucket as the first: its terms' buckets exist already.
+    twin_id = next(
+        f"story-b{n}" for n in range(1, 500) if posting_key("x", f"story-b{n}") == posting_key("x", first.id)
+    )
+    twin = make_item(twin_id, now=NOW, title_en="Nvidia ships Blackwell", title_zh=None)
+    await index.index_item(first.id, dumped(first), created=True)
+    assert await index.term_versions(["nvidia", "blackwell"]) == {"nvidia": 1, "blackwell": 1}
+    await index.index_item(twin.id, dumped(twin), created=True)
+    assert await index.term_versions(["nvidia", "blackwell"]) == {"nvidia": 2, "blackwell": 2}
+    assert sorted(await postings(store, "blackwell")) == sorted([first.id, twin.id])
+
+    await store.collection(TERM_VERSIONS).delete_one({"_id": "blackwell"})  # lost in a crash
+    renamed = make_item(twin.id, now=NOW, title_en="Nvidia ships Rubin", title_zh=None, version=2)
+    await index.index_item(renamed.id, dumped(renamed))  # pulls blackwell from an existing bucket
+    versions = await index.term_versions(["nvidia", "blackwell", "rubin"])
+    assert versions["blackwell"] >= 1 and versions["rubin"] >= 1
+    assert versions["nvidia"] == 2  # unchanged term: not bumped
+    assert await postings(store, "blackwell") == [first.id]
