@@ -15,7 +15,7 @@ from services.publish.revisions import respect, retire
 from services.publish.search_index import TERM_SOURCES, SearchIndex
 from services.publish.webhooks import WebhookDispatcher
 from shared import subjects
-from shared.core.items import merge_event, pending_with
+from shared.core.items import is_full, merge_event, pending_with
 from shared.core.translation import Glossary
 from shared.events import StoryEvent, StoryRevised, utcnow
 from shared.items import Item, ItemEvent
@@ -78,8 +78,12 @@ async def fold(store: MongoStore, event: StoryEvent, glossary: Glossary | None =
     if respected is None:
         return Folded(None, 0)
     event = respected
-    for _ in range(8):
-        doc = await store.get(ITEMS, event.story_id)
+    # A story's full (analyzed) event is almost always its first: its item is inserted without
+    # reading ``items`` first (one round trip fewer per story); when the item exists the insert
+    # fails and the next round reads it, as for any other event.
+    assume_new = is_full(event) and event.scores is not None and event.scores.trigger == "analyzed"
+    for attempt in range(8):
+        doc = None if assume_new and attempt == 0 else await store.get(ITEMS, event.story_id)
         existing = item_from_doc(doc) if doc else None
         announced = int(doc.get(ANNOUNCED, 0)) if doc else 0
         pending = await store.get(ITEM_PENDING, event.story_id) if existing is None else None
