@@ -53,5 +53,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         library = logging.getLogger(name)
         library.handlers[:] = []
         library.propagate = True
+        # FastStream sets its logger to INFO at import, so its per-message access lines
+        # ("Received", "Processed": two JSON lines per message) were written even with
+        # NEWSROOM_LOG_LEVEL=WARNING. Follow the configured level like every other logger.
+        library.setLevel(logging.NOTSET)
     for noisy in ("uvicorn.access", "jieba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

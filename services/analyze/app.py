@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from services.analyze.example_vectors import ExampleVectorStore
 from services.analyze.local_tier import LocalTier
 from services.analyze.usecase import AnalyzeUseCase
 from shared import subjects
@@ -32,7 +33,11 @@ PROMPT = "analyze"
 def build(settings: Settings | None = None, local_tier: LocalTier | None = None) -> Service:
     service, llm = llm_stage("analyze", TASK, settings)
     if local_tier is None:  # embeddings off: trigger-term tagging only (NEWSROOM_EMBEDDINGS=false)
-        local_tier = LocalTier() if service.settings.embeddings else LocalTier(embedder=lambda: None)
+        if service.settings.embeddings:
+            kept = ExampleVectorStore(service.settings.data_dir / "cache" / "taxonomy-examples")
+            local_tier = LocalTier(example_vectors=kept)
+        else:
+            local_tier = LocalTier(embedder=lambda: None)
     local = local_tier
     usecase = AnalyzeUseCase(
         llm.gateway, load_prompt(PROMPT), load_glossary(), local, unavailable_reason=NO_MODEL_REASON

@@ -25,11 +25,12 @@ from functools import cache
 import numpy as np
 from numpy.typing import NDArray
 
+from services.analyze.example_vectors import ExampleVectorStore
 from shared.core.analysis_llm import StoryTexts
 from shared.core.embeddings import Embedder, decode_vector, encode_vector
 from shared.core.local_analysis import LocalAnalysis, analyze_locally
-from shared.core.tagging import example_index
-from shared.core.taxonomy import load_taxonomy
+from shared.core.tagging import ExampleIndex, example_index, example_texts
+from shared.core.taxonomy import Taxonomy, load_taxonomy
 from shared.events import StoryVector
 
 log = logging.getLogger("newsroom.analyze")
@@ -98,8 +99,15 @@ def _log_failure(future: Future[None]) -> None:
 
 
 class LocalTier:
-    def __init__(self, embedder: Callable[[], Embedder | None] = process_embedder) -> None:
+    def __init__(
+        self,
+        embedder: Callable[[], Embedder | None] = process_embedder,
+        example_vectors: ExampleVectorStore | None = None,
+    ) -> None:
+        """``example_vectors``: where the taxonomy's example vectors are kept between runs (the
+        service: under its data dir); None embeds them at every start."""
         self._embedder = embedder
+        self._example_vectors = example_vectors
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyze-local")
 
     def analyze(self, story: StoryTexts, vector: StoryVector | None = None) -> LocalAnalysis:
@@ -125,7 +133,7 @@ class LocalTier:
                 # The model is needed for the taxonomy's examples only: stories come with their
                 # vector from ingest. Embed the examples, then unmap the model before jieba's
                 # dictionary is loaded, so the two never sit in memory together (peak RSS).
-                indexes = [example_index(embedder, taxonomy, language) for language in _WARM_UP]
+                indexes = [self._example_index(embedder, taxonomy, language) for language in _WARM_UP]
                 first = indexes[0].vectors[0]
                 vector = StoryVector(model=embedder.name, dim=int(first.shape[0]), data=encode_vector(first))
                 release = getattr(embedder, "release", None)
@@ -137,6 +145,17 @@ class LocalTier:
         future = self._executor.submit(job)
         future.add_done_callback(_log_failure)
         return future
+
+    def _example_index(self, embedder: Embedder, taxonomy: Taxonomy, language: str) -> ExampleIndex:
+        store = self._example_vectors
+        if store is None:
+            return example_index(embedder, taxonomy, language)
+        texts = example_texts(taxonomy, language)
+        kept = store.load(embedder.name, language, texts, embedder.dim)
+        index = example_index(embedder, taxonomy, language, vectors=kept)
+        if kept is None:
+            store.save(embedder.name, language, texts, index.vectors)
+        return index
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

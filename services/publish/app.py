@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from services.publish.revisions import apply as apply_revision
@@ -14,7 +15,7 @@ from services.publish.revisions import respect, retire
 from services.publish.search_index import TERM_SOURCES, SearchIndex
 from services.publish.webhooks import WebhookDispatcher
 from shared import subjects
-from shared.core.items import merge_event, pending_with
+from shared.core.items import is_full, merge_event, pending_with
 from shared.core.translation import Glossary
 from shared.events import StoryEvent, StoryRevised, utcnow
 from shared.items import Item, ItemEvent
@@ -57,9 +58,17 @@ def announcement(item: Item, announced: int) -> Outgoing:
     return Outgoing(subject, payload, dedup)
 
 
-async def fold(
-    store: MongoStore, event: StoryEvent, glossary: Glossary | None = None
-) -> tuple[Item | None, int]:
+@dataclass(frozen=True)
+class Folded:
+    """What fold did: the item as stored now (None: nothing to publish yet), the version announced
+    so far, and whether this call inserted the item (its first version)."""
+
+    item: Item | None
+    announced: int
+    created: bool = False
+
+
+async def fold(store: MongoStore, event: StoryEvent, glossary: Glossary | None = None) -> Folded:
     """Write the event into the item (or the pending store). Returns the item and the version
     announced so far. The change reasons of versions not announced yet are carried into the
     next one, so a reason (``language_added``) is announced even when versions were skipped.
@@ -67,19 +76,23 @@ async def fold(
     members that left are dropped; nothing is folded for a story that ended."""
     respected = await respect(store, event)
     if respected is None:
-        return None, 0
+        return Folded(None, 0)
     event = respected
-    for _ in range(8):
-        doc = await store.get(ITEMS, event.story_id)
+    # A story's full (analyzed) event is almost always its first: its item is inserted without
+    # reading ``items`` first (one round trip fewer per story); when the item exists the insert
+    # fails and the next round reads it, as for any other event.
+    assume_new = is_full(event) and event.scores is not None and event.scores.trigger == "analyzed"
+    for attempt in range(8):
+        doc = None if assume_new and attempt == 0 else await store.get(ITEMS, event.story_id)
         existing = item_from_doc(doc) if doc else None
         announced = int(doc.get(ANNOUNCED, 0)) if doc else 0
         pending = await store.get(ITEM_PENDING, event.story_id) if existing is None else None
         merge = merge_event(existing, pending, event, utcnow(), glossary)
         if merge is None:
             await store.upsert(ITEM_PENDING, event.story_id, pending_with(pending, event))
-            return None, 0
+            return Folded(None, 0)
         if existing is not None and merge.item is existing:
-            return existing, announced
+            return Folded(existing, announced)
         item = merge.item
         if existing is not None and merge.material and existing.version > announced:
             carried = list(dict.fromkeys([*existing.change_reasons, *item.change_reasons]))
@@ -93,7 +106,7 @@ async def fold(
                 PIPELINE_LATENCY_SECONDS.observe(
                     max(0.0, (utcnow() - event.article.fetched_at).total_seconds())
                 )
-            return item, announced
+            return Folded(item, announced, created=existing is None)
     raise ConcurrentUpdate(f"item {event.story_id} kept changing under us")
 
 
@@ -142,13 +155,16 @@ def build(settings: Settings | None = None) -> Service:
             return await handle_scored(event)
 
     async def handle_scored(event: StoryEvent) -> Sequence[Outgoing]:
-        item, announced = await fold(store, event, glossary)
+        folded = await fold(store, event, glossary)
+        item = folded.item
         if item is None:
             return []
         # Every delivery (a redelivery too: idempotent), before the ack: a crash after the item
         # write but before filing is finished on the redelivery.
-        await search_index.index_item(item.id, item.model_dump(mode="json", include=TERM_SOURCES))
-        await announce(item, announced)
+        await search_index.index_item(
+            item.id, item.model_dump(mode="json", include=TERM_SOURCES), created=folded.created
+        )
+        await announce(item, folded.announced)
         return []
 
     async def on_revised(revision: StoryRevised) -> Sequence[Outgoing]:

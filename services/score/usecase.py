@@ -485,6 +485,12 @@ class ScoreUseCase:
         if self.judge is not None:
             quality, impact, reason = await self.judge.judge(event)
             rubrics = (quality, impact)
+        # The analyzed event is almost always a story's first: try it as new without reading (an
+        # insert that fails when a state exists: one round trip fewer per story), then read and
+        # write with the version check as for any event.
+        decision = on_analyzed(None, event, self.now(), self.config, rubrics, reason)
+        if await self.repository.save(decision.state, 0):
+            return [decision.outgoing] if decision.outgoing else []
         for _ in range(self.attempts):
             state = await self.repository.get(event.story_id)
             decision = on_analyzed(state, event, self.now(), self.config, rubrics, reason)

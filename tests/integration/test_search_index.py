@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from services.publish import queries as queries_module
 from services.publish.queries import ItemFilter, ItemQueries, SortKey
@@ -20,7 +22,9 @@ from services.publish.search_index import (
     STATE,
     STATE_ID,
     TERM_SOURCES,
+    TERM_VERSIONS,
     SearchIndex,
+    posting_key,
     posting_keys,
     sort_row,
 )
@@ -346,3 +350,85 @@ async def test_every_page_is_the_page_the_scan_gives(
         for (q, f), expected in scan.items():
             assert await all_pages(queries, q, f, 100) == expected, (q, f, rows_share)
             assert await all_pages(queries, q, f, 4) == in_order(expected), (q, f, rows_share)
+
+
+class CommandLog(CommandListener):
+    """pymongo command monitoring: (command, collection) of every command a client sends."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, str]] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        self.commands.append((event.command_name, target if isinstance(target, str) else ""))
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_created_item_is_filed_without_reads_like_any_other(
+    store: MongoStore, mongo_server: str, mongo_db_name: str
+) -> None:
+    """publish files an item it has just inserted without reading its term list or sort row
+    (two round trips fewer per new story); the postings, term list and row are those of the
+    full path, and a later version of the item (the full path) moves both as before."""
+    commands = CommandLog()
+    watched = MongoStore(mongo_server, mongo_db_name)
+    await watched.close()
+    watched.client = AsyncMongoClient(mongo_server, tz_aware=True, event_listeners=[commands])
+    watched.db = watched.client[mongo_db_name]
+    try:
+        fresh = make_item("story-new", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None, hot=50.0)
+        twin = make_item("story-twin", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None, hot=50.0)
+        index = SearchIndex(watched)
+        added, removed = await index.index_item(fresh.id, dumped(fresh), created=True)
+        assert added > 0 and removed == 0
+        reads = [c for c in commands.commands if c[0] == "find"]
+        assert reads == [], reads
+        await SearchIndex(store).index_item(twin.id, dumped(twin))
+        terms = {doc["_id"]: doc["terms"] async for doc in store.collection(ITEM_TERMS).find({})}
+        assert terms["story-new"] == terms["story-twin"]
+        for term in terms["story-new"]:
+            assert sorted(await postings(store, term)) == ["story-new", "story-twin"]
+        rows = {doc["_id"]: doc async for doc in store.collection(SEARCH_SORT).find({})}
+        assert {**rows["story-new"], "_id": "x"} == {**rows["story-twin"], "_id": "x"}
+        # The next version reads what the created path wrote and drops the old terms.
+        renamed = make_item(
+            "story-new", now=NOW, title_en="AMD ships MI400", title_zh=None, hot=70.0, version=2
+        )
+        added, removed = await index.index_item(renamed.id, dumped(renamed))
+        assert added > 0 and removed > 0
+        assert await postings(store, "blackwell") == ["story-twin"]
+        row = await store.get(SEARCH_SORT, "story-new")
+        assert row is not None and row["version"] == 2 and row["hot"] == 70.0
+    finally:
+        await watched.close()
+
+
+async def test_term_versions_move_for_known_and_new_buckets_and_a_lost_version(store: MongoStore) -> None:
+    """Every change of a term's postings moves its version: a new bucket (upsert), a bucket that
+    existed (one update_many for all such terms), and a term whose version document was lost
+    between the two writes (a crash) gets one again."""
+    index = SearchIndex(store)
+    first = make_item("story-b0", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None)
+    # An id filed in the same bucket as the first: its terms' buckets exist already.
+    twin_id = next(
+        f"story-b{n}" for n in range(1, 500) if posting_key("x", f"story-b{n}") == posting_key("x", first.id)
+    )
+    twin = make_item(twin_id, now=NOW, title_en="Nvidia ships Blackwell", title_zh=None)
+    await index.index_item(first.id, dumped(first), created=True)
+    assert await index.term_versions(["nvidia", "blackwell"]) == {"nvidia": 1, "blackwell": 1}
+    await index.index_item(twin.id, dumped(twin), created=True)
+    assert await index.term_versions(["nvidia", "blackwell"]) == {"nvidia": 2, "blackwell": 2}
+    assert sorted(await postings(store, "blackwell")) == sorted([first.id, twin.id])
+
+    await store.collection(TERM_VERSIONS).delete_one({"_id": "blackwell"})  # lost in a crash
+    renamed = make_item(twin.id, now=NOW, title_en="Nvidia ships Rubin", title_zh=None, version=2)
+    await index.index_item(renamed.id, dumped(renamed))  # pulls blackwell from an existing bucket
+    versions = await index.term_versions(["nvidia", "blackwell", "rubin"])
+    assert versions["blackwell"] >= 1 and versions["rubin"] >= 1
+    assert versions["nvidia"] == 2  # unchanged term: not bumped
+    assert await postings(store, "blackwell") == [first.id]

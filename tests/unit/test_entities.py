@@ -94,3 +94,25 @@ entities:
 """
     with pytest.raises(GazetteerError, match="Shared Name"):
         parse_gazetteer(text)
+
+
+def test_the_substring_prefilter_finds_what_the_full_alternation_finds() -> None:
+    """find() compiles only the aliases present as substrings; the matches must be those of the
+    one alternation over every alias, also where case-insensitive matching goes beyond
+    casefold (ı, İ) or casefold beyond ASCII lower-casing (ſ, the Kelvin sign)."""
+    gazetteer = load_gazetteer()
+    insensitive = sorted(alias for alias in gazetteer._folded if alias.isascii() and alias.isalpha())
+    assert insensitive, "no case-insensitive alias to test with"
+    texts = ["", "MIT License by MIT", "字节跳动和字节, 美国商务部", "Meta meta METAverse"]
+    for alias in insensitive[:40]:
+        texts += [
+            f"News: {alias.upper()} and {alias.title()}.",
+            alias.replace("i", "ı").replace("s", "ſ"),
+            alias.upper().replace("I", "İ").replace("K", "\u212a"),
+            f"x{alias}y {alias}",
+        ]
+    for text in texts:
+        expected = [(m.group(0), m.start()) for m in gazetteer._regex.finditer(text)]
+        regex = gazetteer._regex_for(text)
+        found = [(m.group(0), m.start()) for m in regex.finditer(text)] if regex is not None else []
+        assert found == expected, text

@@ -129,7 +129,10 @@ def sentence_stats(text: str, language: str) -> SentenceStats | None:
 def _contains(text: str, lowered: str, phrase: str) -> bool:
     if _HAN.search(phrase):
         return phrase in text
-    return re.search(rf"(?<![a-z0-9]){re.escape(phrase.lower())}(?![a-z0-9])", lowered) is not None
+    low = phrase.lower()
+    if low not in lowered:  # the pattern needs it as a substring: most phrases stop here
+        return False
+    return re.search(rf"(?<![a-z0-9]){re.escape(low)}(?![a-z0-9])", lowered) is not None
 
 
 def phrase_hits(text: str, phrases: Iterable[str]) -> list[str]:

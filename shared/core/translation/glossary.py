@@ -97,6 +97,8 @@ class Glossary:
     def __init__(self, entries: Iterable[GlossaryEntry]) -> None:
         self.entries: tuple[GlossaryEntry, ...] = tuple(entries)
         self._term_lists: dict[tuple[str, bool], list[tuple[GlossaryEntry, str]]] = {}
+        # The same lists' terms lower-cased (the substring pre-test of _find), computed once.
+        self._folded_terms: dict[tuple[str, bool], list[str]] = {}
         self._targets: dict[str, re.Pattern[str]] = {}
         self._found: dict[tuple[str, str, bool], list[GlossaryMatch]] = {}
 
@@ -151,7 +153,12 @@ class Glossary:
         folded = text.lower()
         # A plain substring test first: one regex over the few terms present is far cheaper than
         # one over the whole glossary at every position of the text.
-        present = [pair for pair in self._terms(language, include_accepted) if pair[1].lower() in folded]
+        terms = self._terms(language, include_accepted)
+        key = (language, include_accepted)
+        lowered = self._folded_terms.get(key)
+        if lowered is None:
+            lowered = self._folded_terms[key] = [term.lower() for _, term in terms]
+        present = [pair for pair, low in zip(terms, lowered, strict=True) if low in folded]
         if not present:
             return []
         pattern = _alternation(tuple(term for _, term in present))
