@@ -636,26 +636,30 @@ class Ingestor:
 
     async def _write_records(self, index_state: bool = True) -> None:
         """Write the kept records in bulk: stories, articles, then (``index_state``) the index
-        state of the stories touched, except those held by an assignment not fully published."""
+        state of the stories touched. The stories held by an assignment not fully published wait,
+        with their articles' records (the "known" mark): after a crash those articles are assigned
+        again together with it, against an index state that has none of them."""
         records = self._records
-        if records.stories:
+        held = self._held if index_state else set()
+        stories = {k: v for k, v in records.stories.items() if k not in held}
+        articles = {k: v for k, v in records.articles.items() if v["story_id"] not in held}
+        if stories:
             await self.store.upsert_many(
                 STORIES,
                 {
-                    story_id: {
-                        **fields,
-                        "members": [m.model_dump(mode="python") for m in fields["members"]],
-                    }
-                    for story_id, fields in records.stories.items()
+                    story_id: {**fields, "members": [m.model_dump(mode="python") for m in fields["members"]]}
+                    for story_id, fields in stories.items()
                 },
             )
-            records.stories.clear()
-        if records.articles:
-            await self.store.upsert_many(ARTICLES, records.articles)
-            records.articles.clear()
+            for story_id in stories:
+                del records.stories[story_id]
+        if articles:
+            await self.store.upsert_many(ARTICLES, articles)
+            for article_id in articles:
+                del records.articles[article_id]
         if not index_state or not records.touched:
             return
-        saving = [s for s in records.touched if s not in self._held]
+        saving = [s for s in records.touched if s not in held]
         if self.index_store is not None:
             await self.index_store.save_states(
                 [self.index.story_state(s) for s in saving if self.index.members(s)]

