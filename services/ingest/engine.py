@@ -6,6 +6,11 @@ Robustness rules: a source is polled in its own task and every failure is contai
 failing source never blocks the others); fetch failures back a source off (SourceGate) and are
 recorded as its health; a feed that cannot be parsed is dead-lettered on ``news.dlq.ingest`` with
 the reason (once per distinct content), and the loop goes on.
+
+A poll's new articles go through in chunks (``ingest_entries``): the next chunk is read and its
+story texts embedded (two threads) while this one is assigned (one after the other, in feed order,
+on one shared index), published (each event acknowledged before the next article is assigned) and
+then recorded in bulk (``emit_many``: the rules of publish-then-record are there).
 """
 
 from __future__ import annotations
