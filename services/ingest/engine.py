@@ -444,14 +444,16 @@ class Ingestor:
         try:
             for position in range(len(chunks)):
                 articles, primed = await upcoming
-                try:
-                    await primed
-                except Exception as exc:  # the clustering embeds what is missing itself, one by one
-                    log.warning("batch embedding failed", extra={"source": source.id, "error": repr(exc)})
+                # The next chunk is read now, so its texts queue in the embedding threads right
+                # behind this chunk's: the threads never wait for the loop.
                 if position + 1 < len(chunks):
                     upcoming = asyncio.ensure_future(
                         self._prepare(source, chunks[position + 1], now, feed_language, counts)
                     )
+                try:
+                    await primed
+                except Exception as exc:  # the clustering embeds what is missing itself, one by one
+                    log.warning("batch embedding failed", extra={"source": source.id, "error": repr(exc)})
                 counts.update(await self.emit_many(articles, now))
         finally:
             if not upcoming.done():
