@@ -7,7 +7,9 @@ copied into it, so both trees are measured by the same harness (it feature-detec
 offers, e.g. whether events carry the story's vector). The runs alternate (base, head, base, head
 ... for ``--rounds``) so that a change of load on the shared machine hits both; the figures and
 the load average are printed per run, and the speed-up is the ratio of the medians of articles/s
-through the four consuming stages (and end to end through ingest with ``--e2e``).
+through the four consuming stages (and end to end through ingest with ``--e2e``: articles/s, the
+ratio to the compute bound, CPU per story of every process incl. nats-server and nx-27017,
+embeddings per story and peak RSS, per side).
 
 Prints JSON. The working tree's uncommitted changes are measured as they are.
 """
@@ -49,6 +51,13 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "articles_per_s": stages["articles_per_s"],
         "e2e_articles_per_s": e2e.get("articles_per_s"),
         "e2e_ratio_to_compute_bound": e2e.get("ratio_to_compute_bound"),
+        "e2e_cpu_limited_articles_per_s": e2e.get("cpu_limited_articles_per_s"),
+        "e2e_cpu_s_per_story_all_processes": e2e.get("cpu_s_per_story_all_processes"),
+        "e2e_ingest_cpu_s_per_story": e2e.get("ingest_cpu_s_per_story"),
+        "e2e_ingest_embeddings_per_story": e2e.get("ingest_embeddings_per_story"),
+        "e2e_ingest_peak_rss_mb": e2e.get("ingest_peak_rss_mb"),
+        "e2e_latency_ingest_to_published_p50_s": e2e.get("latency_ingest_to_published_p50_s"),
+        "e2e_load_avg": e2e.get("load_avg"),
         "e2e_processes": e2e.get("processes"),
         "cpu_s_per_story_all_stages": stages["cpu_s_per_story_all_stages"],
         "processes": stages["processes"],
@@ -111,6 +120,35 @@ def main() -> None:
     ):
         base, new = median("base", key), median("head", key)
         report[name] = round(new / base, 2) if base and new else None
+    # Per side: the medians of what the end-to-end target is judged on, and CPU per story per
+    # process (the servers included).
+    for side in ("base", "head"):
+        report[f"{side}_median"] = {
+            key: median(side, key)
+            for key in (
+                "articles_per_s",
+                "compute_bound_articles_per_s",
+                "e2e_articles_per_s",
+                "e2e_ratio_to_compute_bound",
+                "e2e_cpu_limited_articles_per_s",
+                "e2e_cpu_s_per_story_all_processes",
+                "e2e_ingest_cpu_s_per_story",
+                "e2e_ingest_embeddings_per_story",
+                "e2e_ingest_peak_rss_mb",
+                "e2e_latency_ingest_to_published_p50_s",
+            )
+        }
+        per_process: dict[str, dict[str, list[float]]] = {}
+        for run in runs[side]:
+            for name, figures in (run.get("e2e_processes") or {}).items():
+                for key in ("cpu_s_per_story", "peak_rss_mb", "embeddings_per_story"):
+                    if isinstance(figures.get(key), (int, float)):
+                        per_process.setdefault(name, {}).setdefault(key, []).append(figures[key])
+        report[f"{side}_e2e_per_process_median"] = {
+            name: {key: statistics.median(values) for key, values in figures.items()}
+            for name, figures in per_process.items()
+        }
+    report["load_avg_1m_per_run"] = {side: [run["load_avg_1m"] for run in runs[side]] for side in runs}
     print(json.dumps(report, indent=1))
 
 

@@ -71,6 +71,7 @@ def build(settings: Settings | None = None) -> Service:
     async def stop_engine() -> None:
         if "engine" in state:
             await state["engine"].fetcher.aclose()
+            state["engine"].close()
 
     async def poll_loop() -> None:
         await ready.wait()

