@@ -36,8 +36,9 @@ from typing import Any
 from services.ingest.index_store import STORY_INDEX, IndexStore
 from shared import subjects
 from shared.core.clustering import Assignment, StoryIndex
+from shared.core.embeddings import encode_vector
 from shared.core.story_revisions import StoryRevision
-from shared.events import Article, Cluster, StoryEvent, StoryMember, StoryRevised
+from shared.events import Article, Cluster, StoryEvent, StoryMember, StoryRevised, StoryVector
 from shared.pipeline import Outgoing
 from shared.storage import ARTICLES, STORIES, MongoStore
 
@@ -140,6 +141,7 @@ async def publish_revisions(
                 article_id=rerun_article.article_id,
                 article=rerun_article,
                 cluster=Cluster(story_id=revision.story_id, is_new=True, method="new", members=members),
+                vector=representative_vector(index, rerun_article.article_id),
             )
             await publish(
                 Outgoing(
@@ -182,3 +184,12 @@ async def _record(
         await store.collection(STORY_INDEX).delete_one({"_id": event.story_id})
     else:
         await index_store.save_story(index, event.story_id, now)
+
+
+def representative_vector(index: StoryIndex, article_id: str) -> StoryVector | None:
+    """The re-run article's vector as the index keeps it, to travel with the re-sent story (analyze
+    tags with it instead of loading the model to embed the story again)."""
+    vector = index.member_vector(article_id)
+    if vector is None or index.embedder is None:
+        return None
+    return StoryVector(model=index.embedder.name, dim=int(vector.shape[0]), data=encode_vector(vector))

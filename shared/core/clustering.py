@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
+from numpy.typing import NDArray
 
 from shared.core.embeddings import Embedder, Vectors
 from shared.core.language import fold_for_matching
@@ -286,6 +287,16 @@ class StoryIndex:
 
     def story_of(self, article_id: str) -> str | None:
         return self._article_story.get(article_id)
+
+    def member_vector(self, article_id: str) -> NDArray[np.float32] | None:
+        """The vector the clustering keeps for a member (float16 in the index; None when it had no
+        embedding): a story re-sent after a revision carries its representative's vector, so
+        analyze does not embed it again."""
+        story = self._stories.get(self._article_story.get(article_id, ""))
+        for member in story.members if story else []:
+            if member.article_id == article_id and member.vector is not None:
+                return member.vector.astype(np.float32)
+        return None
 
     def members(self, story_id: str) -> list[str]:
         story = self._stories.get(story_id)

@@ -155,3 +155,27 @@ def test_analyze_uses_the_event_vector_only_when_it_comes_from_its_own_model() -
         assert embedder.embedded[-1] == story_text(story.title, story.local_body())
     finally:
         tier.close()
+
+
+def test_a_story_resent_after_a_revision_carries_its_representatives_vector() -> None:
+    """A revision re-sends a story (news.ingested) when its representative left: the event carries
+    the new representative's vector as the index keeps it, so analyze does not load the model."""
+    from services.ingest.revisions import representative_vector
+
+    model = CountingEmbedder()
+    index = StoryIndex(MemoEmbedder(model))
+    docs = [
+        ClusterDoc("a1", "https://a.example/1", "Lab ships a model", "It is fast.", "en", T0),
+        ClusterDoc("b1", "https://b.example/1", "字节跳动发布新芯片", "性能提升。", "zh", T0),
+    ]
+    for doc in docs:
+        index.assign(doc, T0)
+    embedded = len(model.embedded)
+    for doc in docs:
+        carried = representative_vector(index, doc.article_id)
+        assert carried is not None and carried.model == model.name
+        expected = model.embed([index.embedding_text(doc)])[0]
+        assert float(decode_vector(carried.data, carried.dim) @ expected) > 0.9999
+    assert len(model.embedded) == embedded + len(docs)  # only the test's own reference embeddings
+    assert representative_vector(index, "unknown") is None
+    assert representative_vector(StoryIndex(None), "a1") is None
