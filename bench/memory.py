@@ -283,12 +283,15 @@ def measure(
     services = {}
     nothing = {"rss": 0.0, "anon": 0.0, "file": 0.0, "hwm": 0.0}
     for name in idle.keys() | load.keys():
-        idle_mb = max(s["rss"] for s in idle.get(name, [nothing]))
+        idle_peak = max(idle.get(name, [nothing]), key=lambda s: s["rss"])
+        idle_mb = idle_peak["rss"]
         peak = max(load.get(name, [nothing]), key=lambda s: s["rss"])
         # the kernel's own peak (VmHWM) also catches what falls between two samples
         hwm = max([s.get("hwm", 0.0) for s in load.get(name, [nothing])] + [peak["rss"]])
         services[name] = {
             "idle_mb": round(idle_mb, 1),
+            "idle_anon_mb": round(idle_peak.get("anon", 0.0), 1),
+            "idle_file_mb": round(idle_peak.get("file", 0.0), 1),
             "peak_under_load_mb": round(peak["rss"], 1),
             "peak_anon_mb": round(peak.get("anon", 0.0), 1),
             "peak_file_mb": round(peak.get("file", 0.0), 1),
