@@ -1,13 +1,13 @@
 """`newsroom`: run the whole system or one stage, watch its output, operate it.
 
-    newsroom up                  embedded NATS + Mongo-wire server + the five services
-    newsroom up --once FEED      ingest one feed, wait until every story is published, print, stop
-    newsroom run STAGE           one stage as its own process (ingest|translate|analyze|score|publish|api)
-    newsroom tail                print news.published.* / news.updated.* events as they arrive
-    newsroom status              streams, consumer lag, dead letters, source health (JSON)
-    newsroom dlq list|show|replay
-    newsroom reprocess --since T --stage S   re-run a stage for stories seen since T
-    newsroom asyncapi            write docs/asyncapi.json from the FastStream apps
+newsroom up                  embedded NATS + Mongo-wire server + the five services
+newsroom up --once FEED      ingest one feed, wait until every story is published, print, stop
+newsroom run STAGE           one stage as its own process (ingest|translate|analyze|score|publish|api)
+newsroom tail                print news.published.* / news.updated.* events as they arrive
+newsroom status              streams, consumer lag, dead letters, source health (JSON)
+newsroom dlq list|show|replay
+newsroom reprocess --since T --stage S   re-run a stage for stories seen since T
+newsroom asyncapi            write docs/asyncapi.json from the FastStream apps
 """
 
 from __future__ import annotations
@@ -88,19 +88,44 @@ def ports_needed(
     """(host, port, what, the setting that moves it) of every port `newsroom up` will listen on."""
     needed: list[tuple[str, int, str, str]] = []
     if not settings.nats_url:
-        needed.append(("127.0.0.1", settings.embedded.nats_port, "embedded NATS",
-                       "NEWSROOM_EMBEDDED__NATS_PORT"))
-        needed.append(("127.0.0.1", settings.embedded.nats_monitor_port, "embedded NATS monitoring",
-                       "NEWSROOM_EMBEDDED__NATS_MONITOR_PORT"))
+        needed.append(
+            ("127.0.0.1", settings.embedded.nats_port, "embedded NATS", "NEWSROOM_EMBEDDED__NATS_PORT")
+        )
+        needed.append(
+            (
+                "127.0.0.1",
+                settings.embedded.nats_monitor_port,
+                "embedded NATS monitoring",
+                "NEWSROOM_EMBEDDED__NATS_MONITOR_PORT",
+            )
+        )
     if not settings.mongo_url:
-        needed.append(("127.0.0.1", settings.embedded.mongo_port, "embedded MongoDB (nx-27017)",
-                       "NEWSROOM_EMBEDDED__MONGO_PORT"))
+        needed.append(
+            (
+                "127.0.0.1",
+                settings.embedded.mongo_port,
+                "embedded MongoDB (nx-27017)",
+                "NEWSROOM_EMBEDDED__MONGO_PORT",
+            )
+        )
     for name, stage, replica_base in layout:
-        needed.append((settings.host, replica_base + STAGE_PORT_OFFSET[stage], f"the {name} stage's metrics",
-                       "NEWSROOM_METRICS_BASE_PORT"))
+        needed.append(
+            (
+                settings.host,
+                replica_base + STAGE_PORT_OFFSET[stage],
+                f"the {name} stage's metrics",
+                "NEWSROOM_METRICS_BASE_PORT",
+            )
+        )
     if with_api:
-        needed.append((settings.publish.api_host, settings.publish.api_port, "the read API",
-                       "NEWSROOM_PUBLISH__API_PORT"))
+        needed.append(
+            (
+                settings.publish.api_host,
+                settings.publish.api_port,
+                "the read API",
+                "NEWSROOM_PUBLISH__API_PORT",
+            )
+        )
     return needed
 
 
@@ -108,8 +133,10 @@ def first_port_taken(needed: list[tuple[str, int, str, str]]) -> str | None:
     """One line naming the first port already in use and the setting that moves it, or None."""
     for host, port, what, setting in needed:
         if port_in_use(host, port):
-            return (f"newsroom: port {port} on {host} ({what}) is already in use: is another `newsroom up` "
-                    f"running? Stop it, or set {setting} to a free port.")
+            return (
+                f"newsroom: port {port} on {host} ({what}) is already in use: is another `newsroom up` "
+                f"running? Stop it, or set {setting} to a free port."
+            )
     return None
 
 
@@ -178,8 +205,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     n_url, m_url = settings.nats_url, settings.mongo_url
     try:
         if not n_url:
-            nats = nats_server(data_dir, port=settings.embedded.nats_port,
-                               monitor_port=settings.embedded.nats_monitor_port).start()
+            nats = nats_server(
+                data_dir, port=settings.embedded.nats_port, monitor_port=settings.embedded.nats_monitor_port
+            ).start()
             servers.append(nats)
             n_url = nats_url(nats)
         if not m_url:
@@ -293,8 +321,14 @@ async def _tail(settings: Settings, subject: str | None, replay: bool, count: in
             data = {}
         item = data.get("item") or {}
         title = item.get("title") or {}
-        line = {"subject": msg.subject, "kind": data.get("kind"), "version": data.get("version"),
-                "story_id": data.get("story_id"), "title_en": title.get("en"), "title_zh": title.get("zh")}
+        line = {
+            "subject": msg.subject,
+            "kind": data.get("kind"),
+            "version": data.get("version"),
+            "story_id": data.get("story_id"),
+            "title_en": title.get("en"),
+            "title_zh": title.get("zh"),
+        }
         if msg.subject.startswith(subjects.DLQ_PREFIX + "."):
             line.update(kind="dead_letter", stage=data.get("stage"), error=str(data.get("error", ""))[:200])
         _print(json.dumps(line, ensure_ascii=False))
@@ -311,9 +345,15 @@ async def _tail(settings: Settings, subject: str | None, replay: bool, count: in
                 stream: str | None = subjects.stream_for(one).name
             except ValueError:
                 stream = None  # a wildcard: the server says which stream holds it
-            subs.append(await js.subscribe(
-                one, cb=on_message, ordered_consumer=True, stream=stream,
-                config=ConsumerConfig(deliver_policy=policy)))
+            subs.append(
+                await js.subscribe(
+                    one,
+                    cb=on_message,
+                    ordered_consumer=True,
+                    stream=stream,
+                    config=ConsumerConfig(deliver_policy=policy),
+                )
+            )
         await done.wait()
     finally:
         for sub in subs:
@@ -358,20 +398,28 @@ async def _source_health(settings: Settings) -> dict[str, Any]:
     from shared.storage import MongoStore
 
     store = MongoStore(
-        settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver, timeout_ms=2000)
+        settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver, timeout_ms=2000
+    )
     try:
         health = await SourceHealthStore(store).all()
     finally:
         await store.close()
-    failing = sorted((h for h in health.values() if h.consecutive_failures > 0),
-                     key=lambda h: (-h.consecutive_failures, h.source_id))
+    failing = sorted(
+        (h for h in health.values() if h.consecutive_failures > 0),
+        key=lambda h: (-h.consecutive_failures, h.source_id),
+    )
     return {
         "total": len(health),
         "healthy": len(health) - len(failing),
         "failing": [
-            {"source": h.source_id, "consecutive_failures": h.consecutive_failures, "circuit": h.circuit,
-             "last_success_at": h.last_success_at.isoformat() if h.last_success_at else None,
-             "last_error_kind": h.last_error_kind, "last_error": (h.last_error or "")[:200]}
+            {
+                "source": h.source_id,
+                "consecutive_failures": h.consecutive_failures,
+                "circuit": h.circuit,
+                "last_success_at": h.last_success_at.isoformat() if h.last_success_at else None,
+                "last_error_kind": h.last_error_kind,
+                "last_error": (h.last_error or "")[:200],
+            }
             for h in failing
         ],
     }
@@ -391,10 +439,21 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             js = nc.jetstream()
             if args.action == "list":
                 for seq, letter in await ops.dead_letters(js, limit=args.limit, stage=args.stage):
-                    _print(json.dumps({"seq": seq, "stage": letter.stage, "subject": letter.subject,
-                                       "story_id": letter.story_id, "error_type": letter.error_type,
-                                       "error": letter.error[:200], "deliveries": letter.deliveries,
-                                       "failed_at": letter.failed_at.isoformat()}, ensure_ascii=False))
+                    _print(
+                        json.dumps(
+                            {
+                                "seq": seq,
+                                "stage": letter.stage,
+                                "subject": letter.subject,
+                                "story_id": letter.story_id,
+                                "error_type": letter.error_type,
+                                "error": letter.error[:200],
+                                "deliveries": letter.deliveries,
+                                "failed_at": letter.failed_at.isoformat(),
+                            },
+                            ensure_ascii=False,
+                        )
+                    )
                 return 0
             if args.action == "show":
                 if len(args.seq) != 1:
@@ -446,7 +505,8 @@ async def _stored_story_ids(settings: Settings, since: datetime) -> list[str]:
     from shared.storage import ITEMS, MongoStore
 
     store = MongoStore(
-        settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver, timeout_ms=3000)
+        settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver, timeout_ms=3000
+    )
     try:
         cursor = store.collection(ITEMS).find({"first_seen_at": {"$gte": since}}, {"_id": 1})
         docs = await cursor.to_list(length=None)
@@ -513,15 +573,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole system (embedded NATS and Mongo-wire server by default)")
     up.add_argument("--data-dir", help="all state lives here (default: NEWSROOM_DATA_DIR or ./var)")
-    up.add_argument("--once", metavar="FEED", nargs="?", const="",
-                    help="one pass over the sources (or only FEED, a URL or file), wait until published, "
-                    "stop")
-    up.add_argument("--feeds",
-                    help="comma-separated feed URLs/paths to poll in addition to the sources file")
-    up.add_argument("--replicas", action="append", metavar="STAGE=N",
-                    help="processes per stage, e.g. translate=3")
-    up.add_argument("--timeout", type=float, default=300.0,
-                    help="with --once: give up after this many seconds")
+    up.add_argument(
+        "--once",
+        metavar="FEED",
+        nargs="?",
+        const="",
+        help="one pass over the sources (or only FEED, a URL or file), wait until published, stop",
+    )
+    up.add_argument("--feeds", help="comma-separated feed URLs/paths to poll in addition to the sources file")
+    up.add_argument(
+        "--replicas", action="append", metavar="STAGE=N", help="processes per stage, e.g. translate=3"
+    )
+    up.add_argument(
+        "--timeout", type=float, default=300.0, help="with --once: give up after this many seconds"
+    )
     up.add_argument("--no-api", action="store_true", help="do not start the read API process")
     up.set_defaults(func=cmd_up)
 
@@ -530,9 +595,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     tail = sub.add_parser("tail", help="print published/updated events")
-    tail.add_argument("--subject", default=None,
-                      help="subject filter, e.g. news.published.chips or news.dlq.> (default: every "
-                      "news.published.* and news.updated.* event)")
+    tail.add_argument(
+        "--subject",
+        default=None,
+        help="subject filter, e.g. news.published.chips or news.dlq.> (default: every "
+        "news.published.* and news.updated.* event)",
+    )
     tail.add_argument("--replay", action="store_true", help="start from the oldest retained event")
     tail.add_argument("--count", type=_positive_int, help="exit after exactly this many events")
     tail.set_defaults(func=cmd_tail)
@@ -551,15 +619,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     reprocess = sub.add_parser(
         "reprocess",
-        help="re-run a stage (and those after it) for stories seen since a time, e.g. after a prompt change")
-    reprocess.add_argument("--since", required=True,
-                           help="ISO 8601 time (UTC if no offset) or a duration: 90m, 6h, 2d")
+        help="re-run a stage (and those after it) for stories seen since a time, e.g. after a prompt change",
+    )
+    reprocess.add_argument(
+        "--since", required=True, help="ISO 8601 time (UTC if no offset) or a duration: 90m, 6h, 2d"
+    )
     reprocess.add_argument("--stage", required=True, choices=sorted(REPROCESS_INPUT))
     reprocess.add_argument("--story", action="append", help="only this story id (repeatable)")
-    reprocess.add_argument("--rate", type=float, default=50.0,
-                           help="events published per second (default 50)")
-    reprocess.add_argument("--run-id",
-                           help="repeat an interrupted run: its events are deduplicated by the stream")
+    reprocess.add_argument(
+        "--rate", type=float, default=50.0, help="events published per second (default 50)"
+    )
+    reprocess.add_argument(
+        "--run-id", help="repeat an interrupted run: its events are deduplicated by the stream"
+    )
     reprocess.add_argument("--dry-run", action="store_true", help="only say what would be re-run")
     reprocess.set_defaults(func=cmd_reprocess)
 
@@ -586,11 +658,15 @@ def unreachable_message(exc: BaseException, settings: Settings) -> str | None:
 
     hint = "the system is not running (start it with `newsroom up`)"
     if isinstance(exc, (NoServersError, ConnectionClosedError, NatsTimeoutError, ConnectionRefusedError)):
-        return (f"newsroom: cannot reach NATS at {settings.require_nats_url()}: {hint}, or set "
-                "NEWSROOM_NATS_URL to where it runs.")
+        return (
+            f"newsroom: cannot reach NATS at {settings.require_nats_url()}: {hint}, or set "
+            "NEWSROOM_NATS_URL to where it runs."
+        )
     if isinstance(exc, ConnectionFailure):
-        return (f"newsroom: cannot reach MongoDB at {settings.require_mongo_url()}: {hint}, or set "
-                "NEWSROOM_MONGO_URL to where it runs.")
+        return (
+            f"newsroom: cannot reach MongoDB at {settings.require_mongo_url()}: {hint}, or set "
+            "NEWSROOM_MONGO_URL to where it runs."
+        )
     return None
 
 

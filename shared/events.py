@@ -116,9 +116,7 @@ class StoryMember(Model):
     engagement: Engagement | None = None
 
     @classmethod
-    def of(
-        cls, article: Article, joined_at: datetime, near_duplicate_of: str | None = None
-    ) -> StoryMember:
+    def of(cls, article: Article, joined_at: datetime, near_duplicate_of: str | None = None) -> StoryMember:
         """The member entry of ``article`` (the one mapping from an article to its cluster row)."""
         return cls(
             article_id=article.article_id,

@@ -44,30 +44,40 @@ def metric_families(snapshot: JetStreamSnapshot | None, now: float, query_errors
     pending = GaugeMetricFamily(
         "newsroom_consumer_pending_messages",
         "Messages in the stream not yet delivered to a durable consumer (its backlog)",
-        labels=consumer_labels)
+        labels=consumer_labels,
+    )
     ack_pending = GaugeMetricFamily(
         "newsroom_consumer_ack_pending_messages",
         "Messages delivered to a durable consumer and not yet acknowledged (in work or waiting for a retry)",
-        labels=consumer_labels)
+        labels=consumer_labels,
+    )
     redelivered = GaugeMetricFamily(
         "newsroom_consumer_redelivered_messages",
         "Unacknowledged messages of a durable consumer that were delivered more than once",
-        labels=consumer_labels)
+        labels=consumer_labels,
+    )
     waiting = GaugeMetricFamily(
         "newsroom_consumer_waiting_pulls",
-        "Pull requests waiting for messages (idle workers) of a durable consumer", labels=consumer_labels)
+        "Pull requests waiting for messages (idle workers) of a durable consumer",
+        labels=consumer_labels,
+    )
     stream_messages = GaugeMetricFamily(
-        "newsroom_stream_messages", "Messages stored in a stream", labels=["stream"])
+        "newsroom_stream_messages", "Messages stored in a stream", labels=["stream"]
+    )
     stream_bytes = GaugeMetricFamily("newsroom_stream_bytes", "Bytes stored in a stream", labels=["stream"])
     letters = GaugeMetricFamily(
-        "newsroom_dead_letter_messages", "Dead letters waiting in NEWS_DLQ (not replayed), per stage",
-        labels=["stage"])
+        "newsroom_dead_letter_messages",
+        "Dead letters waiting in NEWS_DLQ (not replayed), per stage",
+        labels=["stage"],
+    )
     age = GaugeMetricFamily(
-        "newsroom_jetstream_snapshot_age_seconds",
-        "Age of the JetStream numbers above (NaN before the first)")
+        "newsroom_jetstream_snapshot_age_seconds", "Age of the JetStream numbers above (NaN before the first)"
+    )
     errors = CounterMetricFamily(
-        "newsroom_jetstream_query_errors", "JetStream state queries that failed (the last snapshot is kept)",
-        value=query_errors)
+        "newsroom_jetstream_query_errors",
+        "JetStream state queries that failed (the last snapshot is kept)",
+        value=query_errors,
+    )
     if snapshot is not None:
         for lag in snapshot.consumers:
             labels = [lag.stream, lag.consumer]

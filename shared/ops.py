@@ -66,9 +66,13 @@ async def stream_state(js: JetStreamContext) -> dict[str, dict[str, Any]]:
             info = await js.stream_info(spec.name)
         except NotFoundError:
             continue
-        out[spec.name] = {"messages": info.state.messages, "bytes": info.state.bytes,
-                          "first_seq": info.state.first_seq, "last_seq": info.state.last_seq,
-                          "consumers": info.state.consumer_count}
+        out[spec.name] = {
+            "messages": info.state.messages,
+            "bytes": info.state.bytes,
+            "first_seq": info.state.first_seq,
+            "last_seq": info.state.last_seq,
+            "consumers": info.state.consumer_count,
+        }
     return out
 
 
@@ -84,8 +88,16 @@ async def consumer_lag(js: JetStreamContext) -> list[ConsumerLag]:
         for info in consumers:
             if not info.config.durable_name:
                 continue
-            lags.append(ConsumerLag(spec.name, info.name, info.num_pending or 0, info.num_ack_pending or 0,
-                                    info.num_redelivered or 0, info.num_waiting or 0))
+            lags.append(
+                ConsumerLag(
+                    spec.name,
+                    info.name,
+                    info.num_pending or 0,
+                    info.num_ack_pending or 0,
+                    info.num_redelivered or 0,
+                    info.num_waiting or 0,
+                )
+            )
     return sorted(lags, key=lambda lag: (lag.stream, lag.consumer))
 
 
@@ -147,8 +159,11 @@ async def replay_dead_letter(js: JetStreamContext, seq: int) -> str:
         raise ValueError(f"dead letter {seq} came from {letter.subject!r}, which cannot be replayed")
     # The id is unique per dead letter: a second replay of the same letter inside the duplicate
     # window is dropped by the stream (and the letter is gone after the first anyway).
-    await js.publish(letter.subject, letter.payload.encode("utf-8"),
-                     headers={"Nats-Msg-Id": f"replay:{seq}", "content-type": "application/json"})
+    await js.publish(
+        letter.subject,
+        letter.payload.encode("utf-8"),
+        headers={"Nats-Msg-Id": f"replay:{seq}", "content-type": "application/json"},
+    )
     await js.delete_msg(subjects.DLQ_STREAM.name, seq)
     return letter.subject
 
@@ -217,10 +232,12 @@ def plan_reprocess(
             latest[event.story_id] = (seq, event)
     republish = []
     for _, event in sorted(latest.values(), key=lambda pair: pair[0]):
-        fresh = event.model_copy(update={
-            "event_id": stable_id("reprocess", run_id, stage, event.event_id, length=32),
-            "occurred_at": now,
-        })
+        fresh = event.model_copy(
+            update={
+                "event_id": stable_id("reprocess", run_id, stage, event.event_id, length=32),
+                "occurred_at": now,
+            }
+        )
         republish.append(Republish(subject, fresh, f"{REPROCESS_ID_PREFIX}{run_id}:{stage}:{event.event_id}"))
     return ReprocessPlan(stage, run_id, republish, unreadable)
 
@@ -274,7 +291,8 @@ async def publish_plan(
     interval = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
     for item in plan.republish:
         ack = await js.publish(
-            item.subject, item.event.model_dump_json().encode("utf-8"),
+            item.subject,
+            item.event.model_dump_json().encode("utf-8"),
             headers={"Nats-Msg-Id": item.msg_id, "content-type": "application/json"},
         )
         if ack.duplicate:

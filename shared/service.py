@@ -24,8 +24,11 @@ from shared.storage import MongoStore
 log = logging.getLogger("newsroom.service")
 
 ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[MutableMapping[str, Any]]],
-     Callable[[MutableMapping[str, Any]], Awaitable[None]]],
+    [
+        MutableMapping[str, Any],
+        Callable[[], Awaitable[MutableMapping[str, Any]]],
+        Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ],
     Awaitable[None],
 ]
 

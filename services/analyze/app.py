@@ -51,8 +51,11 @@ def build(settings: Settings | None = None, local_tier: LocalTier | None = None)
             warn_if_model_idle(service, log)
             log.info(
                 "analyzing with %s at %s (prompt %s, response format %s, concurrency %d)",
-                llm.gateway.model, llm.gateway.base_url, usecase.template.id,
-                service.settings.llm.response_format, service.settings.llm.concurrency,
+                llm.gateway.model,
+                llm.gateway.base_url,
+                usecase.template.id,
+                service.settings.llm.response_format,
+                service.settings.llm.concurrency,
             )
 
     async def stop() -> None:
@@ -67,7 +70,14 @@ def build(settings: Settings | None = None, local_tier: LocalTier | None = None)
         analyzed = event.next(analysis=analysis, vector=None)
         return [Outgoing(subjects.ANALYZED, analyzed, msg_id("analyze", event.event_id))]
 
-    register_stage(service.broker, service.settings, stage="analyze", subject=subjects.TRANSLATED,
-                   durable="analyze", handler=handle, description="Translated stories to analyze")
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="analyze",
+        subject=subjects.TRANSLATED,
+        durable="analyze",
+        handler=handle,
+        description="Translated stories to analyze",
+    )
     document_publisher(service.broker, subjects.ANALYZED, "Story with its analysis section", StoryEvent)
     return service

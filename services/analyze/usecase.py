@@ -54,7 +54,8 @@ ANALYSIS_GUARD_FAILURES = Counter(
     registry=REGISTRY,
 )
 ANALYSIS_RETRIES = Counter(
-    "newsroom_analysis_retries_total", "Analysis requests retried because of failed fact checks",
+    "newsroom_analysis_retries_total",
+    "Analysis requests retried because of failed fact checks",
     registry=REGISTRY,
 )
 ANALYSIS_COMMENTARY = Counter(
@@ -114,15 +115,28 @@ class AnalyzeUseCase:
         if self.llm is None:
             ANALYSIS_COMMENTARY.labels("not_configured").inc()
             local = await self.local.run(story, event.vector)
-            return merge_tiers(local, story, llm=None, llm_absent_reason=self.unavailable_reason,
-                               translation_provenance=translated_by, limits=self.limits)
+            return merge_tiers(
+                local,
+                story,
+                llm=None,
+                llm_absent_reason=self.unavailable_reason,
+                translation_provenance=translated_by,
+                limits=self.limits,
+            )
         if story.language not in ("en", "zh"):
             ANALYSIS_COMMENTARY.labels("language").inc()
             local = await self.local.run(story, event.vector)
-            reason = (f"the LLM tier analyses English and Chinese stories only "
-                      f"(source language {story.language!r})")
-            return merge_tiers(local, story, llm=None, llm_absent_reason=reason,
-                               translation_provenance=translated_by, limits=self.limits)
+            reason = (
+                f"the LLM tier analyses English and Chinese stories only (source language {story.language!r})"
+            )
+            return merge_tiers(
+                local,
+                story,
+                llm=None,
+                llm_absent_reason=reason,
+                translation_provenance=translated_by,
+                limits=self.limits,
+            )
         # The local tier works on its thread while the model answers. An outage propagates.
         local_task = asyncio.ensure_future(self.local.run(story, event.vector))
         try:
@@ -131,8 +145,14 @@ class AnalyzeUseCase:
             local_task.cancel()
             raise
         local = await local_task
-        return merge_tiers(local, story, llm=tier, llm_absent_reason=failure,
-                           translation_provenance=translated_by, limits=self.limits)
+        return merge_tiers(
+            local,
+            story,
+            llm=tier,
+            llm_absent_reason=failure,
+            translation_provenance=translated_by,
+            limits=self.limits,
+        )
 
     def fitted(self, story: StoryTexts) -> tuple[Limits, int]:
         """Article budgets and answer tokens that fit the model's context window: the settings
@@ -141,19 +161,29 @@ class AnalyzeUseCase:
         context = getattr(self.llm, "context_tokens", None)
         if not isinstance(context, int) or context <= 0:
             return self.limits, self.max_tokens
-        empty = dataclasses.replace(story, body=None, summary=None, translated_title=None,
-                                    translated_summary=None, translated_body=None)
+        empty = dataclasses.replace(
+            story,
+            body=None,
+            summary=None,
+            translated_title=None,
+            translated_summary=None,
+            translated_body=None,
+        )
         fixed = SCHEMA_INSTRUCTION_TOKENS + sum(
-            estimate_tokens(m["content"]) for m in self.template.render(
-                **analyze_prompt_variables(empty, self.taxonomy, self.glossary, (), self.limits)))
+            estimate_tokens(m["content"])
+            for m in self.template.render(
+                **analyze_prompt_variables(empty, self.taxonomy, self.glossary, (), self.limits)
+            )
+        )
         answer = min(self.max_tokens, max(512, int(context * ANSWER_SHARE)))
         article = int((context - answer) / 1.15 - fixed)
         wanted = self.limits.source_budget_tokens + self.limits.translation_budget_tokens
         if article >= wanted:
             return self.limits, answer
         source = max(100, int(article * 0.6))
-        limits = dataclasses.replace(self.limits, source_budget_tokens=source,
-                                     translation_budget_tokens=max(50, article - source))
+        limits = dataclasses.replace(
+            self.limits, source_budget_tokens=source, translation_budget_tokens=max(50, article - source)
+        )
         return limits, answer
 
     async def _llm_tier(self, story: StoryTexts) -> tuple[LLMTier | None, str | None]:
@@ -167,8 +197,10 @@ class AnalyzeUseCase:
             variables = analyze_prompt_variables(story, self.taxonomy, self.glossary, feedback, limits)
             try:
                 result = await self.llm.structured(
-                    self.template.render(**variables), AnalysisAnswer,
-                    prompt_version=self.template.id, max_tokens=max_tokens,
+                    self.template.render(**variables),
+                    AnalysisAnswer,
+                    prompt_version=self.template.id,
+                    max_tokens=max_tokens,
                 )
             except (LLMOutputInvalid, LLMRequestRejected) as exc:
                 kind = "invalid_output" if isinstance(exc, LLMOutputInvalid) else "rejected_request"
@@ -176,14 +208,23 @@ class AnalyzeUseCase:
                 if attempts:
                     break  # the retry failed: decide on the first answer
                 ANALYSIS_COMMENTARY.labels(kind).inc()
-                what = ("the model gave no usable answer" if kind == "invalid_output"
-                        else "the model server refused the request")
+                what = (
+                    "the model gave no usable answer"
+                    if kind == "invalid_output"
+                    else "the model server refused the request"
+                )
                 why = whole_reason(str(exc), 500)
                 return None, f"{what}; the local tier's analysis is published instead: {why}"
             model = result.model
             # Pure CPU work (a long article takes a fraction of a second): off the event loop.
             checked = await asyncio.to_thread(
-                check_answer, result.value, story, self.taxonomy, self.glossary, self.gazetteer, limits,
+                check_answer,
+                result.value,
+                story,
+                self.taxonomy,
+                self.glossary,
+                self.gazetteer,
+                limits,
                 self.template.system,
             )
             attempts.append(checked)

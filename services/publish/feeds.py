@@ -109,7 +109,8 @@ def entry_html(item: ItemSummary, language: FeedLanguage) -> str:
         parts.append(f"<p>{esc(score_line)}</p>")
     if item.sources:
         links = ", ".join(
-            f'<a href="{esc(s.url)}">{esc(s.name)}</a>' if s.url.startswith(("http://", "https://"))
+            f'<a href="{esc(s.url)}">{esc(s.name)}</a>'
+            if s.url.startswith(("http://", "https://"))
             else esc(s.name)
             for s in item.sources
         )

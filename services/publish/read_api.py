@@ -175,16 +175,28 @@ Language = Literal["en", "zh", "other"]
 
 
 def _filters(
-    tag: str | None, entity: str | None, language: Language | None, since: datetime | None,
-    until: datetime | None, min_hot: float | None, min_quality: float | None, min_impact: float | None,
+    tag: str | None,
+    entity: str | None,
+    language: Language | None,
+    since: datetime | None,
+    until: datetime | None,
+    min_hot: float | None,
+    min_quality: float | None,
+    min_impact: float | None,
 ) -> ItemFilter:
     def aware(value: datetime | None) -> datetime | None:
         # A time without an offset is taken as UTC (the API documents this).
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     return ItemFilter(
-        tag=tag, entity=entity, language=language, since=aware(since), until=aware(until),
-        min_hot=min_hot, min_quality=min_quality, min_impact=min_impact,
+        tag=tag,
+        entity=entity,
+        language=language,
+        since=aware(since),
+        until=aware(until),
+        min_hot=min_hot,
+        min_quality=min_quality,
+        min_impact=min_impact,
     )
 
 
@@ -203,7 +215,6 @@ ItemIdP = Annotated[str, PathParam(pattern=ID_PATTERN)]
 DisplayQ = Annotated[Literal["en", "zh", "both"], Query(description="Language shown: en, zh or both")]
 ViewQ = Annotated[ListView, Query(description="cards (default) or list (compact)")]
 SearchQ = Annotated[str | None, Query(max_length=200, description="Search words")]
-
 
 
 def create_read_app(
@@ -267,10 +278,17 @@ def create_read_app(
 
     @app.get("/api/v1/items", response_model=ItemPage, tags=["items"])
     async def list_items(
-        tag: TagQ = None, entity: EntityQ = None, language: LanguageQ = None,
-        since: SinceQ = None, until: UntilQ = None,
-        min_hot: ScoreQ = None, min_quality: ScoreQ = None, min_impact: ScoreQ = None,
-        sort: SortQ = "hot", limit: LimitQ = DEFAULT_PAGE_SIZE, cursor: CursorQ = None,
+        tag: TagQ = None,
+        entity: EntityQ = None,
+        language: LanguageQ = None,
+        since: SinceQ = None,
+        until: UntilQ = None,
+        min_hot: ScoreQ = None,
+        min_quality: ScoreQ = None,
+        min_impact: ScoreQ = None,
+        sort: SortQ = "hot",
+        limit: LimitQ = DEFAULT_PAGE_SIZE,
+        cursor: CursorQ = None,
     ) -> ItemPage:
         """Items, newest Hot first by default, with filters."""
         filters = _filters(tag, entity, language, since, until, min_hot, min_quality, min_impact)
@@ -279,10 +297,17 @@ def create_read_app(
     @app.get("/api/v1/search", response_model=ItemPage, tags=["items"])
     async def search(
         q: Annotated[str, Query(min_length=1, max_length=200, description="Words, English or Chinese")],
-        tag: TagQ = None, entity: EntityQ = None, language: LanguageQ = None,
-        since: SinceQ = None, until: UntilQ = None,
-        min_hot: ScoreQ = None, min_quality: ScoreQ = None, min_impact: ScoreQ = None,
-        sort: SortQ = "hot", limit: LimitQ = DEFAULT_PAGE_SIZE, cursor: CursorQ = None,
+        tag: TagQ = None,
+        entity: EntityQ = None,
+        language: LanguageQ = None,
+        since: SinceQ = None,
+        until: UntilQ = None,
+        min_hot: ScoreQ = None,
+        min_quality: ScoreQ = None,
+        min_impact: ScoreQ = None,
+        sort: SortQ = "hot",
+        limit: LimitQ = DEFAULT_PAGE_SIZE,
+        cursor: CursorQ = None,
     ) -> ItemPage:
         """Full-text search in both languages."""
         filters = _filters(tag, entity, language, since, until, min_hot, min_quality, min_impact)
@@ -292,7 +317,9 @@ def create_read_app(
             raise HTTPException(status_code=422, detail=str(exc)) from exc
 
     @app.get(
-        "/api/v1/items/{item_id}", response_model=ItemOut, tags=["items"],
+        "/api/v1/items/{item_id}",
+        response_model=ItemOut,
+        tags=["items"],
         responses={
             404: {"description": "No such item"},
             307: {"description": "The story was merged into another one: its item (Location)"},
@@ -309,8 +336,12 @@ def create_read_app(
             raise HTTPException(status_code=404, detail="no such item")
         return ItemOut.from_item(item)
 
-    @app.post("/api/v1/items/{item_id}/view", status_code=204, tags=["items"],
-              responses={404: {"description": "No such item"}})
+    @app.post(
+        "/api/v1/items/{item_id}/view",
+        status_code=204,
+        tags=["items"],
+        responses={404: {"description": "No such item"}},
+    )
     async def count_view(request: Request, item_id: ItemIdP) -> Response:
         """Count a view of the item by an app that shows items itself (the web page counts its own).
         Same rules as the page: bots by User-Agent are ignored, one view per client per item per
@@ -333,15 +364,21 @@ def create_read_app(
         site = settings.publish.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
         label = await tags.label(tag, language) if tag else None
         ctx = FeedContext(
-            language=language, site_url=site, feed_url=str(request.url.replace(query="")),
-            updated_fallback=clock(), tag_id=tag, tag_label=label,
+            language=language,
+            site_url=site,
+            feed_url=str(request.url.replace(query="")),
+            updated_fallback=clock(),
+            tag_id=tag,
+            tag_label=label,
         )
         body, media_type = render_feed(page.items, ctx, fmt)
         return Response(body, media_type=media_type, headers={"Cache-Control": "public, max-age=60"})
 
     feed_responses: dict[int | str, dict[str, Any]] = {
-        200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}, "application/feed+json": {}},
-              "description": "RSS 2.0, Atom 1.0 or JSON Feed 1.1"}
+        200: {
+            "content": {"application/rss+xml": {}, "application/atom+xml": {}, "application/feed+json": {}},
+            "description": "RSS 2.0, Atom 1.0 or JSON Feed 1.1",
+        }
     }
 
     @app.get("/feeds/{language}.{fmt}", tags=["feeds"], response_class=Response, responses=feed_responses)
@@ -349,10 +386,16 @@ def create_read_app(
         """The latest items in one language: `/feeds/en.rss`, `/feeds/zh.atom`, `/feeds/en.json`."""
         return await feed(request, language, fmt, None)
 
-    @app.get("/feeds/tags/{tag}/{language}.{fmt}", tags=["feeds"], response_class=Response,
-             responses=feed_responses)
+    @app.get(
+        "/feeds/tags/{tag}/{language}.{fmt}",
+        tags=["feeds"],
+        response_class=Response,
+        responses=feed_responses,
+    )
     async def tag_feed(
-        request: Request, tag: Annotated[str, PathParam(pattern=TAG_PATTERN)], language: FeedLanguage,
+        request: Request,
+        tag: Annotated[str, PathParam(pattern=TAG_PATTERN)],
+        language: FeedLanguage,
         fmt: FeedFormat,
     ) -> Response:
         """The latest items of one tag: `/feeds/tags/chips/zh.rss`."""
@@ -362,8 +405,13 @@ def create_read_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(
-        request: Request, lang: DisplayQ = "both", tag: TagQ = None,
-        sort: SortQ = "hot", cursor: CursorQ = None, view: ViewQ = "cards", q: SearchQ = None,
+        request: Request,
+        lang: DisplayQ = "both",
+        tag: TagQ = None,
+        sort: SortQ = "hot",
+        cursor: CursorQ = None,
+        view: ViewQ = "cards",
+        q: SearchQ = None,
     ) -> Response:
         filters = ItemFilter(tag=tag)
         query = (q or "").strip() or None
@@ -379,11 +427,27 @@ def create_read_app(
                 page, query_error = ItemPage(items=[], next_cursor=None), True
         next_url = None
         if page.next_cursor:
-            params = {"lang": lang, "sort": sort, "cursor": page.next_cursor, "tag": tag, "q": query,
-                      "view": view if view != "cards" else None}
+            params = {
+                "lang": lang,
+                "sort": sort,
+                "cursor": page.next_cursor,
+                "tag": tag,
+                "q": query,
+                "view": view if view != "cards" else None,
+            }
             next_url = "/?" + urlencode({k: v for k, v in params.items() if v})
-        return web.list_page(request, page.items, await tags.get(), lang, tag, sort, next_url,
-                             view=view, query=query, query_error=query_error)
+        return web.list_page(
+            request,
+            page.items,
+            await tags.get(),
+            lang,
+            tag,
+            sort,
+            next_url,
+            view=view,
+            query=query,
+            query_error=query_error,
+        )
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
     async def item_page(request: Request, item_id: ItemIdP, lang: DisplayQ = "both") -> Response:
@@ -395,9 +459,11 @@ def create_read_app(
             return web.not_found(request, lang)
         # A reader opened the page: count it (HEAD requests, bots and repeat visits within the hour
         # do not count). The page shows the count including this view.
-        if request.method == "GET" and views.admit(
-            client_address(request), request.headers.get("user-agent"), item_id
-        ) and await queries.increment_views(item_id):
+        if (
+            request.method == "GET"
+            and views.admit(client_address(request), request.headers.get("user-agent"), item_id)
+            and await queries.increment_views(item_id)
+        ):
             item = item.model_copy(update={"views": item.views + 1})
         return web.item_page(request, item, lang)
 
@@ -436,8 +502,9 @@ def main() -> None:
     store = MongoStore(settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver)
     limit = RateLimit(per_second=settings.publish.api_rate_per_s, burst=settings.publish.api_burst)
     app = create_read_app(store, settings, rate_limit=limit)
-    uvicorn.run(app, host=settings.publish.api_host, port=settings.publish.api_port, log_config=None,
-                access_log=False)
+    uvicorn.run(
+        app, host=settings.publish.api_host, port=settings.publish.api_port, log_config=None, access_log=False
+    )
 
 
 if __name__ == "__main__":

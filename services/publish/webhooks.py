@@ -154,8 +154,9 @@ class WebhookDispatcher:
         """Queue the item for every URL; never waits. False if any URL's queue was full (that
         delivery is dropped and counted) or the dispatcher is not running."""
         if not self._workers:
-            log.warning("webhook dispatcher not started: %s event for %s not sent", event_kind,
-                        item.get("id"))
+            log.warning(
+                "webhook dispatcher not started: %s event for %s not sent", event_kind, item.get("id")
+            )
             return False
         payload = {"event": event_kind, "item": dict(item)}
         body = json.dumps(payload, default=_json_default, ensure_ascii=False, separators=(",", ":"))
@@ -167,8 +168,12 @@ class WebhookDispatcher:
             except asyncio.QueueFull:
                 accepted = False
                 self._count("dropped")
-                log.warning("webhook queue for %s is full: dropped %s delivery %s", url, event_kind,
-                            delivery.delivery_id)
+                log.warning(
+                    "webhook queue for %s is full: dropped %s delivery %s",
+                    url,
+                    event_kind,
+                    delivery.delivery_id,
+                )
         return accepted
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -230,22 +235,32 @@ class WebhookDispatcher:
             WEBHOOK_ATTEMPTS.inc()
             retry_after: float | None = None
             try:
-                response = await self._client.post(url, content=delivery.body, headers=headers,
-                                                    timeout=self.retry.timeout_s)
+                response = await self._client.post(
+                    url, content=delivery.body, headers=headers, timeout=self.retry.timeout_s
+                )
             except httpx.HTTPError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             else:
                 if 200 <= response.status_code < 300:
                     return "delivered"
                 if response.status_code != 429 and response.status_code < 500:
-                    log.warning("webhook %s rejected delivery %s with HTTP %d: not retried", url,
-                                delivery.delivery_id, response.status_code)
+                    log.warning(
+                        "webhook %s rejected delivery %s with HTTP %d: not retried",
+                        url,
+                        delivery.delivery_id,
+                        response.status_code,
+                    )
                     return "rejected"
                 reason = f"HTTP {response.status_code}"
                 retry_after = _retry_after(response)
             if attempt == self.retry.max_attempts:
-                log.warning("webhook %s: delivery %s failed after %d attempts (%s)", url,
-                            delivery.delivery_id, attempt, reason)
+                log.warning(
+                    "webhook %s: delivery %s failed after %d attempts (%s)",
+                    url,
+                    delivery.delivery_id,
+                    attempt,
+                    reason,
+                )
                 break
             await self._sleep(self.retry.delay(attempt, self._rand, retry_after))
         return "failed"

@@ -240,9 +240,10 @@ def analyze_prompt_variables(
     entries = glossary.entries_in(sources[0].text, source)
     if len(sources) > 1:
         entries += [e for e in glossary.entries_in(sources[1].text, other) if e not in entries]
-    names = "\n".join(
-        f"- {e.preferred('en')} = {e.preferred('zh')}" for e in entries if e.enforced
-    ) or "(no glossary names in this article)"
+    names = (
+        "\n".join(f"- {e.preferred('en')} = {e.preferred('zh')}" for e in entries if e.enforced)
+        or "(no glossary names in this article)"
+    )
     feedback_text = ""
     if feedback:
         feedback_text = (
@@ -272,8 +273,9 @@ _DANGEROUS_BLOCK = re.compile(
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)", re.S)
 _TAG = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9:-]*)(?:\s[^<>]*)?/?\s*>")
 # Inline elements vanish without a trace ("<i>lifeline</i>:"); others separate words.
-_INLINE = frozenset("a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span strong sub sup "
-                    "time u var".split())
+_INLINE = frozenset(
+    "a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span strong sub sup time u var".split()
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 
@@ -337,8 +339,22 @@ def limit_commentary(text: str, language: str, limits: Limits = DEFAULT_LIMITS) 
 # --- guard rails -----------------------------------------------------------------------------------
 
 FactCheck = Literal[
-    "empty", "length", "language", "number", "amount", "percent", "year", "month", "decade", "latin_name",
-    "pinyin_name", "glossary", "entity", "repetition", "source_echo", "prompt_echo",
+    "empty",
+    "length",
+    "language",
+    "number",
+    "amount",
+    "percent",
+    "year",
+    "month",
+    "decade",
+    "latin_name",
+    "pinyin_name",
+    "glossary",
+    "entity",
+    "repetition",
+    "source_echo",
+    "prompt_echo",
 ]
 # The same fact checks as translation QA (Chinese numerals, decades, pinyin names included).
 _FACT_CHECKS = FACT_CHECKS
@@ -367,9 +383,7 @@ def language_failure(text: str, language: TextLanguage, where: str) -> GuardFail
     wrong = share < 0.4 if language == "zh" else share > 0.15
     if not wrong:
         return None
-    return GuardFailure(
-        where, "language", f"{share:.2f}", f"The text is not in {LANGUAGE_NAMES[language]}."
-    )
+    return GuardFailure(where, "language", f"{share:.2f}", f"The text is not in {LANGUAGE_NAMES[language]}.")
 
 
 def fact_failures(
@@ -413,7 +427,9 @@ def fact_failures(
         if entity.id not in source_ids and not reported.intersection(entity.surfaces):
             out.append(
                 GuardFailure(
-                    where, "entity", entity.en,
+                    where,
+                    "entity",
+                    entity.en,
                     f'"{entity.surfaces[0]}" ({entity.en}) is not mentioned in the article.',
                 )
             )
@@ -426,7 +442,11 @@ def _fact_message(check: str, detail: str) -> str:
     if check == "glossary":
         return f'"{detail}" is not in the article.'
     names = {
-        "amount": "amount", "percent": "percentage", "year": "year", "month": "month", "decade": "decade",
+        "amount": "amount",
+        "percent": "percentage",
+        "year": "year",
+        "month": "month",
+        "decade": "decade",
     }
     what = names.get(check, "number")
     return f'The {what} "{detail}" is not in the article.'
@@ -491,8 +511,9 @@ def resolve_entity(
         if entity_id not in source_entity_ids:
             return "a known entity the article does not mention"
         definition = gazetteer.entities[entity_id]
-        return Entity(id=definition.id, en=definition.en, zh=definition.zh, kind=definition.kind,
-                      source="llm")
+        return Entity(
+            id=definition.id, en=definition.en, zh=definition.zh, kind=definition.kind, source="llm"
+        )
     grounded = [n for n in names if name_in_sources(n, sources)]
     if not grounded:
         return "not found in the article or its translation"
@@ -567,11 +588,14 @@ def check_answer(
     shortened: list[str] = []
     texts: dict[str, dict[str, str]] = {"summary": {}, "commentary": {}}
     limiters: dict[str, Callable[[str, str, Limits], tuple[str, bool]]] = {
-        "summary": limit_summary, "commentary": limit_commentary,
+        "summary": limit_summary,
+        "commentary": limit_commentary,
     }
     raw = {
-        ("summary", "en"): answer.summary_en, ("summary", "zh"): answer.summary_zh,
-        ("commentary", "en"): answer.commentary_en, ("commentary", "zh"): answer.commentary_zh,
+        ("summary", "en"): answer.summary_en,
+        ("summary", "zh"): answer.summary_zh,
+        ("commentary", "en"): answer.commentary_en,
+        ("commentary", "zh"): answer.commentary_zh,
     }
     for (part, language), value in raw.items():
         where = f"{part}.{language}"
@@ -598,14 +622,26 @@ def check_answer(
         if cut:
             shortened.append(where)
         if not text:
-            failures[part].append(GuardFailure(
-                where, "length", "", f"The {part} is too long: write at most "
-                f"{limits.summary_max_chars[language]} characters in {limits.summary_sentences} sentences."))
+            failures[part].append(
+                GuardFailure(
+                    where,
+                    "length",
+                    "",
+                    f"The {part} is too long: write at most {limits.summary_max_chars[language]} "
+                    f"characters in {limits.summary_sentences} sentences.",
+                )
+            )
             continue
         if part == "commentary" and len(text) < limits.commentary_min_chars[language]:
-            failures[part].append(GuardFailure(
-                where, "length", str(len(text)), f"The commentary is too short ({len(text)} characters): "
-                "write several paragraphs of analysis."))
+            failures[part].append(
+                GuardFailure(
+                    where,
+                    "length",
+                    str(len(text)),
+                    f"The commentary is too short ({len(text)} characters): "
+                    "write several paragraphs of analysis.",
+                )
+            )
             continue
         failures[part] += fact_failures(text, lang, sources, glossary, gazetteer, where, source_entity_ids)
         texts[part][language] = text
@@ -740,12 +776,27 @@ def merge_tags(local: LocalAnalysis, llm: LLMTier | None, limit: int) -> list[Ta
             evidence = list(match.evidence)
             if tag_id in llm_rank:
                 evidence.append(f"llm:rank {llm_rank[tag_id] + 1}")
-            out.append(Tag(id=match.id, en=match.en, zh=match.zh, source="local",
-                           confidence=match.confidence, evidence=evidence))
+            out.append(
+                Tag(
+                    id=match.id,
+                    en=match.en,
+                    zh=match.zh,
+                    source="local",
+                    confidence=match.confidence,
+                    evidence=evidence,
+                )
+            )
         else:
             definition = llm_defs[tag_id]
-            out.append(Tag(id=definition.id, en=definition.en, zh=definition.zh, source="llm",
-                           evidence=[f"llm:rank {llm_rank[tag_id] + 1}"]))
+            out.append(
+                Tag(
+                    id=definition.id,
+                    en=definition.en,
+                    zh=definition.zh,
+                    source="llm",
+                    evidence=[f"llm:rank {llm_rank[tag_id] + 1}"],
+                )
+            )
     return out
 
 
@@ -815,9 +866,7 @@ def merge_tiers(
     if llm is not None:
         notes += llm.notes
 
-    complete = (
-        llm is not None and llm.commentary is not None and llm.summary is not None
-    )
+    complete = llm is not None and llm.commentary is not None and llm.summary is not None
     if complete:
         status, lead = SectionStatus.OK, ""
     elif llm is None:
@@ -839,8 +888,10 @@ def merge_tiers(
         tags=merge_tags(local, llm, limits.max_tags),
         entities=merge_entities(local, llm),
         keyphrases=list(local.keyphrases),
-        amounts=[Amount(text=a.text, value=a.value, currency=a.currency, usd=a.usd, source="local")
-                 for a in local.amounts],
+        amounts=[
+            Amount(text=a.text, value=a.value, currency=a.currency, usd=a.usd, source="local")
+            for a in local.amounts
+        ],
         user_counts=parse_user_counts(full_text),
         taxonomy_version=local.taxonomy_version,
         tiers=["local", "llm"] if llm is not None else ["local"],

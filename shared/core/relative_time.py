@@ -56,7 +56,7 @@ def relative_time(then: datetime, now: datetime, language: DisplayLanguage) -> s
 def published_updated_label(
     published_at: datetime, updated_at: datetime | None, now: datetime, language: DisplayLanguage
 ) -> str:
-    """"17h ago · updated 1h ago" (en) or "17小时前 · 更新于1小时前" (zh); the "updated" part only
+    """ "17h ago · updated 1h ago" (en) or "17小时前 · 更新于1小时前" (zh); the "updated" part only
     when the item changed after it was published."""
     published = relative_time(published_at, now, language)
     if updated_at is None or updated_at - published_at < UPDATED_AFTER:

@@ -22,7 +22,7 @@ def corpus_sources(http_base: str | None = None) -> SourceList:
     root = CORPUS_DIR.as_uri() + "/"
 
     def over_http(location: str) -> str:
-        return base + location[len(root):] if location.startswith(root) else location
+        return base + location[len(root) :] if location.startswith(root) else location
 
     mirrors = {prefix: over_http(target) for prefix, target in sources.mirrors.items()}
     moved = [

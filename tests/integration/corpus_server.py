@@ -91,7 +91,7 @@ def _handler_for(server: CorpusServer) -> Callable[..., BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             server.hits[path] += 1
             if path.startswith("/faults/"):
-                script = server.scripts.get(path[len("/faults/"):], ["404"])
+                script = server.scripts.get(path[len("/faults/") :], ["404"])
                 step = script[min(server.hits[path] - 1, len(script) - 1)]
                 if step == "timeout":
                     time.sleep(server.stall_s)
@@ -101,7 +101,7 @@ def _handler_for(server: CorpusServer) -> Callable[..., BaseHTTPRequestHandler]:
                 elif step.startswith("ok:"):
                     self._serve_file(step[3:])
                 elif step.startswith("redirect:"):
-                    self._send(302, headers={"Location": step[len("redirect:"):]})
+                    self._send(302, headers={"Location": step[len("redirect:") :]})
                 else:
                     self._send(int(step), b"error")
                 return

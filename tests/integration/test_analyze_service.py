@@ -41,7 +41,10 @@ MAX_DELIVER = 3
 def settings_for(nats: str, llm: LLMSettings, mongo: str | None = None, db: str = "newsroom") -> Settings:
     fast = StageDelivery(max_deliver=MAX_DELIVER, ack_wait_s=60.0, batch_size=4, retry_delay_s=0.05)
     return Settings(
-        nats_url=nats, mongo_url=mongo, mongo_db=db, llm=llm,
+        nats_url=nats,
+        mongo_url=mongo,
+        mongo_db=db,
+        llm=llm,
         delivery=DeliverySettings(analyze=fast, outage_retry_delay_s=0.1, poison_after=1000),
     )
 
@@ -112,7 +115,9 @@ async def test_with_the_llm_both_tiers_write_the_analysis(
     assert analysis.commentary.en == COMMENTARY_EN and analysis.commentary.zh == COMMENTARY_ZH
     assert analysis.commentary_provenance is not None
     assert analysis.commentary_provenance.model_dump() == {
-        "tier": "llm", "model": "scripted", "prompt_version": "analyze.v1"
+        "tier": "llm",
+        "model": "scripted",
+        "prompt_version": "analyze.v1",
     }
     assert {"autonomous-driving", "funding-ma"} <= {t.id for t in analysis.tags}
     assert {t.source for t in analysis.tags} <= {"local", "llm"}

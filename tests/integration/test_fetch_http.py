@@ -259,9 +259,12 @@ async def test_a_dead_lettered_feed_counts_in_the_dead_letter_metric(
     from shared.metrics import REGISTRY
 
     def counted() -> float:
-        return REGISTRY.get_sample_value(
-            "newsroom_dead_letters_total", {"stage": "ingest", "reason": "unparseable_feed"}
-        ) or 0.0
+        return (
+            REGISTRY.get_sample_value(
+                "newsroom_dead_letters_total", {"stage": "ingest", "reason": "unparseable_feed"}
+            )
+            or 0.0
+        )
 
     sources = corpus_sources(server.base)
     cutoff = sources.get("cutoff")

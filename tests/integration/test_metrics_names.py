@@ -30,17 +30,31 @@ STORIES = 2  # enough for every label set; analyze's local tier is CPU-heavy on 
 PROMETHEUS_SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 # Families that must have samples after this run, not only be declared.
 MUST_HAVE_SAMPLES = {
-    "newsroom_events_received_total", "newsroom_events_emitted_total", "newsroom_processing_seconds_bucket",
-    "newsroom_items_published_total", "newsroom_last_published_timestamp_seconds",
-    "newsroom_ingest_to_publish_seconds_bucket", "newsroom_mongo_write_seconds_bucket",
-    "newsroom_consumer_pending_messages", "newsroom_consumer_ack_pending_messages",
-    "newsroom_stream_messages", "newsroom_dead_letters_total", "newsroom_dead_letter_messages",
-    "newsroom_service_up", "newsroom_source_fetch_total", "newsroom_source_consecutive_failures",
-    "newsroom_source_last_success_timestamp_seconds", "process_cpu_seconds_total",
+    "newsroom_events_received_total",
+    "newsroom_events_emitted_total",
+    "newsroom_processing_seconds_bucket",
+    "newsroom_items_published_total",
+    "newsroom_last_published_timestamp_seconds",
+    "newsroom_ingest_to_publish_seconds_bucket",
+    "newsroom_mongo_write_seconds_bucket",
+    "newsroom_consumer_pending_messages",
+    "newsroom_consumer_ack_pending_messages",
+    "newsroom_stream_messages",
+    "newsroom_dead_letters_total",
+    "newsroom_dead_letter_messages",
+    "newsroom_service_up",
+    "newsroom_source_fetch_total",
+    "newsroom_source_consecutive_failures",
+    "newsroom_source_last_success_timestamp_seconds",
+    "process_cpu_seconds_total",
     "process_start_time_seconds",
 }
-SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created"),
-            "summary": ("_sum", "_count", "_created"), "gauge": ()}
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("_sum", "_count", "_created"),
+    "gauge": (),
+}
 
 
 @pytest.fixture()
@@ -71,8 +85,11 @@ def exported_names(expositions: list[str]) -> tuple[set[str], set[str]]:
 async def publish_malformed(url: str) -> None:
     nc = await nats_client.connect(url)
     try:
-        await nc.jetstream().publish(subjects.TRANSLATED, b'{"story_id": "broken", "not": "an event"}',
-                                     headers={"Nats-Msg-Id": "test:malformed"})
+        await nc.jetstream().publish(
+            subjects.TRANSLATED,
+            b'{"story_id": "broken", "not": "an event"}',
+            headers={"Nats-Msg-Id": "test:malformed"},
+        )
     finally:
         await nc.close()
 
@@ -103,8 +120,11 @@ def test_every_metric_in_alerts_and_dashboard_is_exported_by_a_live_service(
 
     queryable, sampled = exported_names(list(expositions.values()))
     used = queried_metric_names()
-    missing = {name: sorted(where) for name, where in used.items()
-               if name not in queryable and name not in PROMETHEUS_SYNTHETIC}
+    missing = {
+        name: sorted(where)
+        for name, where in used.items()
+        if name not in queryable and name not in PROMETHEUS_SYNTHETIC
+    }
     assert not missing, f"queried but not exported by any service: {missing}"
     assert MUST_HAVE_SAMPLES <= set(used) | {"newsroom_consumer_ack_pending_messages"}
     assert MUST_HAVE_SAMPLES <= sampled, sorted(MUST_HAVE_SAMPLES - sampled)

@@ -41,31 +41,54 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 def event(story: str) -> StoryEvent:
     article = Article(
-        article_id=f"a-{story}", source_id="wire", source_name="Wire", url=f"https://x.org/{story}",
-        canonical_url=f"https://x.org/{story}", title=f"Story {story}", summary=f"About {story}.",
-        language="en", fetched_at=NOW,
+        article_id=f"a-{story}",
+        source_id="wire",
+        source_name="Wire",
+        url=f"https://x.org/{story}",
+        canonical_url=f"https://x.org/{story}",
+        title=f"Story {story}",
+        summary=f"About {story}.",
+        language="en",
+        fetched_at=NOW,
     )
     member = StoryMember(
-        article_id=article.article_id, source_id="wire", source_name="Wire", url=article.url,
-        title=article.title, language="en", joined_at=NOW,
+        article_id=article.article_id,
+        source_id="wire",
+        source_name="Wire",
+        url=article.url,
+        title=article.title,
+        language="en",
+        joined_at=NOW,
     )
     return StoryEvent(
-        story_id=story, article_id=article.article_id, article=article,
+        story_id=story,
+        article_id=article.article_id,
+        article=article,
         cluster=Cluster(story_id=story, is_new=True, method="new", members=[member]),
     )
 
 
 def fast_settings(url: str, mongo_url: str | None = None, db: str = "newsroom") -> Settings:
     fast = StageDelivery(max_deliver=2, ack_wait_s=5.0, batch_size=8, retry_delay_s=0.05)
-    return Settings(nats_url=url, mongo_url=mongo_url, mongo_db=db,
-                    delivery=DeliverySettings(translate=fast, outage_retry_delay_s=0.05))
+    return Settings(
+        nats_url=url,
+        mongo_url=mongo_url,
+        mongo_db=db,
+        delivery=DeliverySettings(translate=fast, outage_retry_delay_s=0.05),
+    )
 
 
 async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     """`newsroom ARGS` as a separate process (the event loop keeps serving the in-process stage)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "newsroom.cli", *args, cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "newsroom.cli",
+        *args,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
     return proc.returncode or 0, out.decode()
@@ -76,8 +99,9 @@ NO_MONGO = "mongodb://127.0.0.1:1/?directConnection=true"
 
 def cli_env(url: str, mongo_url: str = NO_MONGO, db: str = "x") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
-    env.update(NEWSROOM_NATS_URL=url, NEWSROOM_MONGO_URL=mongo_url, NEWSROOM_MONGO_DB=db,
-               PYTHONPATH=str(REPO))
+    env.update(
+        NEWSROOM_NATS_URL=url, NEWSROOM_MONGO_URL=mongo_url, NEWSROOM_MONGO_DB=db, PYTHONPATH=str(REPO)
+    )
     return env
 
 
@@ -125,8 +149,14 @@ async def test_dlq_replay_redrives_a_dead_letter_after_the_cause_is_fixed(nats: 
         handled[ev.story_id] += 1
         return [Outgoing(subjects.TRANSLATED, ev.next(), msg_id("translate", ev.event_id))]
 
-    register_stage(service.broker, service.settings, stage="translate", subject=subjects.INGESTED,
-                   durable="translate", handler=handler)
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="translate",
+        subject=subjects.INGESTED,
+        durable="translate",
+        handler=handler,
+    )
     env = cli_env(url)
     async with running(service):
         await publish_input(service, ["s0", "s1", "s2"])
@@ -170,14 +200,17 @@ async def test_dlq_replay_redrives_a_dead_letter_after_the_cause_is_fixed(nats: 
 
 
 async def test_reprocess_reruns_translate_with_new_event_ids_and_dedups_a_repeated_run(
-    nats: EmbeddedServer, mongo_server: str, mongo_db_name: str,
+    nats: EmbeddedServer,
+    mongo_server: str,
+    mongo_db_name: str,
 ) -> None:
     url = nats_url(nats)
     service = build_translate(fast_settings(url))
     stories = ["r1", "r2", "r3"]
     # A stored item whose input has left the stream (older than its retention): reported, not re-run.
     MongoClient[dict[str, Any]](mongo_server)[mongo_db_name].items.insert_one(
-        {"_id": "expired", "first_seen_at": datetime.now(UTC) - timedelta(minutes=5)})
+        {"_id": "expired", "first_seen_at": datetime.now(UTC) - timedelta(minutes=5)}
+    )
     env = cli_env(url, mongo_server, mongo_db_name)
     async with running(service):
         await publish_input(service, stories)
@@ -185,6 +218,7 @@ async def test_reprocess_reruns_translate_with_new_event_ids_and_dedups_a_repeat
         async def translated(n: int) -> Callable[[], Awaitable[bool]]:
             async def check() -> bool:
                 return len(await subject_events(url, subjects.TRANSLATED)) >= n
+
             return check
 
         await wait_for(await translated(3))
@@ -202,13 +236,24 @@ async def test_reprocess_reruns_translate_with_new_event_ids_and_dedups_a_repeat
         assert report["items_not_in_stream"] == 1 and report["items_not_in_stream_sample"] == ["expired"]
         await wait_for(await translated(6))
 
-        code, out = await cli(env, "reprocess", "--since", "1h", "--stage", "translate",
-                              "--run-id", report["run_id"], "--rate", "0")
+        code, out = await cli(
+            env,
+            "reprocess",
+            "--since",
+            "1h",
+            "--stage",
+            "translate",
+            "--run-id",
+            report["run_id"],
+            "--rate",
+            "0",
+        )
         again = json.loads(out)
         assert code == 0 and again["published"] == 0 and again["duplicates_dropped"] == 3, out
 
-        code, out = await cli(env, "reprocess", "--since", "1h", "--stage", "translate", "--story", "r2",
-                              "--rate", "0")
+        code, out = await cli(
+            env, "reprocess", "--since", "1h", "--stage", "translate", "--story", "r2", "--rate", "0"
+        )
         assert json.loads(out)["published"] == 1, out
         await wait_for(await translated(7))
         await asyncio.sleep(0.5)
@@ -221,7 +266,9 @@ async def test_reprocess_reruns_translate_with_new_event_ids_and_dedups_a_repeat
 
 
 async def test_status_and_lag_metrics_report_a_stopped_stage_backlog(
-    nats: EmbeddedServer, mongo_server: str, mongo_db_name: str,
+    nats: EmbeddedServer,
+    mongo_server: str,
+    mongo_db_name: str,
 ) -> None:
     url = nats_url(nats)
     service = build_translate(fast_settings(url))
@@ -235,11 +282,19 @@ async def test_status_and_lag_metrics_report_a_stopped_stage_backlog(
     assert 'newsroom_consumer_pending_messages{consumer="translate",stream="NEWS_PIPELINE"} 5.0' in exposition
     assert 'newsroom_stream_messages{stream="NEWS_PIPELINE"} 5.0' in exposition
 
-    MongoClient[dict[str, Any]](mongo_server)[mongo_db_name].source_state.insert_many([
-        {"_id": "good-wire", "consecutive_failures": 0, "last_success_at": NOW},
-        {"_id": "dead-wire", "consecutive_failures": 7, "circuit": "open", "last_error_kind": "http_status",
-         "last_error": "HTTP 503", "last_success_at": NOW - timedelta(hours=9)},
-    ])
+    MongoClient[dict[str, Any]](mongo_server)[mongo_db_name].source_state.insert_many(
+        [
+            {"_id": "good-wire", "consecutive_failures": 0, "last_success_at": NOW},
+            {
+                "_id": "dead-wire",
+                "consecutive_failures": 7,
+                "circuit": "open",
+                "last_error_kind": "http_status",
+                "last_error": "HTTP 503",
+                "last_success_at": NOW - timedelta(hours=9),
+            },
+        ]
+    )
     code, out = await cli(cli_env(url, mongo_server, mongo_db_name), "status")
     status = json.loads(out)
     assert code == 0, out

@@ -22,8 +22,13 @@ from tests.unit.test_feeds_output import FORMATS, JSON_FEED_SCHEMA
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 HOT_ORDER = [
-    "story-openai-device", "story-tsmc-copos", "story-uber-nuro", "story-meta-muse-spark",
-    "story-bytedance-goals", "story-foxconn-sk", "story-xiaomi-hengmai",
+    "story-openai-device",
+    "story-tsmc-copos",
+    "story-uber-nuro",
+    "story-meta-muse-spark",
+    "story-bytedance-goals",
+    "story-foxconn-sk",
+    "story-xiaomi-hengmai",
 ]
 
 
@@ -75,8 +80,18 @@ async def test_list_is_in_hot_order_with_the_three_scores(api: httpx.AsyncClient
         ("min_hot=60", HOT_ORDER[:3]),
         ("min_quality=60&min_impact=60", ["story-openai-device", "story-tsmc-copos"]),
         ("tag=funding-ma&min_hot=50", ["story-uber-nuro"]),
-        ("sort=time", ["story-xiaomi-hengmai", "story-uber-nuro", "story-foxconn-sk", "story-tsmc-copos",
-                       "story-bytedance-goals", "story-openai-device", "story-meta-muse-spark"]),
+        (
+            "sort=time",
+            [
+                "story-xiaomi-hengmai",
+                "story-uber-nuro",
+                "story-foxconn-sk",
+                "story-tsmc-copos",
+                "story-bytedance-goals",
+                "story-openai-device",
+                "story-meta-muse-spark",
+            ],
+        ),
         ("sort=quality&limit=3", ["story-openai-device", "story-bytedance-goals", "story-tsmc-copos"]),
         ("sort=updated&limit=2", ["story-openai-device", "story-xiaomi-hengmai"]),
     ],
@@ -113,9 +128,12 @@ async def test_pagination_through_ties_and_missing_scores(mongo_server: str, mon
     store = MongoStore(mongo_server, mongo_db_name)
     await store.ensure_indexes([ITEMS])
     hots: list[float | None] = [50, 50, 50, 50, 40, None, None, None, 70]
-    items = [make_item(f"t{i}", now=NOW, title_en=f"Tie {i}", title_zh=f"并列{i}", hot=hot,
-                       published_hours_ago=1 + i % 3)
-             for i, hot in enumerate(hots)]
+    items = [
+        make_item(
+            f"t{i}", now=NOW, title_en=f"Tie {i}", title_zh=f"并列{i}", hot=hot, published_hours_ago=1 + i % 3
+        )
+        for i, hot in enumerate(hots)
+    ]
     await store.collection(ITEMS).insert_many([as_document(i) for i in items])
     try:
         async with client_for(store) as api:
@@ -196,8 +214,10 @@ async def test_openapi_is_served(api: httpx.AsyncClient) -> None:
 
 async def test_page_size_is_capped(mongo_server: str, mongo_db_name: str) -> None:
     store = MongoStore(mongo_server, mongo_db_name)
-    items = [make_item(f"bulk-{i:03d}", now=NOW, title_en=f"Item {i}", title_zh=f"条目{i}", hot=i % 97)
-             for i in range(130)]
+    items = [
+        make_item(f"bulk-{i:03d}", now=NOW, title_en=f"Item {i}", title_zh=f"条目{i}", hot=i % 97)
+        for i in range(130)
+    ]
     await store.collection(ITEMS).insert_many([as_document(i) for i in items])
     try:
         async with client_for(store) as api:
@@ -213,8 +233,16 @@ async def test_page_size_is_capped(mongo_server: str, mongo_db_name: str) -> Non
 @pytest.mark.parametrize(
     "query",
     [
-        "sort=bogus", "limit=0", "limit=ten", "min_hot=101", "min_quality=-1", "language=fr",
-        "since=yesterday", "tag=<script>", "entity=" + "x" * 300, "cursor=not-a-cursor",
+        "sort=bogus",
+        "limit=0",
+        "limit=ten",
+        "min_hot=101",
+        "min_quality=-1",
+        "language=fr",
+        "since=yesterday",
+        "tag=<script>",
+        "entity=" + "x" * 300,
+        "cursor=not-a-cursor",
         "cursor=" + "A" * 600,
     ],
 )
@@ -263,9 +291,15 @@ async def test_feeds_validate(api: httpx.AsyncClient) -> None:
 
 
 async def test_web_pages_escape_stored_markup(store: MongoStore, api: httpx.AsyncClient) -> None:
-    hostile = make_item("story-xss", now=NOW, title_en="<script>alert(1)</script>Evil",
-                        title_zh="<b>粗体</b>", hot=99, tags=("chips",),
-                        sources=())
+    hostile = make_item(
+        "story-xss",
+        now=NOW,
+        title_en="<script>alert(1)</script>Evil",
+        title_zh="<b>粗体</b>",
+        hot=99,
+        tags=("chips",),
+        sources=(),
+    )
     doc = as_document(hostile)
     doc["sources"][0]["url"] = "javascript:alert(2)"
     await store.collection(ITEMS).insert_one(doc)

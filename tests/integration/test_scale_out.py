@@ -40,13 +40,31 @@ UNUSED_MONGO = "mongodb://127.0.0.1:1/?directConnection=true"
 def ingested(index: int, link: str, title: str, description: str) -> StoryEvent:
     story = f"story-{index:04d}"
     article = Article(
-        article_id=f"a-{index:04d}", source_id="wire", source_name="Test wire", url=link, canonical_url=link,
-        title=title, summary=description, language="en", fetched_at=NOW,
+        article_id=f"a-{index:04d}",
+        source_id="wire",
+        source_name="Test wire",
+        url=link,
+        canonical_url=link,
+        title=title,
+        summary=description,
+        language="en",
+        fetched_at=NOW,
     )
-    member = StoryMember(article_id=article.article_id, source_id="wire", source_name="Test wire", url=link,
-                         title=title, language="en", joined_at=NOW)
-    return StoryEvent(story_id=story, article_id=article.article_id, article=article,
-                      cluster=Cluster(story_id=story, is_new=True, method="new", members=[member]))
+    member = StoryMember(
+        article_id=article.article_id,
+        source_id="wire",
+        source_name="Test wire",
+        url=link,
+        title=title,
+        language="en",
+        joined_at=NOW,
+    )
+    return StoryEvent(
+        story_id=story,
+        article_id=article.article_id,
+        article=article,
+        cluster=Cluster(story_id=story, is_new=True, method="new", members=[member]),
+    )
 
 
 def free_base_port() -> int:
@@ -105,8 +123,11 @@ async def publish_stories(url: str) -> None:
         js = nc.jetstream()
         for index, (link, title, description) in enumerate(distinct_stories(STORIES, prefix="scale")):
             event = ingested(index, link, title, description)
-            await js.publish(subjects.INGESTED, event.model_dump_json().encode(),
-                             headers={"Nats-Msg-Id": f"ingest:{event.article_id}"})
+            await js.publish(
+                subjects.INGESTED,
+                event.model_dump_json().encode(),
+                headers={"Nats-Msg-Id": f"ingest:{event.article_id}"},
+            )
     finally:
         await nc.close()
 

@@ -99,7 +99,7 @@ class Stack:
                 "NEWSROOM_METRICS_BASE_PORT": str(self.base_port),
                 "NEWSROOM_DATA_DIR": str(self.log_dir),
                 "NEWSROOM_LOG_LEVEL": "INFO",
-            "NEWSROOM_EMBEDDINGS": "true" if self.embeddings else "false",
+                "NEWSROOM_EMBEDDINGS": "true" if self.embeddings else "false",
                 "PYTHONPATH": str(REPO),
                 # Translate's wait for other-language members (issue 14) is off unless a test sets it.
                 "NEWSROOM_TRANSLATE__SOURCE_WAIT_S": "0",

@@ -25,12 +25,27 @@ STAGES = ("ingest", "translate", "analyze", "score", "publish")
 SCRATCH_IMAGES = {"nats-exporter"}
 
 needs_promtool = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) is not installed")
+    shutil.which("promtool") is None, reason="promtool (Debian's prometheus package) is not installed"
+)
 
 # --- PromQL: which metric names an expression reads ----------------------------------------------
 
-_PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
-                    "unless", "offset", "inf", "nan", "atan2"}
+_PROMQL_KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "inf",
+    "nan",
+    "atan2",
+}
 
 
 def promql_metric_names(expr: str) -> set[str]:
@@ -43,7 +58,7 @@ def promql_metric_names(expr: str) -> set[str]:
     names = set()
     for match in re.finditer(r"(?<![\w.$])[A-Za-z_:][A-Za-z0-9_:]*", text):
         token = match.group(0)
-        if token.lower() in _PROMQL_KEYWORDS or text[match.end():].lstrip().startswith("("):
+        if token.lower() in _PROMQL_KEYWORDS or text[match.end() :].lstrip().startswith("("):
             continue
         names.add(token)
     return names
@@ -133,8 +148,11 @@ def test_nats_and_mongo_use_authentication_and_named_volumes() -> None:
 
 
 def test_env_example_documents_every_variable_compose_needs() -> None:
-    documented = {line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines()
-                  if line and not line.startswith("#")}
+    documented = {
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     needed = set(re.findall(r"\$\{([A-Z_]+)[:?}-]", COMPOSE.read_text()))
     assert needed <= documented, needed - documented
 
@@ -185,8 +203,14 @@ def test_prometheus_scrapes_every_stage_and_nats() -> None:
 
 def test_alert_rules_cover_the_operators_questions() -> None:
     rules = {rule["alert"]: rule for rule in alert_rules()}
-    for name in ("NewsroomConsumerLagGrowing", "NewsroomDeadLetters", "NewsroomNothingPublished",
-                 "NewsroomLLMErrorRateHigh", "NewsroomSourceFailing", "NewsroomServiceDown"):
+    for name in (
+        "NewsroomConsumerLagGrowing",
+        "NewsroomDeadLetters",
+        "NewsroomNothingPublished",
+        "NewsroomLLMErrorRateHigh",
+        "NewsroomSourceFailing",
+        "NewsroomServiceDown",
+    ):
         assert name in rules, name
         assert rules[name]["annotations"]["summary"]
         assert rules[name]["labels"]["severity"] in {"info", "warning", "critical"}
@@ -194,8 +218,13 @@ def test_alert_rules_cover_the_operators_questions() -> None:
 
 @needs_promtool
 def test_alert_rules_fire_when_they_should_promtool_unit_tests() -> None:
-    result = subprocess.run(["promtool", "test", "rules", "deploy/prometheus/alerts_test.yml"],
-                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    result = subprocess.run(
+        ["promtool", "test", "rules", "deploy/prometheus/alerts_test.yml"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -223,7 +252,9 @@ def test_dashboard_is_valid_grafana_json_on_the_provisioned_datasource() -> None
 
 
 def test_promql_metric_names_reads_selectors_only() -> None:
-    expr = ('histogram_quantile(0.95, sum by (le, stage) '
-            '(rate(newsroom_processing_seconds_bucket{stage!="x"}[5m])))'
-            ' / on (stage) group_left max without (instance) (up{job="newsroom"}) > 1e-9 and vector(0)')
+    expr = (
+        "histogram_quantile(0.95, sum by (le, stage) "
+        '(rate(newsroom_processing_seconds_bucket{stage!="x"}[5m])))'
+        ' / on (stage) group_left max without (instance) (up{job="newsroom"}) > 1e-9 and vector(0)'
+    )
     assert promql_metric_names(expr) == {"newsroom_processing_seconds_bucket", "up"}

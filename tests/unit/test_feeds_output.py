@@ -113,21 +113,38 @@ def summaries(items: list[Any]) -> list[ItemSummary]:
 
 def hostile_item() -> Any:
     return make_item(
-        "story-hostile", now=NOW, title_en="<script>alert('x')</script> Chips & \"dips\"",
-        title_zh="<script>alert('x')</script> 芯片", summary_en="A <b>bold</b> claim & more",
-        summary_zh="<img src=x onerror=alert(1)>", tags=("chips",),
+        "story-hostile",
+        now=NOW,
+        title_en="<script>alert('x')</script> Chips & \"dips\"",
+        title_zh="<script>alert('x')</script> 芯片",
+        summary_en="A <b>bold</b> claim & more",
+        summary_zh="<img src=x onerror=alert(1)>",
+        tags=("chips",),
     )
 
 
 def untranslated_item() -> Any:
-    return make_item("story-en-only", now=NOW, title_en="Only in English", title_zh=None,
-                     origin_language="en", summary_en="Not translated yet.", tags=("chips",))
+    return make_item(
+        "story-en-only",
+        now=NOW,
+        title_en="Only in English",
+        title_zh=None,
+        origin_language="en",
+        summary_en="Not translated yet.",
+        tags=("chips",),
+    )
 
 
 def context(language: str, fmt: str, tag: str | None = None) -> FeedContext:
     path = f"/feeds/tags/{tag}/{language}.{fmt}" if tag else f"/feeds/{language}.{fmt}"
-    return FeedContext(language=language, site_url=SITE, feed_url=SITE + path,  # type: ignore[arg-type]
-                       updated_fallback=NOW, tag_id=tag, tag_label="Chips" if tag else None)
+    return FeedContext(
+        language=language,  # type: ignore[arg-type]
+        site_url=SITE,
+        feed_url=SITE + path,
+        updated_fallback=NOW,
+        tag_id=tag,
+        tag_label="Chips" if tag else None,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -53,8 +53,14 @@ def dispatcher(receiver: Receiver, delays: list[float], **kwargs: object) -> Web
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
     return WebhookDispatcher(
-        [URL], SECRET, client=client, sleep=record_sleep, rand=lambda: 1.0, clock=lambda: 1_800_000_000.0,
-        retry=RetryPolicy(max_attempts=4, base_delay_s=0.5, max_delay_s=3.0), **kwargs,  # type: ignore[arg-type]
+        [URL],
+        SECRET,
+        client=client,
+        sleep=record_sleep,
+        rand=lambda: 1.0,
+        clock=lambda: 1_800_000_000.0,
+        retry=RetryPolicy(max_attempts=4, base_delay_s=0.5, max_delay_s=3.0),
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
