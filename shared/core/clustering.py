@@ -48,11 +48,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 from numpy.typing import NDArray
 
 from shared.core.embeddings import Embedder, Vectors
 from shared.core.language import fold_for_matching
+from shared.core.minhash import SCHEME, MinHash, MinHashLSH, lsh_params
 from shared.core.story_facts import StoryFacts, conflict
 from shared.core.story_revisions import RevisionKind, StoryRevision
 from shared.events import stable_id
@@ -61,8 +61,9 @@ Method = Literal["new", "url", "near_duplicate", "embedding"]
 # /2: each member carries what a replay needs (its facts, float16 vector, order key); /1 is read.
 SNAPSHOT_FORMAT = "story-index/2"
 _READABLE_FORMATS = frozenset({"story-index/1", SNAPSHOT_FORMAT})
-# datasketch's MinHash permutation scheme; persisted hash values are only comparable within one.
-MINHASH_SCHEME: Literal["affine32"] = "affine32"
+# The MinHash permutation scheme (shared.core.minhash, datasketch's "affine32"); persisted hash
+# values are only comparable within one.
+MINHASH_SCHEME = SCHEME
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -220,18 +221,10 @@ def _decode_array(text: str, dtype: type) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=dtype).copy()
 
 
-_LSH_PARAMS: dict[tuple[float, int], tuple[int, int]] = {}
-
-
 def _new_lsh(threshold: float, num_perm: int) -> MinHashLSH:
-    """MinHashLSH finds its band layout by numerical integration (~15 ms); a replay builds a small
-    index per arrival, so the layout is computed once per (threshold, num_perm)."""
-    params = _LSH_PARAMS.get((threshold, num_perm))
-    if params is None:
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        _LSH_PARAMS[(threshold, num_perm)] = (lsh.b, lsh.r)
-        return lsh
-    return MinHashLSH(num_perm=num_perm, params=params)
+    """A replay builds a small index per arrival: the band layout is computed once per
+    (threshold, num_perm) (``lsh_params`` is cached)."""
+    return MinHashLSH(num_perm, lsh_params(threshold, num_perm))
 
 
 def _grow(array: np.ndarray, size: int, fill: float | int) -> np.ndarray:
@@ -579,9 +572,7 @@ class StoryIndex:
         shingles = self._shingles(folded, language)
         if not shingles:
             return None
-        minhash = MinHash(num_perm=self.config.num_perm, scheme=MINHASH_SCHEME)
-        minhash.update_batch(sorted(shingles))
-        return minhash
+        return MinHash.of(shingles, self.config.num_perm)
 
     def _near_duplicate(self, minhash: MinHash, facts: StoryFacts) -> tuple[str, float] | None:
         best: tuple[float, int, str] | None = None
@@ -933,9 +924,11 @@ class StoryIndex:
                 minhash = None
                 if m.get("minhash"):
                     hashvalues = _decode_array(m["minhash"], np.uint32)
-                    minhash = MinHash(
-                        num_perm=self.config.num_perm, hashvalues=hashvalues, scheme=MINHASH_SCHEME
-                    )
+                    if len(hashvalues) != self.config.num_perm:
+                        raise ValueError(
+                            f"snapshot MinHash has {len(hashvalues)} values, not {self.config.num_perm}"
+                        )
+                    minhash = MinHash(hashvalues)
                 member = _Member(
                     m["article_id"], m["canonical_url"], m["language"], m["near_duplicate_of"], minhash
                 )
