@@ -7,24 +7,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.publish.app import fold
 from shared.storage import ITEMS, MongoStore
-from tests.integration.test_score_states import CommandLog
+from tests.support.mongo_commands import CommandLog, watched_store
 from tests.unit.test_items_merge import full_event
 
 
 @pytest.fixture()
 async def watched(mongo_server: str, mongo_db_name: str) -> AsyncIterator[tuple[MongoStore, CommandLog]]:
-    commands = CommandLog()
-    store = MongoStore(mongo_server, mongo_db_name)
-    await store.close()
-    store.client = AsyncMongoClient(mongo_server, tz_aware=True, event_listeners=[commands])
-    store.db = store.client[mongo_db_name]
-    yield store, commands
-    await store.client.drop_database(mongo_db_name)
-    await store.close()
+    async with watched_store(mongo_server, mongo_db_name) as (store, commands):
+        yield store, commands
+        await store.client.drop_database(mongo_db_name)
 
 
 async def test_a_first_full_event_inserts_without_reading_the_item(

@@ -7,40 +7,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from pymongo import AsyncMongoClient
-from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from services.score.repository import MongoScoreStates
 from services.score.usecase import ScoreUseCase
 from shared.storage import MongoStore
+from tests.support.mongo_commands import CommandLog, watched_store
 from tests.unit.test_score_usecase import A1, A2, MIN_CHANGE, T0, analyzed_event, joined_event
-
-
-class CommandLog(CommandListener):
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, str]] = []
-
-    def started(self, event: CommandStartedEvent) -> None:
-        target = event.command.get(event.command_name)
-        self.commands.append((event.command_name, target if isinstance(target, str) else ""))
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        pass
 
 
 @pytest.fixture()
 async def watched(mongo_server: str, mongo_db_name: str) -> AsyncIterator[tuple[MongoStore, CommandLog]]:
-    commands = CommandLog()
-    store = MongoStore(mongo_server, mongo_db_name)
-    await store.close()
-    store.client = AsyncMongoClient(mongo_server, tz_aware=True, event_listeners=[commands])
-    store.db = store.client[mongo_db_name]
-    yield store, commands
-    await store.client.drop_database(mongo_db_name)
-    await store.close()
+    async with watched_store(mongo_server, mongo_db_name) as (store, commands):
+        yield store, commands
+        await store.client.drop_database(mongo_db_name)
 
 
 async def test_a_first_analyzed_event_is_one_insert_and_a_re_analysis_keeps_the_state(

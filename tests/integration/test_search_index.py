@@ -10,8 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
-from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from services.publish import queries as queries_module
 from services.publish.queries import ItemFilter, ItemQueries, SortKey
@@ -34,6 +32,7 @@ from shared.llm.prompts import load_glossary
 from shared.settings import Settings
 from shared.storage import ITEMS, SEARCH_SORT, MongoStore
 from tests.support.items import Src, as_document, entity, make_item, sample_items
+from tests.support.mongo_commands import watched_store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -352,35 +351,13 @@ async def test_every_page_is_the_page_the_scan_gives(
             assert await all_pages(queries, q, f, 4) == in_order(expected), (q, f, rows_share)
 
 
-class CommandLog(CommandListener):
-    """pymongo command monitoring: (command, collection) of every command a client sends."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, str]] = []
-
-    def started(self, event: CommandStartedEvent) -> None:
-        target = event.command.get(event.command_name)
-        self.commands.append((event.command_name, target if isinstance(target, str) else ""))
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        pass
-
-
 async def test_a_created_item_is_filed_without_reads_like_any_other(
     store: MongoStore, mongo_server: str, mongo_db_name: str
 ) -> None:
     """publish files an item it has just inserted without reading its term list or sort row
     (two round trips fewer per new story); the postings, term list and row are those of the
     full path, and a later version of the item (the full path) moves both as before."""
-    commands = CommandLog()
-    watched = MongoStore(mongo_server, mongo_db_name)
-    await watched.close()
-    watched.client = AsyncMongoClient(mongo_server, tz_aware=True, event_listeners=[commands])
-    watched.db = watched.client[mongo_db_name]
-    try:
+    async with watched_store(mongo_server, mongo_db_name) as (watched, commands):
         fresh = make_item("story-new", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None, hot=50.0)
         twin = make_item("story-twin", now=NOW, title_en="Nvidia ships Blackwell", title_zh=None, hot=50.0)
         index = SearchIndex(watched)
@@ -404,8 +381,6 @@ async def test_a_created_item_is_filed_without_reads_like_any_other(
         assert await postings(store, "blackwell") == ["story-twin"]
         row = await store.get(SEARCH_SORT, "story-new")
         assert row is not None and row["version"] == 2 and row["hot"] == 70.0
-    finally:
-        await watched.close()
 
 
 async def test_term_versions_move_for_known_and_new_buckets_and_a_lost_version(store: MongoStore) -> None:
