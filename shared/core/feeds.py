@@ -150,7 +150,11 @@ def plain_text(html: str | None) -> str:
 # "Score: 3421", "By: someone", "Discussion: https://…", "作者：某人", "# Comments: 45" (hnrss):
 # a label and one value.
 _METADATA_LINE = re.compile(r"^(?:#\s?)?[^\W\d_][\w .'-]{0,24}[:：]\s*\S+$")
-_COUNTER_LINE = re.compile(r"^(?:#\s?)?([^\W\d_][\w .'-]{0,24}?)\s*[:：]\s*(\d{1,3}(?:,\d{3})+|\d+)$")
+_COUNTER_LINE = re.compile(
+    r"^(?:#\s?)?([^\W\d_][\w .'-]{0,24}?)\s*[:：]\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)$"
+)
+# A counter above this is not a real one (and would not fit MongoDB's 64-bit integers).
+MAX_COUNT = 10**12
 # Which Engagement field an aggregator's counter is: votes are the readers' likes.
 _COUNTER_FIELDS = {
     "score": "likes",
@@ -173,6 +177,16 @@ def is_metadata_only(text: str) -> bool:
     return bool(lines) and all(_METADATA_LINE.match(line) for line in lines)
 
 
+def feed_count(value: object) -> int | None:
+    """A feed's counter ("1,022", 45) as an int; None for anything else (unicode digits such as
+    "²", negative or absurd numbers)."""
+    text = str(value).replace(",", "").strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    count = int(text)
+    return count if count <= MAX_COUNT else None
+
+
 def counters_engagement(text: str) -> Engagement | None:
     """The counters of an aggregator's metadata-only entry ("Score: 3421 / Comments: 1022", hnrss's
     "Points: 120 / # Comments: 45") as engagement. Prose is never read for numbers: only a text
@@ -183,8 +197,9 @@ def counters_engagement(text: str) -> Engagement | None:
     for line in text.splitlines():
         match = _COUNTER_LINE.match(line.strip())
         field = _COUNTER_FIELDS.get(match.group(1).strip().lower()) if match else None
-        if match and field and field not in found:
-            found[field] = int(match.group(2).replace(",", ""))
+        count = feed_count(match.group(2)) if match else None
+        if field and count is not None and field not in found:
+            found[field] = count
     return Engagement(**found) if found else None
 
 
@@ -304,10 +319,10 @@ def _xml_entry(raw: Any, base_url: str, now: datetime, assume_tz: tzinfo) -> Fee
             published = plausible(datetime.fromtimestamp(calendar.timegm(raw[f"{key}_parsed"]), UTC), now)
         if published is not None:
             break
-    comments = raw.get("slash_comments")
+    comments = feed_count(raw.get("slash_comments") or "")
     engagement = counters_engagement(html_to_text(summary_html or content_html or ""))
-    if comments and str(comments).isdigit():
-        engagement = (engagement or Engagement()).model_copy(update={"comments": int(comments)})
+    if comments is not None:
+        engagement = (engagement or Engagement()).model_copy(update={"comments": comments})
     return FeedEntry(
         url=url,
         title=title,

@@ -75,3 +75,28 @@ def test_hnrss_points_and_hash_comments() -> None:
 )
 def test_no_counter_is_read_outside_a_metadata_block(text: str) -> None:
     assert counters_engagement(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "likes"),
+    [
+        ("Score: 99999999999999999999999\nBy: someone", None),  # would overflow MongoDB's int64
+        ("Score: ²³\nBy: someone", None),  # unicode digits are not a count
+        ("Score: 1,000,000\nBy: someone", 1_000_000),
+    ],
+)
+def test_a_hostile_counter_is_dropped_not_stored(text: str, likes: int | None) -> None:
+    engagement = counters_engagement(text)
+    assert (engagement.likes if engagement else None) == likes
+
+
+def test_a_hostile_slash_comments_count_does_not_break_the_feed() -> None:
+    rss = """<?xml version="1.0"?><rss version="2.0" xmlns:slash="http://purl.org/rss/1.0/modules/slash/">
+<channel><title>t</title>
+<item><title>One</title><link>https://a.example/1</link><slash:comments>²</slash:comments></item>
+<item><title>Two</title><link>https://a.example/2</link><slash:comments>99999999999999999999999</slash:comments></item>
+<item><title>Three</title><link>https://a.example/3</link><slash:comments>12</slash:comments></item>
+</channel></rss>""".encode()
+    entries = parse_feed(rss, "rss", base_url="https://a.example/", now=NOW).entries
+    assert [e.title for e in entries] == ["One", "Two", "Three"]
+    assert [e.engagement.comments if e.engagement else None for e in entries] == [None, None, 12]
