@@ -35,7 +35,7 @@ def stack(nats: EmbeddedServer, mongo_server: str, mongo_db_name: str, tmp_path:
 
 def test_real_bilingual_posts_come_out_bilingual_without_a_model(stack: Stack) -> None:
     rows = load_rows()
-    items = settle(stack, quiet_s=8.0, timeout_s=400.0)
+    items = settle(stack, timeout_s=400.0)
     report = pairing_report(items, labels_of_rows(rows))
     print("BILINGUAL-REAL", json.dumps(report, ensure_ascii=False))
 

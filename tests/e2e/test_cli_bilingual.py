@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.runtime.embedded import free_port_block
+from tests.support import example_cache
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -23,6 +24,7 @@ def test_up_once_prints_bilingual_items_without_a_model(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
     env["NEWSROOM_METRICS_BASE_PORT"] = str(free_port_block(5))
     env["NEWSROOM_INGEST__SOURCES_FILE"] = str(REPO / "shared" / "sample_corpus" / "sources.yaml")
+    example_cache.seed(tmp_path / "var")
     result = subprocess.run(
         [
             sys.executable,
@@ -41,6 +43,7 @@ def test_up_once_prints_bilingual_items_without_a_model(tmp_path: Path) -> None:
         cwd=REPO,
         env=env,
     )
+    example_cache.keep(tmp_path / "var")
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     banner = [line for line in out.splitlines() if "Language model:" in line]

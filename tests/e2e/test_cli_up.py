@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.runtime.embedded import free_port, free_port_block
+from tests.support import example_cache
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,7 @@ def test_up_once_publishes_a_feed_and_stops_cleanly(tmp_path: Path) -> None:
     # The embedded servers' ports are settings; free ones, so a running system does not collide.
     for setting in ("NATS_PORT", "NATS_MONITOR_PORT", "MONGO_PORT"):
         env[f"NEWSROOM_EMBEDDED__{setting}"] = str(free_port())
+    example_cache.seed(data_dir)
     result = subprocess.run(
         [
             sys.executable,
@@ -61,6 +63,7 @@ def test_up_once_publishes_a_feed_and_stops_cleanly(tmp_path: Path) -> None:
         cwd=REPO,
         env=env,
     )
+    example_cache.keep(data_dir)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "5 item(s) published" in result.stdout
     for title in ("TSMC says CoPoS", "Uber invests nearly $500 million"):

@@ -104,25 +104,31 @@ def ingested_stories(stack: Stack) -> tuple[set[str], set[str]]:
 
 
 def wait_published(
-    stack: Stack, expected_articles: set[str], quiet_s: float = 6.0, timeout_s: float = 280.0
+    stack: Stack, expected_articles: set[str], quiet_s: float = 1.0, timeout_s: float = 280.0
 ) -> tuple[list[dict[str, Any]], set[str], set[str]]:
     """Items, ingested stories and handed-on articles once every expected article was handed on,
-    every ingested story is an item, and nothing changed for ``quiet_s`` (or at the timeout: the
-    assertions then say what is missing)."""
+    every ingested story is an item, the pipeline is drained (Stack.drained) and nothing changed
+    for ``quiet_s`` (or at the timeout: the assertions then say what is missing)."""
     db = stack.mongo()
     deadline = time.monotonic() + timeout_s
     last: tuple[int, int, int] | None = None
     quiet_since = time.monotonic()
     while True:
+        timed_out = time.monotonic() > deadline
+        # The stream is read only once the pipeline is drained (reading it costs a request per message).
+        if not (stack.drained() or timed_out):
+            last = None
+            time.sleep(0.25)
+            continue
         docs = list(db.items.find({}, {"version": 1}))
         stories, articles = ingested_stories(stack)
         state = (len(docs), sum(d["version"] for d in docs), len(articles))
-        if state != last:
-            last, quiet_since = state, time.monotonic()
         complete = articles >= expected_articles and {d["_id"] for d in docs} >= stories
-        if (complete and time.monotonic() - quiet_since >= quiet_s) or time.monotonic() > deadline:
+        if state != last or not complete:
+            last, quiet_since = state, time.monotonic()
+        if timed_out or (complete and time.monotonic() - quiet_since >= quiet_s):
             return list(db.items.find({})), stories, articles
-        time.sleep(1.0)
+        time.sleep(0.25)
 
 
 def title_problems(items: list[dict[str, Any]]) -> list[str]:

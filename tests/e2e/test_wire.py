@@ -83,8 +83,9 @@ def wire(
         receiver.shutdown()
 
 
-def settle(stack: Stack, quiet_s: float = 6.0, timeout_s: float = 240.0) -> list[dict[str, Any]]:
-    """Items once the pipeline has been quiet (no new item or version) for quiet_s."""
+def settle(stack: Stack, quiet_s: float = 1.0, timeout_s: float = 240.0) -> list[dict[str, Any]]:
+    """Items once the pipeline is drained (ingest's pass done, no consumer with work: see
+    Stack.drained) and has been quiet (no new item or version) for quiet_s."""
     db = stack.mongo()
     deadline = time.monotonic() + timeout_s
     last: tuple[int, int] | None = None
@@ -92,11 +93,11 @@ def settle(stack: Stack, quiet_s: float = 6.0, timeout_s: float = 240.0) -> list
     while time.monotonic() < deadline:
         docs = list(db.items.find({}, {"version": 1}))
         state = (len(docs), sum(d["version"] for d in docs))
-        if state != last:
+        if state != last or not stack.drained():
             last, quiet_since = state, time.monotonic()
         elif docs and time.monotonic() - quiet_since >= quiet_s:
             return list(db.items.find({}))
-        time.sleep(0.5)
+        time.sleep(0.25)
     raise AssertionError(f"pipeline did not settle\n{stack.logs()}")
 
 

@@ -20,6 +20,7 @@ from pymongo import MongoClient
 
 from shared.runtime.embedded import free_port_block
 from shared.settings import STAGES
+from tests.support import example_cache
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,6 +89,9 @@ class Stack:
     # Transport and fault tests do not need the embedding model (it costs ~0.1 s of CPU per story
     # in ingest and analyze); the end-to-end wire test turns it on.
     embeddings: bool = False
+    # When each stage was last started (Unix seconds; see drained()).
+    started_at: dict[str, float] = field(default_factory=dict)
+    _client: MongoClient[Any] | None = None
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSROOM_")}
@@ -109,6 +113,7 @@ class Stack:
         return env
 
     def start(self, stage: str) -> None:
+        self.started_at[stage] = time.time()
         log = open(self.log_dir / f"{stage}.log", "ab")
         self.procs[stage] = subprocess.Popen(
             [sys.executable, "-m", f"services.{stage}"],
@@ -121,6 +126,7 @@ class Stack:
         log.close()
 
     def start_all(self, stages: Iterable[str] = STAGES) -> None:
+        example_cache.seed(self.log_dir)
         if not self.base_port:
             self.base_port = free_port_block(len(STAGES))
         for stage in stages:
@@ -141,6 +147,10 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+        example_cache.keep(self.log_dir)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def logs(self) -> str:
         return "\n".join(
@@ -150,7 +160,29 @@ class Stack:
     # --- observations ------------------------------------------------------------------------
 
     def mongo(self) -> Any:
-        return MongoClient(self.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True)[self.db_name]
+        # One client for the test's many polls (each client starts monitor threads and sockets).
+        if self._client is None:
+            self._client = MongoClient(self.mongo_url, serverSelectionTimeoutMS=5000, tz_aware=True)
+        return self._client[self.db_name]
+
+    def ingest_pass_done(self) -> bool:
+        """True when the ingest process running now (single pass: NEWSROOM_INGEST__POLL=false) has
+        finished its pass: every source polled and every article handed on."""
+        from shared.storage import INGEST_STATE, SINGLE_PASS_ID
+
+        if "ingest" not in self.started_at:
+            return True
+        state = self.mongo()[INGEST_STATE].find_one({"_id": SINGLE_PASS_ID}) or {}
+        return float(state.get("finished_at") or 0.0) >= self.started_at["ingest"]
+
+    def drained(self) -> bool:
+        """Nothing left to do: ingest's pass is finished and no pipeline consumer has a message
+        pending or unacknowledged (a handler acks only after its output is in the stream, so no
+        stage can emit anything more)."""
+        try:
+            return self.ingest_pass_done() and pipeline_idle(self.nats_url)
+        except Exception:  # a server coming back
+            return False
 
     def wait_items(self, count: int, timeout_s: float = 120.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
@@ -162,6 +194,35 @@ class Stack:
                 return docs
             time.sleep(0.5)
         raise AssertionError(f"only {len(docs)} of {count} items after {timeout_s}s\n{self.logs()}")
+
+
+# The durable consumers of the pipeline stream that the five stages declare at start-up.
+PIPELINE_CONSUMERS = ("translate", "analyze", "score", "score-joined", "publish")
+
+
+async def pipeline_consumers(nats_url: str) -> dict[str, tuple[int, int]]:
+    """(pending, unacknowledged) of every durable consumer of the pipeline stream."""
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=0)
+    try:
+        infos = await nc.jetstream().consumers_info("NEWS_PIPELINE")
+        return {
+            info.name: (info.num_pending or 0, info.num_ack_pending or 0)
+            for info in infos
+            if info.config.durable_name
+        }
+    finally:
+        await nc.close()
+
+
+def pipeline_idle(nats_url: str) -> bool:
+    """Every stage's consumer is declared and none has a message pending or unacknowledged."""
+    try:
+        consumers = asyncio.run(pipeline_consumers(nats_url))
+    except Exception:
+        return False
+    return set(PIPELINE_CONSUMERS) <= set(consumers) and all(
+        pending == 0 and unacked == 0 for pending, unacked in consumers.values()
+    )
 
 
 async def stream_messages(
