@@ -55,8 +55,10 @@ class LLMSettings(BaseModel):
     max_timeout_s: float = 1800.0
     # Timeouts in a row (each with more patience) before a call gives up: LLMTimeout, no outage.
     max_timeouts: int = 2
-    # Retries of a down endpoint (connection refused, 5xx, 429) before LLMUnavailable (an outage).
+    # Retries of a down endpoint (connection refused, 5xx, 429) before LLMUnavailable (an outage),
+    # with exponential backoff from retry_base_delay_s (doubling, half of it random).
     max_retries: int = 4
+    retry_base_delay_s: float = 0.5
     # Requests in flight per process and endpoint: starts at concurrency_start, grows by one per
     # round of answers at the usual speed up to concurrency, halves on timeouts and 429s.
     concurrency: int = 8
@@ -133,6 +135,8 @@ class IngestSettings(BaseModel):
     feeds: str = ""
     poll: bool = True
     poll_interval_s: float = 300.0
+    # Politeness: at least this long between the starts of two requests to one host.
+    per_host_interval_s: float = 1.0
 
     @property
     def feed_list(self) -> list[str]:

@@ -61,7 +61,11 @@ def build(settings: Settings | None = None) -> Service:
             "sources loaded",
             extra={"origin": origin, "sources": len(sources.sources), "enabled": len(sources.enabled())},
         )
-        fetcher = Fetcher(service.settings.ingest.user_agent, mirrors=sources.mirrors)
+        fetcher = Fetcher(
+            service.settings.ingest.user_agent,
+            mirrors=sources.mirrors,
+            per_host_interval_s=service.settings.ingest.per_host_interval_s,
+        )
         index = await asyncio.to_thread(make_index, service.settings)
         engine = Ingestor(sources, fetcher, store, index, publish, index_store=IndexStore(store))
         await engine.load_state()

@@ -403,7 +403,9 @@ class LLMGateway:
         self.api_key = endpoint.api_key
         self.configured_context = endpoint.context_tokens
         self.cache = cache
-        self.retry = retry or RetryPolicy(max_retries=settings.max_retries)
+        self.retry = retry or RetryPolicy(
+            max_retries=settings.max_retries, base_delay_s=settings.retry_base_delay_s
+        )
         self._sleep = sleep
         self._rng = rng or random.Random()
         # Local servers need no key; the SDK insists on a non-empty one.

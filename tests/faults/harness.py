@@ -191,7 +191,7 @@ def collect(url: str, stream: str, subject: str) -> list[tuple[str, dict[str, An
 # --- the rig -----------------------------------------------------------------------------------
 
 
-def fast_delivery_env(ack_wait_s: float = 15.0) -> dict[str, str]:
+def fast_delivery_env(ack_wait_s: float = 6.0) -> dict[str, str]:
     """Test delivery settings: a killed consumer's in-flight messages come back after ack_wait_s
     (defaults: 60-300 s), and outage retries every second (default 10 s)."""
     env = {f"NEWSROOM_DELIVERY__{stage.upper()}__ACK_WAIT_S": str(ack_wait_s) for stage in STAGES}

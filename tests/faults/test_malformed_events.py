@@ -116,7 +116,7 @@ def test_malformed_events_are_dead_lettered_and_services_survive(
         return [data for _, data in collect(rig.nats_url, subjects.DLQ_STREAM.name, "news.dlq.>")]
 
     rig.wait_for(
-        "every malformed event in a dead-letter subject", lambda: len(dead()) >= len(sent), 180, every_s=2.0
+        "every malformed event in a dead-letter subject", lambda: len(dead()) >= len(sent), 180, every_s=0.5
     )
     letters = dead()
     alive_after_bad = rig.alive()

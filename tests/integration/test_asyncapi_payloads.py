@@ -64,7 +64,7 @@ def test_real_published_and_updated_events_validate_against_the_asyncapi_documen
     updated: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not updated:
         updated = [d for _, d, _ in messages(stack.nats_url, "NEWS_OUT", "news.updated.>")]
-        time.sleep(1.0)
+        time.sleep(0.25)
     published = [d for _, d, _ in messages(stack.nats_url, "NEWS_OUT", "news.published.>")]
     assert len(published) == 3 and updated, stack.logs()[-3000:]
     for event in published:

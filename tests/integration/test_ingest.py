@@ -50,7 +50,8 @@ def settings_for(nats_url: str, mongo_url: str, db: str, sources_file: Path, tmp
         mongo_url=mongo_url,
         mongo_db=db,
         data_dir=tmp_path,
-        ingest=IngestSettings(sources_file=sources_file, poll=False),
+        # Every corpus host is 127.0.0.1: one politeness interval (1 s by default) per request.
+        ingest=IngestSettings(sources_file=sources_file, poll=False, per_host_interval_s=0.0),
     )
 
 

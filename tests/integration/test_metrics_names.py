@@ -116,7 +116,7 @@ def test_every_metric_in_alerts_and_dashboard_is_exported_by_a_live_service(
             break
         if time.monotonic() > deadline:
             raise AssertionError("the dead letter or a stage's lag lines never showed\n" + stack.logs())
-        time.sleep(1.0)
+        time.sleep(0.25)
 
     queryable, sampled = exported_names(list(expositions.values()))
     used = queried_metric_names()

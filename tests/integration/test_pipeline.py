@@ -31,7 +31,7 @@ def test_n_articles_become_n_items_and_n_published_events(stack: Stack, tmp_path
     stack.env_extra = {"NEWSROOM_INGEST__FEEDS": str(feed), "NEWSROOM_INGEST__POLL": "false"}
     stack.start_all()
     items = stack.wait_items(20)
-    time.sleep(1.0)  # let any duplicate announcement show up before counting
+    stack.wait_drained()  # let any duplicate announcement show up before counting
     events = published_events(stack)
     assert len(items) == 20
     assert len(events) == 20
@@ -52,7 +52,7 @@ def test_same_article_twice_yields_one_item(stack: Stack, tmp_path: Path) -> Non
     }
     stack.start_all()
     stack.wait_items(3)
-    time.sleep(3.0)
+    stack.wait_drained()  # the third pass over the first feed included
     assert stack.mongo().items.count_documents({}) == 3
     assert len(published_events(stack)) == 3
     # publish files every item in the search index once, and marks it complete at start-up.
@@ -71,14 +71,16 @@ def test_same_article_twice_yields_one_item(stack: Stack, tmp_path: Path) -> Non
 def test_sigkill_mid_run_loses_and_doubles_nothing(stack: Stack, tmp_path: Path) -> None:
     # 150 stories: the kill lands after 50 items, with two thirds of the run still to go (asserted
     # below); 500 proved nothing more. The killed consumers' in-flight messages come back after
-    # ack_wait: 15 s as in tests/faults (the defaults, 60-120 s, were most of this test's time).
+    # ack_wait: 6 s as in tests/faults (the defaults, 60-120 s, were most of this test's time; a
+    # message being handled is kept by in-progress acks every ack_wait/3, so only the killed
+    # consumers' messages wait for it).
     total = 150
     feed = write_feed(tmp_path / "feed.xml", distinct_stories(total))
     stack.env_extra = {
         "NEWSROOM_INGEST__FEEDS": str(feed),
         "NEWSROOM_INGEST__POLL": "false",
-        "NEWSROOM_DELIVERY__SCORE__ACK_WAIT_S": "15",
-        "NEWSROOM_DELIVERY__PUBLISH__ACK_WAIT_S": "15",
+        "NEWSROOM_DELIVERY__SCORE__ACK_WAIT_S": "6",
+        "NEWSROOM_DELIVERY__PUBLISH__ACK_WAIT_S": "6",
     }
     stack.start_all()
     db = stack.mongo()
@@ -92,7 +94,7 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(stack: Stack, tmp_path: Path)
     stack.start("score")
     stack.start("publish")
     items = stack.wait_items(total, timeout_s=240)
-    time.sleep(2.0)
+    stack.wait_drained()  # redeliveries of the killed consumers' messages included
     events = published_events(stack)
     ids = Counter(e["story_id"] for e in events)
     assert done_before_kill < total, "the kill must land mid-run for this test to mean anything"

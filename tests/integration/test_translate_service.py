@@ -144,7 +144,9 @@ async def test_model_server_down_for_a_while_nothing_dead_lettered_all_complete(
     nats: EmbeddedServer, mongo_server: str, mongo_db_name: str, llm_server: ScriptedLLM
 ) -> None:
     url = nats_url(nats)
-    llm = LLMSettings(base_url=llm_server.url, model="scripted", max_retries=1, timeout_s=5.0)
+    llm = LLMSettings(
+        base_url=llm_server.url, model="scripted", max_retries=1, retry_base_delay_s=0.05, timeout_s=5.0
+    )
     llm_server.stop()  # connection refused until it comes back on the same port
     service = build(settings_for(url, mongo_server, mongo_db_name, llm))
     stories = [6, 7, 8, 9]

@@ -184,6 +184,14 @@ class Stack:
         except Exception:  # a server coming back
             return False
 
+    def wait_drained(self, timeout_s: float = 120.0) -> None:
+        """Until drained() holds: after it, no stage can emit anything more (a duplicate included)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.drained():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the pipeline was not drained after {timeout_s}s\n{self.logs()}")
+            time.sleep(0.2)
+
     def wait_items(self, count: int, timeout_s: float = 120.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
         db = self.mongo()
@@ -192,7 +200,7 @@ class Stack:
             docs = list(db.items.find({}))
             if len(docs) >= count:
                 return docs
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise AssertionError(f"only {len(docs)} of {count} items after {timeout_s}s\n{self.logs()}")
 
 
