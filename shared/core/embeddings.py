@@ -183,6 +183,9 @@ class EmbedderChoice(Protocol):
     @property
     def onnx_threads(self) -> int | None: ...
 
+    @property
+    def graph_cache_dir(self) -> Path | None: ...
+
 
 def make_embedder(
     choice: EmbedderChoice | None, data_dir: Path, prefix: Literal["query", "passage"] = "query"
@@ -199,6 +202,7 @@ def make_embedder(
             variant=variant_of(choice.onnx_variant),
             prefix=prefix,
             num_threads=choice.onnx_threads,
+            shared_dir=choice.graph_cache_dir,
         )
     raise ValueError(f"unknown embedding runtime {choice.runtime!r}")
 
