@@ -40,11 +40,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
-import openai
-from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 
 from shared.core.translation import estimate_tokens
@@ -74,6 +72,9 @@ from shared.llm.metrics import (
     LLM_TOKENS_PER_SECOND,
 )
 from shared.settings import LLMSettings
+
+if TYPE_CHECKING:  # the SDK is imported by the first gateway: ~1 s of every stage's start-up
+    from openai import AsyncOpenAI
 
 log = logging.getLogger("newsroom.llm")
 
@@ -408,13 +409,17 @@ class LLMGateway:
         )
         self._sleep = sleep
         self._rng = rng or random.Random()
-        # Local servers need no key; the SDK insists on a non-empty one.
-        self._client = client or AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=endpoint.api_key or "not-needed",
-            timeout=settings.timeout_s,
-            max_retries=0,
-        )
+        if client is None:
+            from openai import AsyncOpenAI
+
+            # Local servers need no key; the SDK insists on a non-empty one.
+            client = AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=endpoint.api_key or "not-needed",
+                timeout=settings.timeout_s,
+                max_retries=0,
+            )
+        self._client = client
         self.state: EndpointState = endpoint_state(
             self.base_url, self.model, settings.concurrency_start, settings.concurrency
         )
@@ -722,6 +727,8 @@ class LLMGateway:
     async def _complete(
         self, messages: list[Message], output: type[BaseModel], max_tokens: int, temperature: float
     ) -> _Completion:
+        import openai  # loaded by now (the client's constructor imported it)
+
         state = self.state
         down_attempts = 0  # consecutive "not answering" signals (connection, 5xx, 429)
         timeouts = 0
