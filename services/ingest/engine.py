@@ -48,6 +48,7 @@ from shared.events import (
     StoryVector,
     SubmitReply,
     SubmitRequest,
+    stable_id,
 )
 from shared.metrics import DEAD_LETTERS
 from shared.pipeline import Outgoing
@@ -128,6 +129,9 @@ class _Records:
     stories: dict[str, dict[str, Any]] = field(default_factory=dict)
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: dict[str, None] = field(default_factory=dict)  # story ids, in order
+    # Stories that this batch opened for a new article (their id is made from it: nothing of them
+    # is stored) and no revision changed: their fields are the whole document.
+    fresh: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.stories or self.articles or self.touched)
@@ -139,6 +143,8 @@ class _Records:
         fields["updated_at"] = emission.now
         if assignment.is_new:
             fields["first_seen_at"] = emission.now
+            if assignment.story_id == stable_id("story", article.article_id) and "revision" not in fields:
+                self.fresh.add(assignment.story_id)
         self.articles[article.article_id] = {
             "story_id": assignment.story_id,
             "url": article.canonical_url,
@@ -152,6 +158,7 @@ class _Records:
 
     def revise(self, event: StoryRevised, now: datetime) -> None:
         self.stories.setdefault(event.story_id, {}).update(story_fields(event, now))
+        self.fresh.discard(event.story_id)
         for article_id in event.added or event.member_ids:
             self.articles.setdefault(article_id, {})["story_id"] = event.story_id
         self.touched[event.story_id] = None
@@ -717,9 +724,11 @@ class Ingestor:
                     else fields
                     for story_id, fields in stories.items()
                 },
+                whole=records.fresh,
             )
             for story_id in stories:
                 del records.stories[story_id]
+                records.fresh.discard(story_id)
         if articles:
             # A full record is the whole document (the article was not stored: see _prepare).
             whole = {k for k, v in articles.items() if ARTICLE_FIELD in v}
