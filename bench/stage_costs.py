@@ -148,6 +148,11 @@ def items_published(port: int) -> int:
     """publish's newsroom_items_published_total, read from its /metrics. Not a count of the items
     collection: on nx-27017 ``count_documents`` runs a Python aggregation over every document, so
     polling it would put O(items) of server CPU into the figures being measured."""
+    return metric_total(port, "newsroom_items_published_total")
+
+
+def metric_total(port: int, name: str) -> int:
+    """The sum of a counter over its labels, from a stage's /metrics (0 when it does not answer)."""
     import urllib.request
 
     try:
@@ -156,11 +161,7 @@ def items_published(port: int) -> int:
     except OSError:
         return 0
     return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("newsroom_items_published_total{")
-        )
+        sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
     )
 
 
@@ -273,20 +274,7 @@ def run(count: int, top: int, profile: bool, py_spy: str | None = None) -> dict[
 
 def ingest_emitted(port: int) -> int:
     """ingest's newsroom_events_emitted_total (every subject), read from its /metrics."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
-        return 0
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("newsroom_events_emitted_total{")
-        )
-    )
+    return metric_total(port, "newsroom_events_emitted_total")
 
 
 def stage_entry(name: str, out_dir: Path, done: int, cpu_s_per_story: float, top: int) -> dict[str, Any]:
