@@ -237,6 +237,7 @@ class Ingestor:
         breaker_threshold: int = 5,
         breaker_cooldown_s: float = 1800.0,
         max_parallel_sources: int = 8,
+        leftover_retry_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sources = sources
@@ -247,6 +248,7 @@ class Ingestor:
         self.index_store = index_store
         self.health_store = health or SourceHealthStore(store)
         self.clock = clock
+        self.leftover_retry_s = leftover_retry_s
         self._gate_options = dict(
             backoff_base_s=backoff_base_s,
             backoff_max_s=backoff_max_s,
@@ -306,8 +308,12 @@ class Ingestor:
             reports = await asyncio.gather(*(self._guarded_poll(s) for s in self.sources.enabled()))
             log.info("single pass done", extra={"reports": [r.__dict__ for r in reports]})
             return
+        retry_at = self.clock()
         while not stop.is_set():
             now = self.clock()
+            if not running and now >= retry_at and (self._unpublished is not None or self._records):
+                retry_at = now + self.leftover_retry_s
+                await self._hand_on_leftovers()
             for source in self.sources.enabled():
                 if source.id in running:
                     continue
@@ -319,6 +325,8 @@ class Ingestor:
                 if task.done():
                     del running[source_id]
             upcoming = [self.gate(s).next_attempt_at for s in self.sources.enabled() if s.id not in running]
+            if not running and (self._unpublished is not None or self._records):
+                upcoming.append(retry_at)  # hand the leftovers on then (polls do it first)
             wait = min([*(t - self.clock() for t in upcoming), 5.0])
             # Wake at the next due source, when a poll finishes (its next time is then known),
             # or on stop.
@@ -332,6 +340,14 @@ class Ingestor:
             _, late = await asyncio.wait(running.values(), timeout=10.0)
             for task in late:
                 task.cancel()
+
+    async def _hand_on_leftovers(self) -> None:
+        """What a failure left (a held placement, records not written), between polls: MongoDB or
+        NATS may answer again long before the next poll (a source's backoff grows with failures)."""
+        try:
+            await self.emit_many([], datetime.now(UTC))
+        except Exception as exc:
+            log.warning("held articles not handed on yet", extra={"error": repr(exc)})
 
     async def _guarded_poll(self, source: Source) -> PollReport:
         async with self._parallel:

@@ -14,6 +14,7 @@ against a real nats-server and nx-27017:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -502,6 +503,63 @@ async def test_a_store_outage_during_an_assignment_publishes_the_article_when_th
         await assert_each_published_and_recorded_once(nats_url_, store, [*stories, copy])
         joined = [p for s, p, _ in await story_events(nats_url_) if p["article_id"] == held]
         assert [p["cluster"]["story_id"] for p in joined] == [engine.index.story_of(held)]
+    finally:
+        await store.client.drop_database(mongo_db_name)
+        await store.close()
+
+
+class StoreOutageFor(MongoStore):
+    """MongoDB does not answer the next ``reads`` reads of single documents, then answers."""
+
+    reads = 0
+
+    async def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        if self.reads > 0:
+            self.reads -= 1
+            raise AutoReconnect("injected: MongoDB unreachable")
+        return await super().get(collection, doc_id)
+
+
+async def test_a_held_article_is_handed_on_between_polls_once_the_store_answers(
+    tmp_path: Path, broker: NatsBroker, nats_url_: str, mongo_server: str, mongo_db_name: str
+) -> None:
+    """The polling loop hands a held placement on by itself (every ``leftover_retry_s``), not only
+    at the next poll: after an outage the failing source's backoff can be long."""
+    stories = distinct_stories(EMIT_CHUNK + 1, prefix="between")
+    copy = ("https://other.example.net/between/copy", *stories[1][1:])  # second chunk: reads story 1
+    path = write_feed(tmp_path / "feed.xml", [*stories[:EMIT_CHUNK], copy, stories[EMIT_CHUNK]])
+    source = Source(id="b", name="B", url=path.resolve().as_uri(), full_text="never", poll_interval_s=3600)
+    store = StoreOutageFor(mongo_server, mongo_db_name)
+    held = identify(copy[0]).article_id
+    stop = asyncio.Event()
+    try:
+        async with Fetcher("NewsroomTest/1.0") as fetcher:
+            engine = Ingestor(
+                SourceList(sources=[source]),
+                fetcher,
+                store,
+                StoryIndex(None),
+                FlakyPublish(broker, None),
+                index_store=IndexStore(store),
+                backoff_base_s=3600.0,  # no second poll within the test
+                leftover_retry_s=0.2,
+            )
+            await engine.load_state()
+            store.reads = 2
+            loop = asyncio.create_task(engine.run(poll=True, stop=stop))
+            for _ in range(300):
+                if held in {p["article_id"] for _, p, _ in await story_events(nats_url_)}:
+                    break
+                await asyncio.sleep(0.1)
+            stop.set()
+            await loop
+        assert store.reads == 0  # the poll's read and the first retry's failed
+        published = [p["article_id"] for _, p, _ in await story_events(nats_url_)]
+        # Handed on once, by the loop: the article after it in the feed was not read again.
+        assert published.count(held) == 1
+        assert identify(stories[EMIT_CHUNK][0]).article_id not in published
+        recorded = await store.existing_ids(ARTICLES, [held])
+        assert recorded == {held}
     finally:
         await store.client.drop_database(mongo_db_name)
         await store.close()
