@@ -16,6 +16,15 @@ without it.
 dependency) instead of cProfile, which sees only the main thread (analyze's local tier runs in a
 worker thread).
 
+``--ingest`` measures ingest instead, alone with the two servers, as bench/pipeline.py's end-to-end
+run feeds it: a file feed of one warm-up story, then N more distinct stories picked up at the next
+poll (the source polls every 30 s); ingest's CPU and commands per story over those N, and
+nx-27017's CPU (all of it ingest's then). ``--no-embeddings`` runs it without the model
+(NEWSROOM_EMBEDDINGS=false: URL and near-duplicate clustering only), which leaves ingest's own
+CPU without the ~0.085 s of the embedding.
+
+    python bench/stage_costs.py --ingest [--articles 200] [--no-profile] [--no-embeddings]
+
 Prints JSON (per stage: CPU s per story, commands per story, the top functions by cumulative and
 own time). Numbers depend on the machine; they are reported, never asserted.
 """
@@ -139,6 +148,11 @@ def items_published(port: int) -> int:
     """publish's newsroom_items_published_total, read from its /metrics. Not a count of the items
     collection: on nx-27017 ``count_documents`` runs a Python aggregation over every document, so
     polling it would put O(items) of server CPU into the figures being measured."""
+    return metric_total(port, "newsroom_items_published_total")
+
+
+def metric_total(port: int, name: str) -> int:
+    """The sum of a counter over its labels, from a stage's /metrics (0 when it does not answer)."""
     import urllib.request
 
     try:
@@ -147,12 +161,26 @@ def items_published(port: int) -> int:
     except OSError:
         return 0
     return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("newsroom_items_published_total{")
-        )
+        sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
     )
+
+
+def start_samplers(py_spy: str | None, pids: dict[str, int], out_dir: Path) -> dict[str, Any]:
+    """One py-spy sampler per process (every thread, raw collapsed stacks), when asked for."""
+    import subprocess
+
+    samplers = {}
+    for name, pid in pids.items() if py_spy else ():
+        argv = [str(py_spy), "record", "--pid", str(pid), "--rate", "200", "--format", "raw"]
+        argv += ["--output", str(out_dir / f"{name}.spy.txt"), "--nonblocking"]
+        samplers[name] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return samplers
+
+
+def stop_samplers(samplers: dict[str, Any]) -> None:
+    for sampler in samplers.values():
+        sampler.send_signal(signal.SIGINT)
+        sampler.wait(30)
 
 
 def run(count: int, top: int, profile: bool, py_spy: str | None = None) -> dict[str, Any]:
@@ -197,28 +225,8 @@ def run(count: int, top: int, profile: bool, py_spy: str | None = None) -> dict[
         servers = {"nx-27017": mongo.proc.pid, "nats-server": nats.proc.pid}
         for pid in pids.values():
             os.kill(pid, signal.SIGUSR1)
-        samplers = {}
-        if py_spy:
-            import subprocess
-
-            for name, pid in {**pids, "nx-27017": servers["nx-27017"]}.items():
-                samplers[name] = subprocess.Popen(
-                    [
-                        py_spy,
-                        "record",
-                        "--pid",
-                        str(pid),
-                        "--rate",
-                        "200",
-                        "--format",
-                        "raw",
-                        "--output",
-                        str(out_dir / f"{name}.spy.txt"),
-                        "--nonblocking",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+        samplers = start_samplers(py_spy, {**pids, "nx-27017": servers["nx-27017"]}, out_dir)
+        if samplers:
             time.sleep(2.0)
         time.sleep(0.5)
         before = {name: proc_cpu_s(pid) for name, pid in {**pids, **servers}.items()}
@@ -233,9 +241,7 @@ def run(count: int, top: int, profile: bool, py_spy: str | None = None) -> dict[
         done = items_published(publish_port) - warm_items
         for pid in pids.values():
             os.kill(pid, signal.SIGUSR2)
-        for sampler in samplers.values():
-            sampler.send_signal(signal.SIGINT)
-            sampler.wait(30)
+        stop_samplers(samplers)
         time.sleep(3.0)
         load_after = os.getloadavg()
     finally:
@@ -245,29 +251,12 @@ def run(count: int, top: int, profile: bool, py_spy: str | None = None) -> dict[
     per_story = {name: round((after[name] - before[name]) / max(done, 1), 4) for name in before}
     stages: dict[str, Any] = {}
     for name in [*pids, "nx-27017"]:
-        counts_path = out_dir / f"{name}.counts.json"
-        counts = json.loads(counts_path.read_text()) if counts_path.exists() else {}
         if name not in pids:  # the server: only its samples
             spy = out_dir / f"{name}.spy.txt"
             if spy.exists():
                 stages[name] = {"py_spy": collapsed_top(spy, top)}
             continue
-        entry: dict[str, Any] = {
-            "cpu_s_per_story": per_story[name],
-            "mongo_commands_per_story": round(sum(counts.values()) / max(done, 1), 2),
-            "mongo_commands_by_type_per_story": {
-                key: round(value / max(done, 1), 2)
-                for key, value in sorted(counts.items(), key=lambda kv: -kv[1])
-            },
-        }
-        prof = out_dir / f"{name}.prof"
-        if prof.exists():
-            entry["top_cumulative"] = top_functions(prof, top, "cumulative")
-            entry["top_own"] = top_functions(prof, top, "own")
-        spy = out_dir / f"{name}.spy.txt"
-        if spy.exists():
-            entry["py_spy"] = collapsed_top(spy, top)
-        stages[name] = entry
+        stages[name] = stage_entry(name, out_dir, done, per_story[name], top)
     return {
         "articles": count,
         "published": done,
@@ -283,6 +272,120 @@ def run(count: int, top: int, profile: bool, py_spy: str | None = None) -> dict[
     }
 
 
+def ingest_emitted(port: int) -> int:
+    """ingest's newsroom_events_emitted_total (every subject), read from its /metrics."""
+    return metric_total(port, "newsroom_events_emitted_total")
+
+
+def stage_entry(name: str, out_dir: Path, done: int, cpu_s_per_story: float, top: int) -> dict[str, Any]:
+    counts_path = out_dir / f"{name}.counts.json"
+    counts = json.loads(counts_path.read_text()) if counts_path.exists() else {}
+    entry: dict[str, Any] = {
+        "cpu_s_per_story": cpu_s_per_story,
+        "mongo_commands_per_story": round(sum(counts.values()) / max(done, 1), 3),
+        "mongo_commands_by_type_per_story": {
+            key: round(value / max(done, 1), 3)
+            for key, value in sorted(counts.items(), key=lambda kv: -kv[1])
+        },
+    }
+    prof = out_dir / f"{name}.prof"
+    if prof.exists():
+        entry["top_cumulative"] = top_functions(prof, top, "cumulative")
+        entry["top_own"] = top_functions(prof, top, "own")
+    spy = out_dir / f"{name}.spy.txt"
+    if spy.exists():
+        entry["py_spy"] = collapsed_top(spy, top)
+    return entry
+
+
+def run_ingest(
+    count: int, top: int, profile: bool, embeddings: bool, py_spy: str | None = None
+) -> dict[str, Any]:
+    """Ingest alone under the probe, fed as bench/pipeline.py's end-to-end run feeds it."""
+    import yaml
+    from pipeline import embedded_stack, proc_cpu_s  # type: ignore[import-not-found]
+
+    from shared.settings import STAGES
+    from tests.support.stack import distinct_stories, write_feed
+
+    workdir = Path(tempfile.mkdtemp(prefix="ingest-costs-"))
+    out_dir = workdir / "probe"
+    out_dir.mkdir()
+    feed = workdir / "feed.xml"
+    stories = distinct_stories(count + 1, prefix="bench")
+    write_feed(feed, stories[:1], title="Bench")
+    sources = workdir / "sources.yaml"
+    source = {"id": "bench", "name": "Bench", "url": feed.resolve().as_uri(), "poll_interval_s": 30}
+    sources.write_text(yaml.safe_dump({"sources": [source]}), encoding="utf-8")
+    env = {
+        "NEWSROOM_INGEST__SOURCES_FILE": str(sources),
+        "NEWSROOM_INGEST__POLL": "true",
+        "NEWSROOM_EMBEDDINGS": "true" if embeddings else "false",
+        "STAGE_COSTS_PROFILE": "1" if profile else "0",
+    }
+    nats, mongo, supervisor, db = embedded_stack(workdir / "s", ["ingest"], env)
+    child = supervisor.children[0]
+    child.argv = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--probe",
+        child.argv[-1],
+        "--out",
+        str(out_dir),
+    ]
+    port = int(child.env["NEWSROOM_METRICS_BASE_PORT"]) + STAGES.index("ingest")
+    try:
+        supervisor.start_all()
+        # Polled by the articles' count (one cheap command), not ingest's /metrics: rendering
+        # those costs ingest ~25 ms of CPU each time.
+        deadline = time.perf_counter() + 600
+        while db.articles.estimated_document_count() < 1 and time.perf_counter() < deadline:
+            time.sleep(1.0)
+        time.sleep(2.0)  # the warm-up story's last writes
+        assert child.proc is not None and nats.proc is not None and mongo.proc is not None
+        pids = {"ingest": child.proc.pid, "nx-27017": mongo.proc.pid, "nats-server": nats.proc.pid}
+        emitted_before = ingest_emitted(port)
+        os.kill(child.proc.pid, signal.SIGUSR1)
+        samplers = start_samplers(py_spy, {"ingest": child.proc.pid, "nx-27017": mongo.proc.pid}, out_dir)
+        time.sleep(2.0 if samplers else 0.5)
+        before = {name: proc_cpu_s(pid) for name, pid in pids.items()}
+        load_before = os.getloadavg()
+        write_feed(feed, stories, title="Bench")
+        deadline = time.perf_counter() + 900
+        # The chunks' records follow their events: until every article is recorded.
+        while db.articles.estimated_document_count() < count + 1 and time.perf_counter() < deadline:
+            time.sleep(0.5)
+        time.sleep(1.0)
+        after = {name: proc_cpu_s(pid) for name, pid in pids.items()}
+        done = ingest_emitted(port) - emitted_before
+        os.kill(child.proc.pid, signal.SIGUSR2)
+        stop_samplers(samplers)
+        time.sleep(3.0)
+        load_after = os.getloadavg()
+    finally:
+        supervisor.stop_all()
+        nats.stop()
+        mongo.stop()
+    per_story = {name: round((after[name] - before[name]) / max(count, 1), 4) for name in before}
+    return {
+        "articles": count,
+        "events_emitted": done,
+        "embeddings": embeddings,
+        "profiled": profile,
+        "cpu_s_per_story": per_story,
+        "ingest": stage_entry("ingest", out_dir, count, per_story["ingest"], top),
+        **(
+            {"nx-27017": {"py_spy": collapsed_top(out_dir / "nx-27017.spy.txt", top)}}
+            if (out_dir / "nx-27017.spy.txt").exists()
+            else {}
+        ),
+        "load_avg": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in load_after],
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -291,13 +394,20 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--py-spy", help="path of a py-spy binary: sample every thread instead of cProfile")
+    parser.add_argument("--ingest", action="store_true", help="ingest alone, fed by a file feed")
+    parser.add_argument("--no-embeddings", action="store_true", help="with --ingest: without the model")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         probe(args.probe, args.out)
         return
-    print(json.dumps(run(args.articles, args.top, not args.no_profile, args.py_spy), indent=2))
+    if args.ingest:
+        profile = not args.no_profile and not args.py_spy
+        result = run_ingest(args.articles, args.top, profile, not args.no_embeddings, args.py_spy)
+    else:
+        result = run(args.articles, args.top, not args.no_profile, args.py_spy)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ are idempotent upserts keyed by ``_id``; no BSON regex values, no compound ``$gr
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -152,27 +152,39 @@ class MongoStore:
             await self.db[collection].update_one({"_id": doc_id}, {"$set": dict(fields)}, upsert=True)
         MONGO_WRITE_SECONDS.labels(collection).observe(time.perf_counter() - started)
 
-    async def upsert_many(self, collection: str, docs: Mapping[str, Mapping[str, Any]]) -> None:
+    async def upsert_many(
+        self, collection: str, docs: Mapping[str, Mapping[str, Any]], whole: Collection[str] = ()
+    ) -> None:
         """``upsert`` of several documents (``_id`` -> fields) in one bulk write (on nx-27017, when
         fields carry top-level datetimes, one ``_id $in`` read of the current documents first, as
         ``upsert`` does per document). Each write is idempotent, so a repeat after a crash is safe;
-        unordered, so one failing document does not stop the others (the error is raised after)."""
+        unordered, so one failing document does not stop the others (the error is raised after).
+
+        ``whole``: the ids whose fields are the complete document (a replace of it loses nothing
+        stored): written as they are, without that read."""
         if not docs:
             return
         from pymongo import ReplaceOne, UpdateOne
 
         started = time.perf_counter()
-        ids = list(docs)
-        requests: list[Any]
-        if any([await self._needs_replace(fields) for fields in docs.values()]):
+        requests: list[Any] = [
+            ReplaceOne({"_id": i}, {"_id": i, **docs[i]}, upsert=True) for i in docs if i in whole
+        ]
+        ids = [i for i in docs if i not in whole]
+        if any([await self._needs_replace(docs[i]) for i in ids]):
             current = {doc["_id"]: doc async for doc in self.db[collection].find({"_id": {"$in": ids}})}
-            requests = [
+            requests += [
                 ReplaceOne({"_id": i}, {**current.get(i, {"_id": i}), **docs[i]}, upsert=True) for i in ids
             ]
         else:
-            requests = [UpdateOne({"_id": i}, {"$set": dict(docs[i])}, upsert=True) for i in ids]
+            requests += [UpdateOne({"_id": i}, {"$set": dict(docs[i])}, upsert=True) for i in ids]
         await self.db[collection].bulk_write(requests, ordered=False)
         MONGO_WRITE_SECONDS.labels(collection).observe(time.perf_counter() - started)
+
+    async def delete_ids(self, collection: str, ids: Sequence[str]) -> None:
+        """Delete the documents of ``ids`` (one ``_id $in`` command; missing ones are no error)."""
+        if ids:
+            await self.db[collection].delete_many({"_id": {"$in": list(ids)}})
 
     async def existing_ids(self, collection: str, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` have a document (one ``_id $in`` query, ids only)."""

@@ -10,7 +10,7 @@ from shared.core.extraction import ExtractedArticle, html_to_text
 from shared.core.feeds import FeedEntry, is_metadata_only
 from shared.core.language import detect_article_language
 from shared.core.timeparse import BEIJING, parse_published
-from shared.core.urls import InvalidURLError, article_id, canonical_url
+from shared.core.urls import InvalidURLError, canonical_url
 from shared.events import Article, Language, stable_id
 from shared.sources import Source
 
@@ -31,7 +31,8 @@ def identify(url: str) -> Identity:
     own spelling as identity rather than being refused."""
     try:
         canonical = canonical_url(url)
-        return Identity(url, canonical, article_id(url))
+        # article_id(url), without canonicalising the URL a second time (every entry of every poll).
+        return Identity(url, canonical, stable_id("article", canonical))
     except InvalidURLError:
         return Identity(url, url, stable_id("article", url))
 

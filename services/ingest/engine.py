@@ -29,8 +29,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from services.ingest.articles import Identity, build_article, identify, lead_of, source_timezone
-from services.ingest.index_store import IndexStore
-from services.ingest.revisions import ARTICLE_FIELD, publish_revisions
+from services.ingest.index_store import STORY_INDEX, IndexStore
+from services.ingest.revisions import ARTICLE_FIELD, publish_revisions, story_fields
 from services.ingest.sources_config import ADHOC_NOTE
 from shared import subjects
 from shared.adapters.fetch import Fetcher, FetchError, FetchPolicy, SourceGate, Validators
@@ -44,9 +44,11 @@ from shared.events import (
     DeadLetter,
     StoryEvent,
     StoryMember,
+    StoryRevised,
     StoryVector,
     SubmitReply,
     SubmitRequest,
+    stable_id,
 )
 from shared.metrics import DEAD_LETTERS
 from shared.pipeline import Outgoing
@@ -98,17 +100,19 @@ class _PageHost:
 
 @dataclass
 class _Emission:
-    """One article placed in a story: its event (published first) and what is recorded after."""
+    """One article placed in a story: its event (published first) and what is recorded after. The
+    event is made at the first hand-on (it reads the story's members, which may fail): until it
+    is published, the placement is kept and handed on again, never assigned again."""
 
     article: Article
     assignment: Assignment
     member: StoryMember
-    event: StoryEvent
     now: datetime
+    event: StoryEvent | None = None
 
-    def outgoing(self) -> Outgoing:
+    def outgoing(self, event: StoryEvent) -> Outgoing:
         subject = subjects.INGESTED if self.assignment.is_new else subjects.STORY_JOINED
-        return Outgoing(subject, self.event, f"ingest:{self.article.article_id}")
+        return Outgoing(subject, event, f"ingest:{self.article.article_id}")
 
     def held_stories(self) -> set[str]:
         """The stories whose index state reflects this assignment (its own, and those it revised)."""
@@ -117,20 +121,30 @@ class _Emission:
 
 @dataclass
 class _Records:
-    """What published articles leave to record: story and article documents (written in bulk) and
-    the stories whose index state is to be saved; in memory until written (reads go through it)."""
+    """What published articles and announced revisions leave to record: story and article
+    documents and the stories whose index state is to be saved, written in bulk at the end of a
+    chunk; in memory until then (reads go through them). An article's full record (its "known"
+    mark) is the whole document; an article that a revision moved has its new story only."""
 
     stories: dict[str, dict[str, Any]] = field(default_factory=dict)
     articles: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: dict[str, None] = field(default_factory=dict)  # story ids, in order
+    # Stories that this batch opened for a new article (their id is made from it: nothing of them
+    # is stored) and no revision changed: their fields are the whole document.
+    fresh: set[str] = field(default_factory=set)
 
-    def add(self, emission: _Emission) -> None:
+    def __bool__(self) -> bool:
+        return bool(self.stories or self.articles or self.touched)
+
+    def add(self, emission: _Emission, event: StoryEvent) -> None:
         assignment, article = emission.assignment, emission.article
         fields = self.stories.setdefault(assignment.story_id, {})
-        fields["members"] = list(emission.event.cluster.members)
+        fields["members"] = list(event.cluster.members)
         fields["updated_at"] = emission.now
         if assignment.is_new:
             fields["first_seen_at"] = emission.now
+            if assignment.story_id == stable_id("story", article.article_id) and "revision" not in fields:
+                self.fresh.add(assignment.story_id)
         self.articles[article.article_id] = {
             "story_id": assignment.story_id,
             "url": article.canonical_url,
@@ -141,6 +155,40 @@ class _Records:
             ARTICLE_FIELD: article.model_dump(mode="python"),
         }
         self.touched[assignment.story_id] = None
+
+    def revise(self, event: StoryRevised, now: datetime) -> None:
+        self.stories.setdefault(event.story_id, {}).update(story_fields(event, now))
+        self.fresh.discard(event.story_id)
+        for article_id in event.added or event.member_ids:
+            self.articles.setdefault(article_id, {})["story_id"] = event.story_id
+        self.touched[event.story_id] = None
+
+
+class _PendingRecords:
+    """``RevisionRecords`` over the stored records with the pending ones on top: a revision reads
+    what the chunk published so far and adds to what the chunk will write."""
+
+    def __init__(self, store: MongoStore, records: _Records) -> None:
+        self.store, self.records = store, records
+
+    async def story(self, story_id: str) -> dict[str, Any] | None:
+        return await self._read(STORIES, story_id, self.records.stories.get(story_id))
+
+    async def article(self, article_id: str) -> dict[str, Any] | None:
+        return await self._read(ARTICLES, article_id, self.records.articles.get(article_id))
+
+    async def _read(
+        self, collection: str, doc_id: str, pending: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        if pending is not None and ARTICLE_FIELD in pending:
+            return pending  # a full article record: nothing stored yet
+        stored = await self.store.get(collection, doc_id)
+        if pending is None:
+            return stored
+        return {**(stored or {}), **pending}
+
+    async def record(self, event: StoryRevised, now: datetime) -> None:
+        self.records.revise(event, now)
 
 
 def _embed_each(embedder: MemoEmbedder, texts: Sequence[str]) -> None:
@@ -189,6 +237,7 @@ class Ingestor:
         breaker_threshold: int = 5,
         breaker_cooldown_s: float = 1800.0,
         max_parallel_sources: int = 8,
+        leftover_retry_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sources = sources
@@ -199,6 +248,7 @@ class Ingestor:
         self.index_store = index_store
         self.health_store = health or SourceHealthStore(store)
         self.clock = clock
+        self.leftover_retry_s = leftover_retry_s
         self._gate_options = dict(
             backoff_base_s=backoff_base_s,
             backoff_max_s=backoff_max_s,
@@ -258,8 +308,12 @@ class Ingestor:
             reports = await asyncio.gather(*(self._guarded_poll(s) for s in self.sources.enabled()))
             log.info("single pass done", extra={"reports": [r.__dict__ for r in reports]})
             return
+        retry_at = self.clock()
         while not stop.is_set():
             now = self.clock()
+            if not running and now >= retry_at and (self._unpublished is not None or self._records):
+                retry_at = now + self.leftover_retry_s
+                await self._hand_on_leftovers()
             for source in self.sources.enabled():
                 if source.id in running:
                     continue
@@ -271,6 +325,8 @@ class Ingestor:
                 if task.done():
                     del running[source_id]
             upcoming = [self.gate(s).next_attempt_at for s in self.sources.enabled() if s.id not in running]
+            if not running and (self._unpublished is not None or self._records):
+                upcoming.append(retry_at)  # hand the leftovers on then (polls do it first)
             wait = min([*(t - self.clock() for t in upcoming), 5.0])
             # Wake at the next due source, when a poll finishes (its next time is then known),
             # or on stop.
@@ -284,6 +340,14 @@ class Ingestor:
             _, late = await asyncio.wait(running.values(), timeout=10.0)
             for task in late:
                 task.cancel()
+
+    async def _hand_on_leftovers(self) -> None:
+        """What a failure left (a held placement, records not written), between polls: MongoDB or
+        NATS may answer again long before the next poll (a source's backoff grows with failures)."""
+        try:
+            await self.emit_many([], datetime.now(UTC))
+        except Exception as exc:
+            log.warning("held articles not handed on yet", extra={"error": repr(exc)})
 
     async def _guarded_poll(self, source: Source) -> PollReport:
         async with self._parallel:
@@ -320,7 +384,7 @@ class Ingestor:
         return result, parsed
 
     async def poll_source(self, source: Source) -> PollReport:
-        if self._unpublished is not None or self._records.touched:
+        if self._unpublished is not None or self._records:
             await self.emit_many([], datetime.now(UTC))  # what a failure left over goes first
         gate = self.gate(source)
         health = self.health.get(source.id) or SourceHealth(source_id=source.id)
@@ -556,16 +620,19 @@ class Ingestor:
     async def emit_many(self, articles: Sequence[Article], now: datetime) -> list[Outcome]:
         """Assign ``articles`` to stories one after the other, in order, and hand each on.
 
-        Publish first, record after: an article's event (and the revisions its arrival caused) is
+        Publish first, record after: an article's event and the revisions its arrival caused are
         published and acknowledged before anything of it is recorded; the records of the chunk
-        are written in bulk at its end (or before a revision reads them), the stories' index state
-        last. After a crash anywhere in between, the articles not recorded are assigned again from
-        the saved index and republished with the same Nats-Msg-Ids, which the stream drops.
+        (the revisions' too) are written in bulk at its end, the stories' index state last. After
+        a crash anywhere in between, the articles not recorded are assigned again from the saved
+        index and republished (revisions included) with the same Nats-Msg-Ids, which the stream
+        drops.
 
-        A publish that fails stops the chunk: the articles published before it are recorded, the
-        failed assignment is kept and published again (same events, same ids) before anything
-        else is assigned, and the index state of the stories it touched is not saved meanwhile.
-        The articles after it in the chunk were not assigned: the next poll reads them again."""
+        A failure after an article was placed in the index (its event could not be made, because
+        the store did not answer, or not all of it published) stops the chunk: the articles
+        handed on before it are recorded, the placement is kept and handed on again (same events,
+        same ids) before anything else is assigned, at the next poll of any source, and the index
+        state of the stories it touched is not saved meanwhile. The articles after it in the
+        chunk were not assigned: the next poll reads them again."""
         outcomes: list[Outcome] = []
         async with self._assign_lock:
             try:
@@ -582,13 +649,14 @@ class Ingestor:
                     self._unpublished, self._held = None, set()
                     outcomes.append("new" if emission.assignment.is_new else "joined")
             except Exception:
-                # What was published is recorded (the held stories' index state excepted).
+                # What was handed on is recorded (the held stories' records and index state excepted).
                 await self._write_records()
                 raise
             await self._write_records()
         return outcomes
 
     async def _assign(self, article: Article, now: datetime) -> _Emission:
+        """Place the article in the index (no I/O after it: the caller keeps the placement)."""
         doc = cluster_doc(article)
         # Assignment order as a clock: sources are polled concurrently, each with the time its
         # poll started, so a later assignment could carry an earlier time, and one poll's
@@ -604,7 +672,10 @@ class Ingestor:
             assignment = self.index.assign(doc, now)  # no model call: ~1 ms, on the loop
         else:
             assignment = await asyncio.to_thread(self.index.assign, doc, now)
-        member = StoryMember.of(article, now, assignment.near_duplicate_of)
+        return _Emission(article, assignment, StoryMember.of(article, now, assignment.near_duplicate_of), now)
+
+    async def _event(self, emission: _Emission) -> StoryEvent:
+        assignment, member, article = emission.assignment, emission.member, emission.article
         members = [] if assignment.is_new else await self._story_members(assignment.story_id)
         if all(m.article_id != member.article_id for m in members):
             members.append(member)
@@ -615,32 +686,32 @@ class Ingestor:
             similarity=assignment.similarity,
             members=members,
         )
-        event = StoryEvent(
+        return StoryEvent(
             story_id=assignment.story_id,
             article_id=article.article_id,
             article=article,
             cluster=cluster,
-            vector=story_vector(self.index, doc) if assignment.is_new else None,
+            vector=story_vector(self.index, cluster_doc(article)) if assignment.is_new else None,
         )
-        return _Emission(article, assignment, member, event, now)
 
     async def _story_members(self, story_id: str) -> list[StoryMember]:
         """The story's members as recorded, or as about to be recorded (no cache that a revision
-        could leave stale: a revision's records are written before anything reads them)."""
+        could leave stale: a revision's records go to the same pending records)."""
         pending = self._records.stories.get(story_id)
-        if pending is not None:
+        if pending is not None and "members" in pending:
             return list(pending["members"])
         stored = await self.store.get(STORIES, story_id)
         return [StoryMember.model_validate(m) for m in (stored or {}).get("members", [])]
 
     async def _hand_on(self, emission: _Emission) -> None:
         """Publish the article's event, keep its records for the chunk's bulk write, and announce
-        the revisions its arrival caused (they read and write the records: those kept so far are
-        written first)."""
-        await self.publish(emission.outgoing())
-        self._records.add(emission)
+        the revisions its arrival caused (they read the records through the pending ones and add
+        theirs to them: nothing of the arrival is written before all of it is announced)."""
+        if emission.event is None:
+            emission.event = await self._event(emission)
+        await self.publish(emission.outgoing(emission.event))
+        self._records.add(emission, emission.event)
         if emission.assignment.revisions:
-            await self._write_records(index_state=False)
             await publish_revisions(
                 self.store,
                 self.publish,
@@ -649,15 +720,15 @@ class Ingestor:
                 emission.assignment.revisions,
                 emission.member,
                 emission.now,
+                _PendingRecords(self.store, self._records),
             )
 
-    async def _write_records(self, index_state: bool = True) -> None:
-        """Write the kept records in bulk: stories, articles, then (``index_state``) the index
-        state of the stories touched. The stories held by an assignment not fully published wait,
-        with their articles' records (the "known" mark): after a crash those articles are assigned
-        again together with it, against an index state that has none of them."""
-        records = self._records
-        held = self._held if index_state else set()
+    async def _write_records(self) -> None:
+        """Write the kept records in bulk: stories, articles, then the index state of the stories
+        touched (an ended story's is removed). The stories held by a placement not fully handed on
+        wait, with their articles' records (the "known" mark): after a crash those articles are
+        assigned again together with it, against an index state that has none of them."""
+        records, held = self._records, self._held
         stories = {k: v for k, v in records.stories.items() if k not in held}
         articles = {k: v for k, v in records.articles.items() if v["story_id"] not in held}
         if stories:
@@ -665,22 +736,28 @@ class Ingestor:
                 STORIES,
                 {
                     story_id: {**fields, "members": [m.model_dump(mode="python") for m in fields["members"]]}
+                    if "members" in fields
+                    else fields
                     for story_id, fields in stories.items()
                 },
+                whole=records.fresh,
             )
             for story_id in stories:
                 del records.stories[story_id]
+                records.fresh.discard(story_id)
         if articles:
-            await self.store.upsert_many(ARTICLES, articles)
+            # A full record is the whole document (the article was not stored: see _prepare).
+            whole = {k for k, v in articles.items() if ARTICLE_FIELD in v}
+            await self.store.upsert_many(ARTICLES, articles, whole=whole)
             for article_id in articles:
                 del records.articles[article_id]
-        if not index_state or not records.touched:
-            return
         saving = [s for s in records.touched if s not in held]
+        if not saving:
+            return
         if self.index_store is not None:
-            await self.index_store.save_states(
-                [self.index.story_state(s) for s in saving if self.index.members(s)]
-            )
+            live = [s for s in saving if self.index.members(s)]
+            await self.index_store.save_states([self.index.story_state(s) for s in live])
+            await self.store.delete_ids(STORY_INDEX, [s for s in saving if s not in set(live)])
         for story_id in saving:
             del records.touched[story_id]
 

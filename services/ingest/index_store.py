@@ -35,8 +35,10 @@ class IndexStore:
         await self.store.upsert(STORY_INDEX, story_id, state_fields(index.story_state(story_id)))
 
     async def save_states(self, states: list[dict[str, Any]]) -> None:
-        """Several stories' states (``StoryIndex.story_state``, taken by the caller) in one bulk write."""
-        await self.store.upsert_many(STORY_INDEX, {s["story_id"]: state_fields(s) for s in states})
+        """Several stories' states (``StoryIndex.story_state``, taken by the caller) in one bulk write
+        (each is the whole document: written without reading the stored one)."""
+        docs = {s["story_id"]: state_fields(s) for s in states}
+        await self.store.upsert_many(STORY_INDEX, docs, whole=set(docs))
 
     async def save_meta(self, index: StoryIndex) -> None:
         await self.store.upsert(

@@ -2,9 +2,9 @@
 keep ingest's own records in step with the index.
 
 ``after_assignment`` is the one-article form of what ``Ingestor.emit_many`` does once the
-newcomer's own event was published and its story recorded, before the index is saved (the engine
-keeps the article in its bulk record of the chunk and calls ``publish_revisions`` itself, after
-writing the chunk's records so far, so that the revision reads them). It
+newcomer's own event was published (the engine keeps the article in its bulk record of the chunk
+and calls ``publish_revisions`` itself, with its pending records as ``RevisionRecords``: the
+revision reads them and adds to them, and they are written with the chunk's). It
 
 1. keeps the newcomer's full article in its ``articles`` document (field ``article``): a later
    revision may make it a story's representative, and only ingest has its text;
@@ -17,13 +17,16 @@ writing the chunk's records so far, so that the revision reads them). It
    story's members as cluster), because the item's text, analysis and scores came from the
    representative's text (see shared/core/item_revisions.py); it costs one translate, analyze and
    score pass of that story (LLM calls when a model is configured), only for those revisions;
-4. records the revision in ingest's stores: the story's members, revision number and
-   representative (``stories``), the moved articles' story (``articles``), and the revised
-   stories' index state (``story_index``; an ended story's is removed).
+4. records the revision in ingest's stores: the story's members, revision number, representative
+   and the arrival that caused it (``stories``), the moved articles' story (``articles``), and the
+   revised stories' index state (``story_index``; an ended story's is removed).
 
-Crash safety: everything is published before it is recorded. After a crash in between, the
+Crash safety: everything is published before it is recorded, and the newcomer's own record (its
+"known" mark) is written only after its revisions were announced. After a crash in between, the
 arrival is assigned again from the saved index, which revises the same stories with the same
-numbers and members: the stream drops the repeats (same Nats-Msg-Id).
+numbers and members: the stream drops the repeats (same Nats-Msg-Id). A story whose record already
+holds this arrival's revision (a crash between two of the chunk's bulk writes) announces it under
+the same number again, not under the next one.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.ingest.index_store import STORY_INDEX, IndexStore
 from shared import subjects
@@ -46,6 +49,54 @@ log = logging.getLogger("newsroom.ingest")
 
 Publish = Callable[[Outgoing], Awaitable[bool]]
 ARTICLE_FIELD = "article"
+# In a story's record: the arrival that caused its last revision and the members it left.
+LAST_REVISION_FIELD = "last_revision"
+
+
+class RevisionRecords(Protocol):
+    """Where ``publish_revisions`` reads the stories' and articles' records and records a revision."""
+
+    async def story(self, story_id: str) -> dict[str, Any] | None: ...
+
+    async def article(self, article_id: str) -> dict[str, Any] | None: ...
+
+    async def record(self, event: StoryRevised, now: datetime) -> None: ...
+
+
+class StoredRecords:
+    """The records as stored; a revision is written at once (stories, articles, index state)."""
+
+    def __init__(self, store: MongoStore, index: StoryIndex, index_store: IndexStore | None) -> None:
+        self.store, self.index, self.index_store = store, index, index_store
+
+    async def story(self, story_id: str) -> dict[str, Any] | None:
+        return await self.store.get(STORIES, story_id)
+
+    async def article(self, article_id: str) -> dict[str, Any] | None:
+        return await self.store.get(ARTICLES, article_id)
+
+    async def record(self, event: StoryRevised, now: datetime) -> None:
+        await _record(self.store, self.index, self.index_store, event, now)
+
+
+def story_fields(event: StoryRevised, now: datetime) -> dict[str, Any]:
+    """What a revision sets in its story's record (members as rows, to be dumped when written)."""
+    return {
+        "members": list(event.members),
+        "revision": event.revision,
+        "representative": event.representative,
+        "merged_into": event.merged_into,
+        LAST_REVISION_FIELD: {"caused_by": event.caused_by, "member_ids": list(event.member_ids)},
+        "updated_at": now,
+    }
+
+
+def revision_number(record: dict[str, Any], revision: StoryRevision, newcomer: str) -> int:
+    """The story's next revision number; the recorded one when the record already holds this very
+    revision (same arrival, same members: recorded before a crash, so announced before it too)."""
+    last = int(record.get("revision", 0))
+    this = {"caused_by": newcomer, "member_ids": list(revision.members)}
+    return last if last and record.get(LAST_REVISION_FIELD) == this else last + 1
 
 
 async def after_assignment(
@@ -73,18 +124,22 @@ async def publish_revisions(
     revisions: Sequence[StoryRevision],
     newcomer: StoryMember,
     now: datetime,
+    kept: RevisionRecords | None = None,
 ) -> list[StoryRevised]:
-    records = {r.story_id: await store.get(STORIES, r.story_id) for r in revisions}
+    """Announce ``revisions`` (caused by ``newcomer``'s arrival) and record them in ``kept``
+    (default: written to ``store`` at once)."""
+    kept = kept or StoredRecords(store, index, index_store)
+    records = {r.story_id: await kept.story(r.story_id) for r in revisions}
     rows: dict[str, StoryMember] = {newcomer.article_id: newcomer}
     for record in records.values():
         for raw in (record or {}).get("members", []):
-            row = StoryMember.model_validate(raw)
+            row = raw if isinstance(raw, StoryMember) else StoryMember.model_validate(raw)
             rows.setdefault(row.article_id, row)
     articles: dict[str, Article] = {}
 
     async def stored_article(article_id: str) -> Article | None:
         if article_id not in articles:
-            doc = await store.get(ARTICLES, article_id)
+            doc = await kept.article(article_id)
             raw = (doc or {}).get(ARTICLE_FIELD)
             if raw is None:
                 return None
@@ -100,9 +155,13 @@ async def publish_revisions(
             if article_id not in rows:
                 await stored_article(article_id)
         record = records[revision.story_id] or {}
-        number = int(record.get("revision", 0)) + 1
+        number = revision_number(record, revision, newcomer.article_id)
         previous = record.get("representative") or next(
-            (m.get("article_id") for m in record.get("members", [])), None
+            (
+                m.article_id if isinstance(m, StoryMember) else m.get("article_id")
+                for m in record.get("members", [])
+            ),
+            None,
         )
         representative, rerun_article = None, None
         if not revision.ended:
@@ -161,20 +220,15 @@ async def publish_revisions(
             },
         )
     for event in events:
-        await _record(store, index, index_store, event, now)
+        await kept.record(event, now)
     return events
 
 
 async def _record(
     store: MongoStore, index: StoryIndex, index_store: IndexStore | None, event: StoryRevised, now: datetime
 ) -> None:
-    fields: dict[str, Any] = {
-        "members": [m.model_dump(mode="python") for m in event.members],
-        "revision": event.revision,
-        "representative": event.representative,
-        "merged_into": event.merged_into,
-        "updated_at": now,
-    }
+    fields = story_fields(event, now)
+    fields["members"] = [m.model_dump(mode="python") for m in event.members]
     await store.upsert(STORIES, event.story_id, fields)
     for article_id in event.added or event.member_ids:
         await store.upsert(ARTICLES, article_id, {"story_id": event.story_id})

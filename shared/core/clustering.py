@@ -644,9 +644,10 @@ class StoryIndex:
             # Only stories that could be accepted (or block one) need the fact check.
             near = np.flatnonzero(story_scores >= -self.config.veto_scan_margin)
             ordered = near[np.argsort(-story_scores[near], kind="stable")]
-            allowed = [int(slot) for slot in ordered if not self._vetoed(int(slot), facts)]
-            if allowed:
-                best_slot = allowed[0]
+            # The best story no fact contradicts (the ones after it need no check).
+            allowed = next((int(slot) for slot in ordered if not self._vetoed(int(slot), facts)), None)
+            if allowed is not None:
+                best_slot = allowed
             elif len(ordered):
                 return None  # every close story is contradicted: a new story
         best_score = float(story_scores[best_slot])

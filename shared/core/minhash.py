@@ -44,22 +44,37 @@ def _fmix32(hv: NDArray[np.uint32]) -> NDArray[np.uint32]:
 
 
 class MinHash:
-    """The MinHash sketch of a set of byte strings (``num_perm`` 32-bit values)."""
+    """The MinHash sketch of a set of byte strings (``num_perm`` 32-bit values; not to be changed
+    once made: an LSH index keeps its bands)."""
 
-    __slots__ = ("hashvalues",)
+    __slots__ = ("_bands", "hashvalues")
 
     def __init__(self, hashvalues: NDArray[np.uint32]) -> None:
         self.hashvalues = np.asarray(hashvalues, dtype=np.uint32)
+        # (rows per band, the bands as bytes), computed once: a replay of the story index inserts
+        # and queries the same sketch again and again.
+        self._bands: tuple[int, list[bytes]] | None = None
 
     @classmethod
     def of(cls, items: Iterable[bytes], num_perm: int) -> MinHash:
-        hashes = [int.from_bytes(hashlib.sha1(item).digest()[:4], "little") for item in items]
+        # The first 4 bytes of each sha1 digest, little-endian: one buffer, one numpy read.
+        digests = b"".join([hashlib.sha1(item).digest()[:4] for item in items])
         values = np.full(num_perm, _MAX, dtype=np.uint32)
-        if hashes:
+        if digests:
             a, b = _permutations(num_perm)
-            mixed = _fmix32(np.array(hashes, dtype=np.uint32).reshape(-1, 1))
+            hashes = np.frombuffer(digests, dtype="<u4").astype(np.uint32)
+            mixed = _fmix32(hashes.reshape(-1, 1))
             values = np.minimum(values, (mixed * a + b).min(axis=0))
         return cls(values)
+
+    def bands(self, rows: int, count: int) -> list[bytes]:
+        """The first ``count`` bands of ``rows`` values each, as bytes (LSH table keys)."""
+        cached = self._bands
+        if cached is None or cached[0] != rows or len(cached[1]) != count:
+            values = self.hashvalues
+            cached = (rows, [values[i * rows : (i + 1) * rows].tobytes() for i in range(count)])
+            self._bands = cached
+        return cached[1]
 
     def __len__(self) -> int:
         return len(self.hashvalues)
@@ -111,14 +126,13 @@ class MinHashLSH:
         if self.b * self.r > num_perm or self.b < 1 or self.r < 1:
             raise ValueError(f"bands {self.b} x rows {self.r} do not fit {num_perm} permutations")
         self._num_perm = num_perm
-        self._ranges = [(i * self.r, (i + 1) * self.r) for i in range(self.b)]
         self._tables: list[dict[bytes, set[str]]] = [{} for _ in range(self.b)]
         self._keys: dict[str, list[bytes]] = {}
 
     def _bands(self, minhash: MinHash) -> list[bytes]:
         if len(minhash) != self._num_perm:
             raise ValueError(f"expected a sketch of {self._num_perm} values, got {len(minhash)}")
-        return [minhash.hashvalues[start:end].tobytes() for start, end in self._ranges]
+        return minhash.bands(self.r, self.b)
 
     def __contains__(self, key: str) -> bool:
         return key in self._keys

