@@ -55,6 +55,16 @@ class Coalescer(Generic[Request, Answer]):
         return await future
 
     async def _run(self) -> None:
+        try:
+            await self._drain()
+        except asyncio.CancelledError:  # shutting down: no request is left waiting for ever
+            for _, future in self._waiting:
+                if not future.done():
+                    future.cancel()
+            self._waiting = []
+            raise
+
+    async def _drain(self) -> None:
         await asyncio.sleep(0)  # the requests of the stories that run in this same loop turn
         while self._waiting:
             batch, self._waiting = self._waiting, []
@@ -62,6 +72,8 @@ class Coalescer(Generic[Request, Answer]):
             self.requests += len(batch)
             try:
                 answers = await self._flush([request for request, _ in batch])
+                if len(answers) != len(batch):
+                    raise RuntimeError(f"{len(answers)} answers to {len(batch)} requests")
             except BaseException as exc:  # the whole command failed: every request in it did
                 for _, future in batch:
                     if not future.done():
