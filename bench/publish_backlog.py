@@ -4,8 +4,8 @@ this process and of nx-27017 per story, and MongoDB commands per story.
 
     python bench/publish_backlog.py [--stories 200] [--width 8]
 
-The stories are short (four title patterns), so their terms overlap more than real ones: the
-postings' share of the saving is an upper bound. Prints JSON; numbers are reported, never asserted.
+The stories are bench/pipeline.py's corpus (title and lead; no key phrases or entities, so fewer
+terms per item than after analyze). Prints JSON; numbers are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -24,67 +24,35 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-TITLES = ["TSMC expands packaging", "Nvidia ships Blackwell", "OpenAI launches a model", "AMD ships MI400"]
-
 
 def stories(count: int) -> list[Any]:
+    """The bench corpus's new stories (bench/pipeline.py) as publish gets them: translated (status
+    only), analyzed (one tag) and scored."""
+    from pipeline import ingested_events  # type: ignore[import-not-found]
+
     from shared.events import (
         Analysis,
-        Article,
-        Bilingual,
-        Cluster,
         ScoreDetail,
         Scores,
         SectionStatus,
         StoryEvent,
-        StoryMember,
         Tag,
         Translation,
         utcnow,
     )
 
     now = utcnow()
+    translation = Translation(status=SectionStatus.UNAVAILABLE, source_language="en", reason="bench")
+    analysis = Analysis(
+        status=SectionStatus.OK, tags=[Tag(id="chips", en="Chips", zh="芯片", source="local")]
+    )
     out = []
-    for i in range(count):
-        story_id, article_id = f"st{i}", f"a{i}"
-        article = Article(
-            article_id=article_id,
-            source_id="s1",
-            source_name="Source 1",
-            url=f"https://s1.org/{i}",
-            canonical_url=f"https://s1.org/{i}",
-            title=f"{TITLES[i % len(TITLES)]} {i}",
-            summary="Lead.",
-            language="en",
-            fetched_at=now,
-        )
-        member = StoryMember(
-            article_id=article_id,
-            source_id="s1",
-            source_name="Source 1",
-            url=article.url,
-            title=article.title,
-            language="en",
-            joined_at=now,
-        )
+    for i, (_, data) in enumerate(ingested_events(count, prefix="backlog")):
+        hot = ScoreDetail(value=float(i % 100), formula_version="bench")
+        scores = Scores(status=SectionStatus.OK, hot=hot, computed_at=now)
+        event = StoryEvent.model_validate_json(data)
         out.append(
-            StoryEvent(
-                story_id=story_id,
-                article_id=article_id,
-                article=article,
-                cluster=Cluster(story_id=story_id, is_new=True, method="new", members=[member]),
-                translation=Translation(
-                    status=SectionStatus.OK, source_language="en", title=Bilingual(zh="标题")
-                ),
-                analysis=Analysis(
-                    status=SectionStatus.OK, tags=[Tag(id="chips", en="Chips", zh="芯片", source="local")]
-                ),
-                scores=Scores(
-                    status=SectionStatus.OK,
-                    hot=ScoreDetail(value=float(i % 100), formula_version="bench"),
-                    computed_at=now,
-                ),
-            )
+            event.model_copy(update={"translation": translation, "analysis": analysis, "scores": scores})
         )
     return out
 
