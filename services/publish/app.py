@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from services.publish.batching import CoalescingStore
 from services.publish.revisions import apply as apply_revision
 from services.publish.revisions import respect, retire
 from services.publish.search_index import TERM_SOURCES, SearchIndex
@@ -119,8 +120,9 @@ def webhook_dispatcher(settings: Settings) -> WebhookDispatcher | None:
 
 def build(settings: Settings | None = None) -> Service:
     service = new_service("publish", settings)
-    store = service.store
-    assert store is not None
+    assert service.store is not None
+    # The stories handled side by side share their MongoDB commands (services/publish/batching.py).
+    store = service.store = CoalescingStore(service.store)
     webhooks = webhook_dispatcher(service.settings)
     glossary = load_glossary()  # the pairing guard of source titles (names must map)
     search_index = SearchIndex(store, glossary)
