@@ -84,13 +84,12 @@ ITEM_COUNT_TTL_S = 60.0
 ROW_TIMES = frozenset({ROW_FIELDS["time"], ROW_FIELDS["updated"]})
 NAIVE_TIMES: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=False)
 
-# The list never needs the long texts: leave them in the database (top-level exclusions only).
-LIST_PROJECTION: dict[str, int] = {"body": 0, "analysis": 0}
-# A page's items read by ``_id`` after the sort rows gave their order: whole documents. nx-27017
-# applies a projection after decoding each stored document, by copying it: 20 items cost ~5 ms of
-# its CPU with the projection above and ~3.5 ms without (10k and 100k items, measured), more than
-# the longer texts cost to send and decode (~0.1 ms in the API).
-PAGE_BY_ID_PROJECTION: dict[str, int] | None = None
+# A page of items (a list, or a search's page read by ``_id``) is read whole, although it never
+# shows the long texts (body, analysis): nx-27017 applies a projection after decoding each stored
+# document, by copying it, so leaving them out cost more of its CPU than sending them (20 items:
+# ~5 ms with ``{"body": 0, "analysis": 0}``, ~3.5 ms without, at 10k and 100k items; the API
+# decodes the longer texts in ~0.1 ms; measured). On MongoDB the projection would save bytes.
+LIST_PROJECTION: dict[str, int] | None = None
 
 # Fields a search term is looked for in. Arrays of documents go through $elemMatch.
 SEARCH_SCALAR_FIELDS = ("title.en", "title.zh", "summary.en", "summary.zh", "keyphrases")
@@ -495,6 +494,10 @@ class ItemQueries:
         ids = await self.search_index.matching(terms | filters.filter_terms() if by_postings else terms)
         if ids is None:
             return await self._page(search_clauses(words) + filter_clauses, sort, limit, cursor)
+        if not ids:  # nothing filed under every term (e.g. a tag no item has): no more reads
+            if cursor:
+                Cursor.decode(cursor, sort)  # still refused when it is not one of ours
+            return ItemPage(items=[], next_cursor=None)
         # The sort rows answer every other filter (tag and entity otherwise: only the items can).
         row_filters = filters.row_clauses(in_postings=by_postings) if self.sort_rows else None
         rows = row_filters is not None
@@ -543,8 +546,8 @@ class ItemQueries:
         return ItemPage(items=items, next_cursor=next_cursor)
 
     async def _by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
-        """The items (list projection) of ``ids``, in that order."""
-        found = self._items.find({"_id": {"$in": ids}}, PAGE_BY_ID_PROJECTION).batch_size(len(ids) or 1)
+        """The items of ``ids``, in that order."""
+        found = self._items.find({"_id": {"$in": ids}}, LIST_PROJECTION).batch_size(len(ids) or 1)
         docs = {d["_id"]: d for d in await found.to_list()}
         return [docs[i] for i in ids if i in docs]
 
@@ -601,8 +604,8 @@ class ItemQueries:
         while len(found) < want:
             batch = await self._after(clauses, path, position, batch_size, projection, source)
             found += [d for d in batch if d["_id"] in only_ids]
-            if len(batch) < batch_size:
-                break
+            if len(batch) < batch_size or len(found) >= want:
+                break  # (the position below counts ties over the batch: only for another batch)
             batch_size = min(batch_size * 2, ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH)
             last_value = _get_path(batch[-1], path)
             ties = sum(1 for d in batch if _get_path(d, path) == last_value)
