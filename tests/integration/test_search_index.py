@@ -509,3 +509,50 @@ async def test_an_index_of_layout_2_serves_searches_while_publish_files_the_filt
     assert await reader.search_index.filters_filed()
     assert [i.id for i in (await reader.search("chip", chips)).items] == expected
     assert await postings(store, "tag:chips")
+
+
+async def test_a_remembered_walk_length_never_changes_a_page(
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader remembers how many sort rows a search walked to fill its page and asks for about
+    as many the next time: after items moved (a re-score pushes the matches down, so the page now
+    needs more rows than remembered) its pages are still those of a reader without that memory."""
+    monkeypatch.setattr(queries_module, "ROWS_ID_LIST_VS_WALK", 0)  # always the walk
+    items = [
+        make_item(
+            f"story-{n:03d}",
+            now=NOW,
+            title_en=f"OpenAI note {n}" if n % 3 == 0 else f"Unrelated note {n}",
+            title_zh=None,
+            hot=float(n),
+        )
+        for n in range(90)
+    ]
+    await store.collection(ITEMS).insert_many([as_document(i) for i in items])
+    publish = SearchIndex(store)
+    await publish.backfill()
+    reader = ItemQueries(store)
+
+    async def pages(queries: ItemQueries) -> list[list[str]]:
+        seen, cursor = [], None
+        while True:
+            page = await queries.search("openai", limit=4, cursor=cursor)
+            seen.append([i.id for i in page.items])
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+    first = await pages(reader)
+    assert first == await pages(ItemQueries(store)) and len(first) == 8
+    assert reader._walk_hints  # remembered
+    # The top matches fall to the bottom: the remembered lengths are now far too short.
+    for n in range(60, 90, 3):
+        lower = make_item(
+            f"story-{n:03d}", now=NOW, title_en=f"OpenAI note {n}", title_zh=None, hot=0.5, version=2
+        )
+        await store.collection(ITEMS).replace_one({"_id": lower.id}, as_document(lower))
+        await publish.index_item(lower.id, dumped(lower))
+    again = await pages(reader)
+    assert again == await pages(ItemQueries(store)) != first
+    shown = sorted(item_id for page in again for item_id in page)
+    assert shown == sorted(i.id for i in items if "OpenAI" in (i.title.en or ""))
