@@ -614,8 +614,9 @@ class ItemQueries:
             batch_size = min(ROWS_WALK_BATCH, max(20, int(want * WALK_MARGIN / max(share, 1e-6))))
         else:
             batch_size = WALK_BATCH
-        if hint is not None:
-            batch_size = min(batch_size, hint + max(2, hint // 20))
+        largest = ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH
+        if hint is not None:  # fewer rows than the share suggests, or as many as a second trip would add
+            batch_size = min(largest, hint + max(2, hint // 20))
         # Only the id and the sort value's top-level field while walking items (nx-27017 returns a
         # nested inclusion as a flat "a.b.c" key, measured); the sort rows are small already.
         projection = None if source == SEARCH_SORT else {path.split(".")[0]: 1}
@@ -629,7 +630,7 @@ class ItemQueries:
             rows_read += len(batch)
             if len(batch) < batch_size or len(found) >= want:
                 break  # (the position below counts ties over the batch: only for another batch)
-            batch_size = min(batch_size * 2, ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH)
+            batch_size = min(batch_size * 2, largest)
             last_value = _get_path(batch[-1], path)
             ties = sum(1 for d in batch if _get_path(d, path) == last_value)
             if position is not None and position.value == last_value and ties == len(batch):
