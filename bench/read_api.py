@@ -1,6 +1,6 @@
 """Read API benchmark: requests/s and latency percentiles of the list endpoint over 10,000 stored
 items, and p50/p95 of the other scenarios (second page, tag filter, time order, one item, search in
-both languages). Prints one JSON object. ``--items 100000`` stores 100k items in bulk.
+both languages, and with a tag filter). Prints one JSON object. ``--items 100000`` stores 100k items in bulk.
 
 The API runs in this process (uvicorn, one worker, rate limit off) over nx-27017 started in a
 temporary directory (or NEWSROOM_MONGO_URL, in a throw-away database). The load comes from a second
@@ -124,7 +124,7 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
         posting_key,
         sort_row,
     )
-    from shared.core.search_terms import TERMS_VERSION, item_terms
+    from shared.core.search_terms import TERMS_VERSION, filter_terms, item_terms
     from shared.llm.prompts import load_glossary
     from shared.storage import SEARCH_SORT
 
@@ -137,7 +137,7 @@ async def build_search_index(store: Any, docs: list[dict[str, Any]], skip: bool)
     for doc in docs:
         template = doc["_id"].rsplit("-", 1)[0]  # the bench repeats the sample stories
         if template not in by_template:
-            by_template[template] = frozenset(item_terms(doc, glossary))
+            by_template[template] = frozenset(item_terms(doc, glossary) | filter_terms(doc))
         terms = by_template[template]
         for term in terms:
             postings.setdefault(posting_key(term, doc["_id"]), []).append(doc["_id"])
@@ -301,6 +301,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 base + "/api/v1/search?q=%E5%8F%B0%E7%A7%AF%E7%94%B5&limit=20",  # 台积电
                 base + "/api/v1/search?q=%E8%87%BA%E7%A9%8D%E9%9B%BB&limit=20",  # 臺積電
                 base + "/api/v1/search?q=OpenAI+device&limit=20",
+            ],
+            # Search with a tag filter (the tag's postings since layout 3, the items before).
+            "search_tag": [
+                base + "/api/v1/search?q=TSMC&tag=chips&limit=20",
+                base + "/api/v1/search?q=%E5%8F%B0%E7%A7%AF%E7%94%B5&tag=chips&limit=20",  # 台积电
             ],
         }
         if args.only:

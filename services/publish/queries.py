@@ -34,17 +34,20 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
+from bson.codec_options import CodecOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.publish.search_index import ROW_FIELDS, PostingsCache, SearchIndex
 from shared.core.item_times import last_material_change
-from shared.core.search_terms import query_terms
+from shared.core.search_terms import filter_term, query_terms
 from shared.events import Bilingual, Entity, Language, Tag
 from shared.items import Item
 from shared.storage import ITEMS, SEARCH_SORT, MongoStore
@@ -78,10 +81,19 @@ WALK_BATCH = 200
 ROWS_ID_LIST_VS_WALK = 80
 ROWS_WALK_BATCH = 2000  # at most, per round trip
 WALK_MARGIN = 1.5
+# Searches whose walk length is remembered (a page fills after ~150 rows at a share of 1/7: the
+# share-based batch of 1.5 times that costs nx-27017 ~1.3 ms more per search, measured).
+WALK_HINTS = 2048
 ITEM_COUNT_TTL_S = 60.0
+ROW_TIMES = frozenset({ROW_FIELDS["time"], ROW_FIELDS["updated"]})
+NAIVE_TIMES: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=False)
 
-# The list never needs the long texts: leave them in the database (top-level exclusions only).
-LIST_PROJECTION: dict[str, int] = {"body": 0, "analysis": 0}
+# A page of items (a list, or a search's page read by ``_id``) is read whole, although it never
+# shows the long texts (body, analysis): nx-27017 applies a projection after decoding each stored
+# document, by copying it, so leaving them out cost more of its CPU than sending them (20 items:
+# ~5 ms with ``{"body": 0, "analysis": 0}``, ~3.5 ms without, at 10k and 100k items; the API
+# decodes the longer texts in ~0.1 ms; measured). On MongoDB the projection would save bytes.
+LIST_PROJECTION: dict[str, int] | None = None
 
 # Fields a search term is looked for in. Arrays of documents go through $elemMatch.
 SEARCH_SCALAR_FIELDS = ("title.en", "title.zh", "summary.en", "summary.zh", "keyphrases")
@@ -148,9 +160,17 @@ class ItemFilter:
                 out.append({SORT_FIELDS[name]: {"$gte": minimum}})
         return out
 
-    def row_clauses(self) -> list[dict[str, Any]] | None:
-        """The same filter over the search index's sort rows (search_index.sort_row); None for the
-        tag and entity filters, which only the items' arrays can answer."""
+    def filter_terms(self) -> set[str]:
+        """The search index's terms for the tag and entity filters (search_terms.filter_terms)."""
+        wanted = (("tag", self.tag), ("entity", self.entity))
+        return {filter_term(kind, value) for kind, value in wanted if value}
+
+    def row_clauses(self, in_postings: bool = False) -> list[dict[str, Any]] | None:
+        """The same filter over the search index's sort rows (search_index.sort_row), without the
+        tag and entity filters when ``in_postings`` (their ``filter_terms`` are looked up with the
+        query's terms); else None for those, which only the items' arrays can answer."""
+        if in_postings:
+            return ItemFilter(**{**self.__dict__, "tag": None, "entity": None}).row_clauses()
         if self.tag or self.entity:
             return None
         fields = {
@@ -420,6 +440,8 @@ class ItemQueries:
     skipped_invalid: int = field(default=0, init=False)
     search_index: SearchIndex = field(init=False)
     _count: tuple[float, int] = field(default=(0.0, 0), init=False)
+    # Rows a search's walk read to fill its page, by search (the first batch of the next one).
+    _walk_hints: OrderedDict[Hashable, int] = field(default_factory=OrderedDict, init=False)
 
     def __post_init__(self) -> None:
         cache = PostingsCache() if self.postings_cache else None
@@ -434,6 +456,13 @@ class ItemQueries:
     @property
     def _items(self) -> Any:
         return self.store.collection(ITEMS)
+
+    @property
+    def _rows(self) -> Any:
+        """The sort rows, their times decoded naive (UTC): a walk decodes ~150-2,000 rows of two
+        times each, and pymongo's time-zone-aware decoding took 1.4 ms of the API's CPU for 220
+        rows, naive 0.3 ms (measured); ``_find`` gives the sort field its zone back."""
+        return self.store.collection(SEARCH_SORT).with_options(codec_options=NAIVE_TIMES)
 
     async def list_items(
         self,
@@ -458,13 +487,26 @@ class ItemQueries:
         words = search_terms(query)  # segmented once (jieba for Chinese)
         if not words:
             raise ValueError("the query has no searchable words")
-        filter_clauses = (filters or ItemFilter()).clauses()
+        filters = filters or ItemFilter()
+        filter_clauses = filters.clauses()
+        terms = query_terms(words)
+        # Tag and entity filters are terms of the index too (layout 3): one more postings list to
+        # intersect, and the page comes from the sort rows like any other search, instead of a
+        # walk over the items (~70 ms of nx-27017 CPU per search at 100k items, measured).
+        by_postings = bool(
+            self.sort_rows and (filters.tag or filters.entity) and await self.search_index.filters_filed()
+        )
         # The term index (services/publish/search_index.py) when it is complete; else the scan.
-        ids = await self.search_index.matching(query_terms(words))
+        looked_up = terms | filters.filter_terms() if by_postings else terms
+        ids = await self.search_index.matching(looked_up)
         if ids is None:
             return await self._page(search_clauses(words) + filter_clauses, sort, limit, cursor)
-        # The sort rows answer every filter but tag and entity (arrays only the items hold).
-        row_filters = (filters or ItemFilter()).row_clauses() if self.sort_rows else None
+        if not ids:  # nothing filed under every term (e.g. a tag no item has): no more reads
+            if cursor:
+                Cursor.decode(cursor, sort)  # still refused when it is not one of ours
+            return ItemPage(items=[], next_cursor=None)
+        # The sort rows answer every other filter (tag and entity otherwise: only the items can).
+        row_filters = filters.row_clauses(in_postings=by_postings) if self.sort_rows else None
         rows = row_filters is not None
         if row_filters is not None:
             filter_clauses = row_filters
@@ -473,7 +515,10 @@ class ItemQueries:
             clauses = [{"_id": {"$in": sorted(ids)}}, *filter_clauses]
             return await self._page(clauses, sort, limit, cursor, rows=rows)
         share = len(ids) / max(1, await self._item_count())
-        return await self._page(filter_clauses, sort, limit, cursor, only_ids=ids, rows=rows, share=share)
+        walk_key = (frozenset(looked_up), repr(filter_clauses), sort, cursor, limit)
+        return await self._page(
+            filter_clauses, sort, limit, cursor, only_ids=ids, rows=rows, share=share, walk_key=walk_key
+        )
 
     async def _page(
         self,
@@ -481,9 +526,10 @@ class ItemQueries:
         sort: SortKey,
         limit: int | None,
         cursor: str | None,
-        only_ids: set[str] | None = None,
+        only_ids: AbstractSet[str] | None = None,
         rows: bool = False,
         share: float = 1.0,
+        walk_key: Hashable | None = None,
     ) -> ItemPage:
         """``rows``: find the page's order in the search index's sort rows, then read its items."""
         size = min(clamp_page_size(limit), self.max_page_size)
@@ -494,7 +540,7 @@ class ItemQueries:
         if only_ids is None:
             docs = await self._after(clauses, path, after, size + 1, projection, source)
         else:
-            docs = await self._walk(clauses, sort, path, after, size + 1, only_ids, source, share)
+            docs = await self._walk(clauses, sort, path, after, size + 1, only_ids, source, share, walk_key)
         if rows or only_ids is not None:
             shown = await self._by_ids([d["_id"] for d in docs[:size]])
         else:
@@ -511,8 +557,9 @@ class ItemQueries:
         return ItemPage(items=items, next_cursor=next_cursor)
 
     async def _by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
-        """The items (list projection) of ``ids``, in that order."""
-        docs = {d["_id"]: d async for d in self._items.find({"_id": {"$in": ids}}, LIST_PROJECTION)}
+        """The items of ``ids``, in that order."""
+        found = self._items.find({"_id": {"$in": ids}}, LIST_PROJECTION).batch_size(len(ids) or 1)
+        docs = {d["_id"]: d for d in await found.to_list()}
         return [docs[i] for i in ids if i in docs]
 
     async def _after(
@@ -546,37 +593,56 @@ class ItemQueries:
         path: str,
         after: Cursor | None,
         want: int,
-        only_ids: set[str],
+        only_ids: AbstractSet[str],
         source: str = ITEMS,
         share: float = 1.0,
+        walk_key: Hashable | None = None,
     ) -> list[dict[str, Any]]:
         """The list in sort order, read in batches, keeping the items in ``only_ids``: for a term
         found in many items, cheaper than ``_id $in`` of all of them (nx-27017, measured: 140 ms
         for 5,000 ids, 810 ms for 20,000) because a page fills after ~want / share items.
-        Returns the matching documents of ``source`` (id and sort value at ``path``), in order."""
+        Returns the matching documents of ``source`` (id and sort value at ``path``), in order.
+        ``walk_key``: the same search walked before filled its page after that many rows, so
+        the first batch asks for about as many (a size only: the walk goes on when it falls short)."""
         found: list[dict[str, Any]] = []
         position = after
+        rows_read = 0
+        hint = self._walk_hints.get(walk_key) if walk_key is not None else None
         if source == SEARCH_SORT:
             # As many rows as should hold the page at this share of matches, and a margin: a
             # row costs little, a second round trip more (nx-27017 decodes what it sorts).
             batch_size = min(ROWS_WALK_BATCH, max(20, int(want * WALK_MARGIN / max(share, 1e-6))))
         else:
             batch_size = WALK_BATCH
+        largest = ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH
+        if hint is not None:  # fewer rows than the share suggests, or as many as a second trip would add
+            batch_size = min(largest, hint + max(2, hint // 20))
         # Only the id and the sort value's top-level field while walking items (nx-27017 returns a
         # nested inclusion as a flat "a.b.c" key, measured); the sort rows are small already.
         projection = None if source == SEARCH_SORT else {path.split(".")[0]: 1}
         while len(found) < want:
             batch = await self._after(clauses, path, position, batch_size, projection, source)
-            found += [d for d in batch if d["_id"] in only_ids]
-            if len(batch) < batch_size:
-                break
-            batch_size = min(batch_size * 2, ROWS_WALK_BATCH if source == SEARCH_SORT else WALK_BATCH)
+            for offset, doc in enumerate(batch):
+                if doc["_id"] in only_ids:
+                    found.append(doc)
+                    if len(found) == want and walk_key is not None:
+                        self._remember_walk(walk_key, rows_read + offset + 1)
+            rows_read += len(batch)
+            if len(batch) < batch_size or len(found) >= want:
+                break  # (the position below counts ties over the batch: only for another batch)
+            batch_size = min(batch_size * 2, largest)
             last_value = _get_path(batch[-1], path)
             ties = sum(1 for d in batch if _get_path(d, path) == last_value)
             if position is not None and position.value == last_value and ties == len(batch):
                 ties += position.ties_shown
             position = Cursor(sort, last_value, batch[-1]["_id"], ties)
         return found[:want]
+
+    def _remember_walk(self, key: Hashable, rows: int) -> None:
+        self._walk_hints[key] = rows
+        self._walk_hints.move_to_end(key)
+        while len(self._walk_hints) > WALK_HINTS:
+            self._walk_hints.popitem(last=False)
 
     async def _rest_of_ties(
         self,
@@ -605,8 +671,21 @@ class ItemQueries:
         projection: dict[str, int] | None = LIST_PROJECTION,
         source: str = ITEMS,
     ) -> list[dict[str, Any]]:
-        found = self.store.collection(source).find(combine(clauses), projection).sort(order).limit(limit)
-        return [doc async for doc in found]
+        # One round trip (nx-27017 answers 101 documents, then the rest on a getMore, by default),
+        # and the whole batch at once (no per-document await).
+        collection = self._rows if source == SEARCH_SORT else self.store.collection(source)
+        found = collection.find(combine(clauses), projection).sort(order).limit(limit).batch_size(limit)
+        docs: list[dict[str, Any]] = await found.to_list()
+        # Rows are decoded naive (``_rows``): the sort field (in the order, or compared in a tie's
+        # clause) gets its zone back, for the cursor's value and the tie counts.
+        zoned = ROW_TIMES & {order[0][0], *(key for clause in clauses for key in clause)}
+        if source == SEARCH_SORT and zoned:
+            for doc in docs:
+                for name in zoned:
+                    value = doc.get(name)
+                    if isinstance(value, datetime):
+                        doc[name] = value.replace(tzinfo=UTC)
+        return docs
 
     def _summaries(self, docs: Iterable[dict[str, Any]]) -> Iterable[ItemSummary]:
         for doc in docs:

@@ -17,6 +17,9 @@ terms, so both go through ``word_terms``:
 - Cross-language names: an item is also filed under the names its tag and entity labels carry in
   both languages (so "TSMC" finds an item written only in Chinese that names 台积电), and under
   both sides of every glossary entry found in its text.
+- Filters: an item is also filed under ``tag:<id>`` and ``entity:<id>`` of its tags and entities
+  (``filter_terms``), so a search with a tag or entity filter intersects one more postings list
+  instead of reading items. No query word yields such a term (words never contain ":").
 
 No I/O here: the glossary and the converter are passed in or loaded from package data.
 """
@@ -101,6 +104,27 @@ def item_terms(doc: Mapping[str, Any], glossary: Glossary | None = None) -> set[
                 for name in (*entry.en, *entry.zh):
                     if not entry.is_ambiguous(name):
                         terms |= word_terms(name)
+    return terms
+
+
+# The item array whose element ids a filter term of each kind names.
+FILTER_ARRAYS = {"tag": "tags", "entity": "entities"}
+
+
+def filter_term(kind: str, value: str) -> str:
+    """The term an item with ``value`` among the ids of its ``kind`` array (tags, entities) is
+    filed under: exact, as the filter compares ids (never case-folded)."""
+    return f"{kind}:{value}"
+
+
+def filter_terms(doc: Mapping[str, Any]) -> set[str]:
+    """The filter terms of an item document (stored or dumped form)."""
+    terms: set[str] = set()
+    for kind, array in FILTER_ARRAYS.items():
+        for element in doc.get(array) or []:
+            value = element.get("id") if isinstance(element, Mapping) else None
+            if isinstance(value, str) and value:
+                terms.add(filter_term(kind, value))
     return terms
 
 

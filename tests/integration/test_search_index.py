@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from services.publish import queries as queries_module
+from services.publish import search_index as search_index_module
 from services.publish.queries import ItemFilter, ItemQueries, SortKey
 from services.publish.read_api import create_read_app
 from services.publish.search_index import (
@@ -407,3 +408,151 @@ async def test_term_versions_move_for_known_and_new_buckets_and_a_lost_version(s
     assert versions["blackwell"] >= 1 and versions["rubin"] >= 1
     assert versions["nvidia"] == 2  # unchanged term: not bumped
     assert await postings(store, "blackwell") == [first.id]
+
+
+# --- tag and entity filters as terms of the index (layout 3, issue 17 point 5) ---------------
+
+
+async def filtered_wire(store: MongoStore) -> list[dict[str, Any]]:
+    """The sample wire three times over, with other scores: tags and entities shared by several
+    items, and items with the query's words but not the filter's tag."""
+    rng = random.Random(18)
+    docs = []
+    for copy in range(3):
+        for item in sample_items(NOW):
+            doc = as_document(item)
+            doc["_id"] = f"{item.id}-{copy}"
+            doc["scores"]["hot"]["value"] = round(rng.uniform(0, 99), 1)
+            docs.append(doc)
+    await store.collection(ITEMS).insert_many(docs)
+    return docs
+
+
+FILTERED = [
+    ("chip", ItemFilter(tag="chips")),
+    ("芯片", ItemFilter(tag="chips", language="zh")),
+    ("openai", ItemFilter(tag="product-launch")),
+    ("TSMC", ItemFilter(entity="tsmc")),
+    ("model", ItemFilter(tag="no-such-tag")),
+]
+
+
+async def test_a_tag_or_entity_filter_is_looked_up_in_the_postings(
+    store: MongoStore, mongo_server: str, mongo_db_name: str
+) -> None:
+    """A search with a tag or entity filter gives the scan's items in the scan's order, and reads
+    no item but the page's (one find by _id): the filter's postings are intersected with the
+    words', and the sort rows order the page. Before layout 3 the items were walked."""
+    docs = await filtered_wire(store)
+    scan = {(q, f): [i.id for i in (await ItemQueries(store).search(q, f)).items] for q, f in FILTERED}
+    assert sum(len(ids) for ids in scan.values()) >= 12 and scan[("model", FILTERED[-1][1])] == []
+    await SearchIndex(store).backfill()
+    chips = sorted(doc["_id"] for doc in docs if any(t["id"] == "chips" for t in doc["tags"]))
+    assert sorted(await postings(store, "tag:chips")) == chips
+    assert sorted(await postings(store, "entity:tsmc")) == sorted(
+        doc["_id"] for doc in docs if any(e["id"] == "tsmc" for e in doc["entities"])
+    )
+    async with watched_store(mongo_server, mongo_db_name) as (watched, commands):
+        queries = ItemQueries(watched)
+        for (q, f), expected in scan.items():
+            commands.commands.clear()
+            page = await queries.search(q, f)
+            assert [i.id for i in page.items] == expected, (q, f)
+            # The item count (it picks a plan) aside, one find: the page's items by _id.
+            item_reads = [c for c in commands.commands if c[1] == ITEMS and c[0] != "count"]
+            assert item_reads == ([("find", ITEMS)] if expected else []), (q, f, commands.commands)
+
+
+async def test_a_re_tagged_item_leaves_the_filtered_search_of_every_reader(store: MongoStore) -> None:
+    """publish files a new version without the tag: a reader that cached the tag's postings and
+    the intersection sees the change on its next search (the term versions moved)."""
+    chip = make_item("story-chip", now=NOW, title_en="Chip plant opens", title_zh=None, tags=("chips",))
+    tags = ("chips", "funding-ma")
+    other = make_item("story-chip-2", now=NOW, title_en="Chip tariffs", title_zh=None, tags=tags, hot=60.0)
+    await store.collection(ITEMS).insert_many([as_document(chip), as_document(other)])
+    publish = SearchIndex(store)
+    await publish.backfill()
+    reader = ItemQueries(store)
+    chips = ItemFilter(tag="chips")
+    assert [i.id for i in (await reader.search("chip", chips)).items] == ["story-chip-2", "story-chip"]
+    assert [i.id for i in (await reader.search("chip", chips)).items] == ["story-chip-2", "story-chip"]
+    retagged = make_item(
+        "story-chip", now=NOW, title_en="Chip plant opens", title_zh=None, tags=("funding-ma",), version=2
+    )
+    await store.collection(ITEMS).replace_one({"_id": retagged.id}, as_document(retagged))
+    await publish.index_item(retagged.id, dumped(retagged))
+    assert [i.id for i in (await reader.search("chip", chips)).items] == ["story-chip-2"]
+    funding = ItemFilter(tag="funding-ma")
+    assert [i.id for i in (await reader.search("chip", funding)).items] == ["story-chip-2", "story-chip"]
+    assert reader.search_index.cache is not None and reader.search_index.cache.hits >= 2
+
+
+async def test_an_index_of_layout_2_serves_searches_while_publish_files_the_filter_terms(
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data dir indexed before the filter terms (layout 2): search keeps using the word terms
+    (no scan) and answers a tag filter from the items, as before; once publish has re-filed every
+    item (layout 3), a running reader looks the filter up in the postings."""
+    docs = await filtered_wire(store)
+    with monkeypatch.context() as layout_2:  # filed as layout 2 did: no filter terms
+        layout_2.setattr(search_index_module, "filter_terms", lambda doc: set())
+        await SearchIndex(store).backfill()
+    await store.collection(STATE).update_one({"_id": STATE_ID}, {"$set": {"layout": 2}})
+    assert await postings(store, "tag:chips") == []
+    monkeypatch.setattr(search_index_module, "STATE_RECHECK_S", 0.0)
+    reader = ItemQueries(store)
+    chips = ItemFilter(tag="chips")
+    expected = [i.id for i in (await reader.search("chip", chips)).items]
+    assert expected and all(any(t["id"] == "chips" for t in d["tags"]) for d in docs if d["_id"] in expected)
+    assert await reader.search_index.is_complete() and not await reader.search_index.filters_filed()
+    assert await SearchIndex(store).backfill() == len(docs)  # publish's start-up re-files
+    assert await reader.search_index.filters_filed()
+    assert [i.id for i in (await reader.search("chip", chips)).items] == expected
+    assert await postings(store, "tag:chips")
+
+
+async def test_a_remembered_walk_length_never_changes_a_page(
+    store: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader remembers how many sort rows a search walked to fill its page and asks for about
+    as many the next time: after items moved (a re-score pushes the matches down, so the page now
+    needs more rows than remembered) its pages are still those of a reader without that memory."""
+    monkeypatch.setattr(queries_module, "ROWS_ID_LIST_VS_WALK", 0)  # always the walk
+    items = [
+        make_item(
+            f"story-{n:03d}",
+            now=NOW,
+            title_en=f"OpenAI note {n}" if n % 3 == 0 else f"Unrelated note {n}",
+            title_zh=None,
+            hot=float(n),
+        )
+        for n in range(90)
+    ]
+    await store.collection(ITEMS).insert_many([as_document(i) for i in items])
+    publish = SearchIndex(store)
+    await publish.backfill()
+    reader = ItemQueries(store)
+
+    async def pages(queries: ItemQueries) -> list[list[str]]:
+        seen, cursor = [], None
+        while True:
+            page = await queries.search("openai", limit=4, cursor=cursor)
+            seen.append([i.id for i in page.items])
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+    first = await pages(reader)
+    assert first == await pages(ItemQueries(store)) and len(first) == 8
+    assert reader._walk_hints  # remembered
+    # The top matches fall to the bottom: the remembered lengths are now far too short.
+    for n in range(60, 90, 3):
+        lower = make_item(
+            f"story-{n:03d}", now=NOW, title_en=f"OpenAI note {n}", title_zh=None, hot=0.5, version=2
+        )
+        await store.collection(ITEMS).replace_one({"_id": lower.id}, as_document(lower))
+        await publish.index_item(lower.id, dumped(lower))
+    again = await pages(reader)
+    assert again == await pages(ItemQueries(store)) != first
+    shown = sorted(item_id for page in again for item_id in page)
+    assert shown == sorted(i.id for i in items if "OpenAI" in (i.title.en or ""))

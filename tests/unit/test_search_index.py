@@ -81,3 +81,24 @@ def test_an_item_merged_into_another_is_hidden() -> None:
     doc = item.model_dump(mode="json", include=TERM_SOURCES)
     assert not is_hidden(doc)
     assert is_hidden({**doc, "merged_into": "story-y"})
+
+
+async def test_an_intersection_is_kept_while_every_term_s_version_holds() -> None:
+    """Two frequent terms (or a term and a tag filter) are intersected once per version pair: the
+    next search with the same versions takes the kept set; a change of either term is seen."""
+    source, cache = FakePostings(), PostingsCache(max_intersection_ids=3)
+    for item_id in ("a", "b", "c"):
+        source.file("tsmc", item_id)
+    source.file("tag:chips", "a")
+    source.file("tag:chips", "c")
+    first = await cache.matching(source, ["tag:chips", "tsmc"])
+    assert first == {"a", "c"}
+    assert await cache.matching(source, ["tag:chips", "tsmc"]) is first  # kept, not recomputed
+    source.file("tag:chips", "b")  # another process re-tagged b
+    assert await cache.matching(source, ["tag:chips", "tsmc"]) == {"a", "b", "c"}
+    assert source.reads[-1] == ["tag:chips"]  # only the moved term was read again
+    source.file("nvidia", "x")
+    assert await cache.matching(source, ["nvidia", "tsmc"]) == set()
+    assert await cache.matching(source, ["tsmc"]) == {"a", "b", "c"}  # one term: its postings
+    # Bounded: the newest intersections within max_intersection_ids ids, the oldest dropped.
+    assert sum(len(ids) for ids in cache._intersections.values()) <= 3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.core.search_terms import item_terms, query_terms, word_terms
+from shared.core.search_terms import filter_term, filter_terms, item_terms, query_terms, word_terms
 from shared.llm.prompts import load_glossary
 
 
@@ -33,3 +33,16 @@ def test_labels_and_glossary_give_the_other_language() -> None:
     terms = item_terms(doc, load_glossary())
     assert {"tsmc", "台积", "chips", "芯片", "foxconn", "hon", "hai"} <= terms
     assert "foxconn" not in item_terms(doc)  # without the glossary only the text and labels
+
+
+def test_tags_and_entities_give_filter_terms_no_query_can_produce() -> None:
+    doc = {
+        "title": {"en": "tag:chips entity:tsmc"},
+        "tags": [{"id": "chips", "en": "Chips", "zh": "芯片"}, {"id": "funding-ma"}],
+        "entities": [{"id": "tsmc", "en": "TSMC"}, {"en": "no id"}],
+    }
+    assert filter_terms(doc) == {"tag:chips", "tag:funding-ma", "entity:tsmc"}
+    assert filter_term("tag", "Chips") == "tag:Chips"  # ids compare exactly, as the filter does
+    # A query typed like a filter term looks up words, never the filter's term.
+    assert query_terms(["tag:chips", "entity:tsmc"]) == {"tag", "chips", "entity", "tsmc"}
+    assert not filter_terms(doc) & item_terms(doc)
