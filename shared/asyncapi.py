@@ -6,6 +6,7 @@ import importlib
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
@@ -26,7 +27,7 @@ def asyncapi_document() -> dict[str, Any]:
         ),
     )
     document: dict[str, Any] = spec.to_specification().to_jsonable()
-    return with_wire_schemas(document)
+    return with_subscribed_payloads(with_wire_schemas(document))
 
 
 def _contract_models() -> dict[str, type[BaseModel]]:
@@ -53,15 +54,55 @@ def with_wire_schemas(document: dict[str, Any]) -> dict[str, Any]:
     mode, by field name."""
     schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
     models = _contract_models()
-    ref = "#/components/schemas/{model}"
     for name in list(schemas):
         model = models.get(name)
-        if model is None:
+        if model is not None:
+            _add_wire_schema(schemas, name, model)
+    return document
+
+
+def _add_wire_schema(schemas: dict[str, Any], name: str, model: type[BaseModel]) -> None:
+    wire = model.model_json_schema(
+        by_alias=False, mode="serialization", ref_template="#/components/schemas/{model}"
+    )
+    for def_name, definition in wire.pop("$defs", {}).items():
+        schemas[def_name] = definition
+    schemas[name] = wire
+
+
+# Subjects a stage subscribes to that no stage publishes: their payload by contract model.
+_EXTERNAL_PAYLOADS = {"news.submit": "SubmitRequest"}
+
+
+def with_subscribed_payloads(document: dict[str, Any]) -> dict[str, Any]:
+    """A subscription described by the payload that arrives on its subject. The stages take the
+    raw message and validate it themselves (shared/pipeline.py), so FastStream sees no payload
+    type and writes a schema with no fields; the payload is the one the upstream stage publishes
+    on the same subject (or, for a request subject, its contract model)."""
+    components = document.get("components", {})
+    messages: dict[str, Any] = components.get("messages", {})
+    schemas: dict[str, Any] = components.get("schemas", {})
+    published: dict[str, Any] = {}
+    subscribed: list[tuple[str, str]] = []  # (address, message name)
+    for channel in document.get("channels", {}).values():
+        for ref in channel.get("messages", {}).values():
+            name = unquote(ref["$ref"].rsplit("/", 1)[-1])
+            if name.endswith(":SubscribeMessage"):
+                subscribed.append((channel["address"], name))
+            elif name in messages:
+                published.setdefault(channel["address"], messages[name]["payload"])
+    for address, name in subscribed:
+        payload = published.get(address)
+        if payload is None and address in _EXTERNAL_PAYLOADS:
+            model_name = _EXTERNAL_PAYLOADS[address]
+            _add_wire_schema(schemas, model_name, _contract_models()[model_name])
+            payload = {"$ref": f"#/components/schemas/{model_name}"}
+        if payload is None:
             continue
-        wire = model.model_json_schema(by_alias=False, mode="serialization", ref_template=ref)
-        for def_name, definition in wire.pop("$defs", {}).items():
-            schemas[def_name] = definition
-        schemas[name] = wire
+        placeholder = messages[name]["payload"].get("$ref", "").rsplit("/", 1)[-1]
+        messages[name]["payload"] = dict(payload)
+        if set(schemas.get(placeholder, {"x": 0})) <= {"title", "type", "properties"}:
+            schemas.pop(placeholder, None)  # a schema with no fields, referenced by nothing now
     return document
 
 

@@ -29,3 +29,25 @@ def test_asyncapi_documents_every_pipeline_and_downstream_subject() -> None:
         "news.updated.{tag}",
     ):
         assert subject in addresses, subject
+
+
+def test_every_subscription_is_described_by_the_payload_that_arrives_on_its_subject() -> None:
+    """The stages validate raw messages themselves, so FastStream alone would describe their
+    subscriptions with an empty payload: a subscriber reading the document learns nothing."""
+    document = asyncapi_document()
+    messages = document["components"]["messages"]
+    schemas = document["components"]["schemas"]
+    subscriptions = {name: m for name, m in messages.items() if name.endswith(":SubscribeMessage")}
+    assert len(subscriptions) >= 7
+    for name, message in subscriptions.items():
+        schema = schemas[message["payload"]["$ref"].rsplit("/", 1)[-1]]
+        assert schema.get("properties"), f"{name}: a payload without fields"
+    assert messages["translate:news.ingested:SubscribeMessage"]["payload"] == {
+        "$ref": "#/components/schemas/StoryEvent"
+    }
+    assert messages["publish:news.story.revised:SubscribeMessage"]["payload"] == {
+        "$ref": "#/components/schemas/StoryRevised"
+    }
+    assert messages["news.submit:SubscribeMessage"]["payload"] == {
+        "$ref": "#/components/schemas/SubmitRequest"
+    }
