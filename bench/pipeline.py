@@ -594,6 +594,13 @@ def run_raw(count: int, workdir: Path) -> dict[str, object]:
     }
 
 
+def configured_runtime() -> str:
+    """The embedding runtime the stage processes run (settings from this environment)."""
+    from shared.settings import Settings
+
+    return Settings().embedding.runtime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=5000)
@@ -627,12 +634,16 @@ def main() -> None:
                 "benchmark": "pipeline",
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                 "embeddings": os.environ.get("NEWSROOM_EMBEDDINGS", "true"),
-                "embedding_runtime": os.environ.get("NEWSROOM_EMBEDDING__RUNTIME", "default"),
+                "embedding_runtime": configured_runtime(),
                 "stages": stages,
                 "end_to_end_with_ingest": pipeline,
                 "raw_jetstream_bound": raw,
                 "ratio_to_raw": round(ratio, 3) if ratio else None,
-                "ratio_to_compute_bound": stages["ratio_to_compute_bound"],
+                # The whole pipeline's: the four stages alone do not embed (ingest did, and the
+                # bound counts it), so their rate over the bound (stages.ratio_to_compute_bound)
+                # overstates how close the pipeline is to it.
+                "ratio_to_compute_bound": pipeline.get("ratio_to_compute_bound") if pipeline else None,
+                "ratio_to_compute_bound_of": "end to end through ingest" if pipeline else None,
                 "goal_ratio_to_compute_bound": 0.7,
             },
             indent=2,
