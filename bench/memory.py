@@ -33,6 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from shared.ops import PIPELINE_CONSUMERS  # noqa: E402
 from shared.runtime.embedded import (  # noqa: E402
     EmbeddedServer,
     free_port,
@@ -48,7 +49,6 @@ from tests.faults.stories import fault_stories  # noqa: E402
 from tests.support.stack import write_feed  # noqa: E402
 
 TARGET_MB = 200.0
-PIPELINE_CONSUMERS = ("translate", "analyze", "score", "score-joined", "publish")
 
 
 def rss_mb(pid: int) -> float | None:

@@ -164,7 +164,7 @@ async def _drained(nats_url: str, mongo_url: str, settings: Settings, since: flo
         return False, items
     pipeline = streams.get("NEWS_PIPELINE", {}).get("messages", 0)
     busy = any(lag.pending or lag.ack_pending for lag in lags if lag.stream == "NEWS_PIPELINE")
-    expected = {"translate", "analyze", "score", "score-joined", "publish"}
+    expected = set(ops.PIPELINE_CONSUMERS)
     present = {lag.consumer for lag in lags}
     return (pipeline > 0 and not busy and expected <= present), items
 

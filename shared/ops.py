@@ -37,6 +37,19 @@ REPROCESS_INPUT: dict[str, str] = {
 }
 
 
+# The durable consumers of the pipeline stream that the stages declare at start-up (the revised
+# ones read news.story.revised).
+PIPELINE_CONSUMERS = (
+    "translate",
+    "analyze",
+    "score",
+    "score-joined",
+    "score-revised",
+    "publish",
+    "publish-revised",
+)
+
+
 @dataclass(frozen=True)
 class ConsumerLag:
     stream: str

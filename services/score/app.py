@@ -1,5 +1,6 @@
-"""score: Hot, Quality and Impact for new stories, re-scores when a story gains sources, and a
-periodic re-score of young stories as their Hot decays (decisions in services/score/usecase.py)."""
+"""score: Hot, Quality and Impact for new stories, re-scores when a story gains sources, a
+periodic re-score of young stories as their Hot decays, and the members of revised stories
+(decisions in services/score/usecase.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from services.score.repository import MongoScoreStates
 from services.score.rubric import LLMRubricJudge
 from services.score.usecase import Clock, RubricJudge, ScoreUseCase
 from shared import subjects
-from shared.events import StoryEvent, utcnow
+from shared.events import StoryEvent, StoryRevised, utcnow
 from shared.llm import LLMGateway, MongoLLMCache
 from shared.pipeline import Outgoing, document_publisher, publish_durably, register_stage
 from shared.service import Service, new_service
@@ -44,6 +45,9 @@ def build(settings: Settings | None = None, now: Clock = utcnow, judge: RubricJu
 
     async def on_joined(event: StoryEvent) -> Sequence[Outgoing]:
         return await usecase.joined(event)
+
+    async def on_revised(revision: StoryRevised) -> Sequence[Outgoing]:
+        return await usecase.revised(revision)
 
     async def publish(out: Outgoing) -> bool:
         return await publish_durably(service.broker, out, "score")
@@ -81,6 +85,16 @@ def build(settings: Settings | None = None, now: Clock = utcnow, judge: RubricJu
         durable="score-joined",
         handler=on_joined,
         description="Articles that joined a known story: re-score, no LLM work",
+    )
+    register_stage(
+        service.broker,
+        service.settings,
+        stage="score",
+        subject=subjects.STORY_REVISED,
+        durable="score-revised",
+        handler=on_revised,
+        description="Stories whose members a revised clustering decision changed (state only, no event)",
+        event_model=StoryRevised,
     )
     document_publisher(
         service.broker, subjects.SCORED, "Story with scores (trigger: analyzed, joined or decay)", StoryEvent

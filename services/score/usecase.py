@@ -13,8 +13,17 @@ Three triggers, one state document per story (collection SCORE_STATE, see ``Scor
   held it) publishes only if the scores moved.
 - ``decay`` (periodic, stories younger than ``rescore_window_h``): recompute with the members
   known and publish only when a score moved by ``min_change_points`` since the last publication.
+  An ended story (merged into another one by a revision) is not re-scored.
+- ``revised`` (news.story.revised: clustering revised the story's members, see
+  shared.core.item_revisions): the members become the revision's, newest revision once (a repeat
+  or an older one changes nothing). Nothing is published: publish applies the same revision to
+  the item itself (its Hot recomputed from the revised members), so a scored event here would
+  only announce the item a second time. The state's last published Hot becomes that recomputed
+  one, so decay's "moved enough" compares with what the item shows. A later ``joined`` or
+  ``analyzed`` event does not bring back a member the revision removed (the membership rule of
+  ``RevisionState.is_member``, as publish's ``respect_revision`` applies it).
 
-The functions ``on_analyzed``, ``on_joined`` and ``on_decay`` are pure (state and ``now`` in,
+The functions ``on_analyzed``, ``on_joined``, ``on_decay`` and ``on_revised`` are pure (state and ``now`` in,
 new state and the event to publish out); ``ScoreUseCase`` adds the state repository, the clock
 and optimistic concurrency around them.
 """
@@ -25,10 +34,11 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from shared import subjects
+from shared.core.item_revisions import RevisionState
 from shared.core.scoring import (
     ContentFacts,
     LLMRubric,
@@ -54,6 +64,7 @@ from shared.events import (
     SectionStatus,
     StoryEvent,
     StoryMember,
+    StoryRevised,
     new_id,
 )
 from shared.pipeline import Outgoing, msg_id
@@ -83,6 +94,14 @@ def _view_from(doc: Mapping[str, Any]) -> TextView:
     return TextView(language=doc["language"], title=doc["title"], lead=doc.get("lead"))
 
 
+def _aware(value: Any) -> datetime | None:
+    """A stored datetime with its zone (the store may return it naive, or as a string)."""
+    if value is None:
+        return None
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Representative:
     """The article whose text Quality and Impact read, in every language we have it in."""
@@ -107,7 +126,24 @@ class ScoreState:
     recent_events: Mapping[str, str] = field(default_factory=dict)  # event id -> msg id ("" = none)
     # Why Quality and Impact have no LLM rubric (None when they have one), repeated on re-scores.
     llm_reason: str | None = NO_LLM_REASON
+    # The last revision applied (0 = none): its number, clock and member list, and where the
+    # story's members went when it ended.
+    revision: int = 0
+    revised_as_of: datetime | None = None
+    revised_member_ids: tuple[str, ...] = ()
+    merged_into: str | None = None
     version: int = 0  # 0 = not stored yet (optimistic concurrency)
+
+    @property
+    def ended(self) -> bool:
+        return self.revision > 0 and self.merged_into is not None
+
+    def is_member(self, member: StoryMember) -> bool:
+        """Membership after the last revision (publish's rule: listed, or joined after it)."""
+        rule = RevisionState(
+            self.story_id, self.revision, self.revised_as_of, self.revised_member_ids, self.merged_into
+        )
+        return rule.is_member(member.article_id, member.joined_at)
 
     @property
     def first_seen_at(self) -> datetime:
@@ -134,6 +170,10 @@ class ScoreState:
             "last_values": dict(self.last_values) if self.last_values is not None else None,
             "recent_events": [[k, v] for k, v in self.recent_events.items()],
             "llm_reason": self.llm_reason,
+            "revision": self.revision,
+            "revised_as_of": self.revised_as_of,
+            "revised_member_ids": list(self.revised_member_ids),
+            "merged_into": self.merged_into,
         }
 
     @classmethod
@@ -157,6 +197,10 @@ class ScoreState:
             last_values=doc.get("last_values"),
             recent_events={k: v for k, v in doc.get("recent_events", [])},
             llm_reason=doc.get("llm_reason", NO_LLM_REASON),
+            revision=int(doc.get("revision") or 0),
+            revised_as_of=_aware(doc.get("revised_as_of")),
+            revised_member_ids=tuple(doc.get("revised_member_ids") or ()),
+            merged_into=doc.get("merged_into"),
         )
 
 
@@ -290,7 +334,9 @@ def decay_msg_id(state: ScoreState, values: Mapping[str, float]) -> str:
     falls with time, so the same rounded values never legitimately recur, and two loops (or two
     score processes) that reach the same values publish one event."""
     rounded = [f"{name}={round(values[name])}" for name in ("hot", "quality", "impact") if name in values]
-    return msg_id("score", "decay", state.story_id, f"n={len(state.members)}", *rounded)
+    # After a revision the same count of other members may reach the same values again.
+    revised = [f"r={state.revision}"] if state.revision else []
+    return msg_id("score", "decay", state.story_id, f"n={len(state.members)}", *revised, *rounded)
 
 
 # --- decisions --------------------------------------------------------------------------------
@@ -332,12 +378,19 @@ def _emit(
 
 
 def _base_state(state: ScoreState | None, event: StoryEvent) -> ScoreState:
-    members = union_members(state.members if state else (), event.cluster.members)
+    listed = event.cluster.members
+    if state is not None and state.revision:
+        # An event decided before the last revision may still list a member that left since.
+        listed = [m for m in listed if state.is_member(m)]
+    members = union_members(state.members if state else (), listed)
     if not members:  # a cluster always lists its article; be safe with hand-made events
         raise ValueError(f"story {event.story_id}: the event lists no member")
     texts = dict(state.texts) if state else {}
     texts[event.article.article_id] = article_view(event.article)
     cluster_meta = event.cluster.model_copy(update={"members": []})
+    if state is not None and not any(m.article_id == event.article.article_id for m in members):
+        # The event's own article left the story: later decay events are not rebuilt from it.
+        return dataclasses.replace(state, members=members, texts=texts)
     if state is None:
         return ScoreState(
             story_id=event.story_id,
@@ -363,7 +416,10 @@ def on_analyzed(
     rubrics: tuple[LLMRubric | None, LLMRubric | None] = (None, None),
     llm_reason: str | None = NO_LLM_REASON,
 ) -> Decision:
-    """The story's full event: all three scores, always published."""
+    """The story's full event: all three scores, always published (unless a revision ended the
+    story or moved the article out of it: then it is not the story's text)."""
+    if state is not None and (state.ended or not _still_member(state, event)):
+        return _noted(state, event, "analyzed: the story ended or its article left it: not scored")
     new = _base_state(state, event)
     rep = representative_of(event, new.members)
     content = content_facts(event, new.members, story_originality(rep, new.members, new.texts), *rubrics)
@@ -384,6 +440,8 @@ def on_joined(
     state: ScoreState | None, event: StoryEvent, now: datetime, config: ScoringConfig, min_change: float
 ) -> Decision:
     """An article joined: publish when the member list grew or a score moved enough."""
+    if state is not None and state.ended:
+        return _noted(state, event, "joined: the story ended (merged into another one)")
     repeated = state.recent_events.get(event.event_id) if state is not None else None
     known = {m.article_id for m in state.members} if state is not None else set()
     new = _base_state(state, event)
@@ -426,6 +484,8 @@ def on_joined(
 
 def on_decay(state: ScoreState, now: datetime, config: ScoringConfig, min_change: float) -> Decision:
     """Periodic re-score of a young story: publish only when a score moved by ``min_change``."""
+    if state.ended:
+        return Decision(state, None, "decay: the story ended")
     details = compute(state, now, config)
     values = score_values(details)
     old = state.last_values
@@ -440,6 +500,68 @@ def on_decay(state: ScoreState, now: datetime, config: ScoringConfig, min_change
     cluster = Cluster.model_validate_json(state.cluster_json)
     out = _emit(new, article, cluster, details, "decay", now, decay_msg_id(new, values), new.llm_reason, None)
     return Decision(new, out, "decay: a score moved")
+
+
+def _still_member(state: ScoreState, event: StoryEvent) -> bool:
+    article_id = event.article.article_id
+    row = next((m for m in event.cluster.members if m.article_id == article_id), None)
+    return row is None or state.is_member(row)
+
+
+def _noted(state: ScoreState, event: StoryEvent, why: str) -> Decision:
+    """Nothing to score or publish; the event is remembered (a redelivery decides the same)."""
+    new = dataclasses.replace(
+        state, version=state.version + 1, recent_events=remember(state.recent_events, event.event_id, "")
+    )
+    return Decision(new, None, why)
+
+
+def revised_members(state: ScoreState, revision: StoryRevised) -> tuple[StoryMember, ...]:
+    """The revision's members (their rows from the event, else from the state), then the known
+    members that joined after the revision was decided (their own events judge them)."""
+    rows = {m.article_id: m for m in state.members}
+    rows.update({m.article_id: m for m in revision.members})
+    listed = [rows[a] for a in revision.member_ids if a in rows]
+    named = set(revision.member_ids)
+    later = [m for m in state.members if m.article_id not in named and m.joined_at > revision.as_of]
+    return union_members(listed, later)
+
+
+def on_revised(state: ScoreState, revision: StoryRevised, now: datetime, config: ScoringConfig) -> Decision:
+    """Clustering revised the story's members: follow the newest revision once; never publish.
+
+    Why no scored event: publish folds the same revision into the item and recomputes its Hot
+    from the revised members (shared.core.item_revisions.apply_revision); an event here would
+    announce the item a second time for one change. The decision returns ``state`` itself (no
+    write) for a revision that is not newer than the last one applied."""
+    if revision.revision <= state.revision:
+        return Decision(state, None, "revised: not newer than the last revision applied")
+    new = dataclasses.replace(
+        state,
+        revision=revision.revision,
+        revised_as_of=revision.as_of,
+        revised_member_ids=tuple(revision.member_ids),
+        merged_into=revision.merged_into,
+        version=state.version + 1,
+    )
+    if revision.ended:  # the members are kept only for the decay window's first_seen_at
+        return Decision(new, None, f"revised: the story ended into {revision.merged_into}")
+    members = revised_members(state, revision)
+    if not members:  # no row for any listed article: the next event of the story brings them
+        return Decision(new, None, "revised: no member row known yet")
+    new = dataclasses.replace(new, members=members)
+    last = dict(state.last_values or {})
+    rep = state.representative
+    if rep is not None and rep.article_id not in {m.article_id for m in members}:
+        # The text Quality and Impact read left with its article (publish clears them on the item);
+        # ingest reruns the new representative, whose analyzed event restores them.
+        new = dataclasses.replace(new, content=None, representative=None)
+        last = {k: v for k, v in last.items() if k not in ("quality", "impact")}
+    # The item's Hot after publish applied this revision (its Quality and Impact stay as they were).
+    hot = compute(new, now, config)["hot"]
+    if hot is not None:
+        last["hot"] = hot.value
+    return Decision(dataclasses.replace(new, last_values=last or None), None, "revised: members follow")
 
 
 # --- the use case with storage and clock ------------------------------------------------------
@@ -506,6 +628,20 @@ class ScoreUseCase:
                 log.debug("joined", extra={"story_id": event.story_id, "why": decision.why})
                 return [decision.outgoing] if decision.outgoing else []
         raise StateConflict(f"score state of {event.story_id} kept changing")
+
+    async def revised(self, revision: StoryRevised) -> list[Outgoing]:
+        """Store the story's state after the revision; nothing to publish (see ``on_revised``).
+        A story the stage has no state for yet is left alone: its first event is filtered by
+        publish against the revision, and ingest lists the revised members in later events."""
+        for _ in range(self.attempts):
+            state = await self.repository.get(revision.story_id)
+            if state is None:
+                return []
+            decision = on_revised(state, revision, self.now(), self.config)
+            if decision.state is state or await self.repository.save(decision.state, state.version):
+                log.debug("revised", extra={"story_id": revision.story_id, "why": decision.why})
+                return []
+        raise StateConflict(f"score state of {revision.story_id} kept changing")
 
     async def decay_pass(self, publish: Publish) -> DecayReport:
         """One pass over the young stories. Publish first, then record the published values: a

@@ -50,7 +50,9 @@ CONSUMERS = {
     "analyze": "analyze",
     "score": "score",
     "score-joined": "score",
+    "score-revised": "score",
     "publish": "publish",
+    "publish-revised": "publish",
 }
 # What each stage emits (used to show that a kill landed mid-run: the stage emitted more after it).
 STAGE_OUTPUT = {

@@ -7,6 +7,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from shared.service import Service
+from shared.settings import DeliverySettings, Settings, StageDelivery
+
+# Quick retries for in-process stages: a test waits seconds, not minutes, for a redelivery.
+FAST_DELIVERY = StageDelivery(max_deliver=3, ack_wait_s=30.0, batch_size=4, retry_delay_s=0.05)
+
+
+def fast_settings(nats_url: str, mongo_url: str, mongo_db: str, *stages: str, **extra: object) -> Settings:
+    """Settings for in-process ``stages`` on the test's servers, with FAST_DELIVERY."""
+    delivery = DeliverySettings.model_validate(
+        {**{stage: FAST_DELIVERY for stage in stages}, "outage_retry_delay_s": 0.1}
+    )
+    return Settings.model_validate(
+        {"nats_url": nats_url, "mongo_url": mongo_url, "mongo_db": mongo_db, "delivery": delivery, **extra}
+    )
 
 
 @asynccontextmanager

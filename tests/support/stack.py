@@ -18,6 +18,7 @@ from typing import Any
 import nats
 from pymongo import MongoClient
 
+from shared.ops import PIPELINE_CONSUMERS
 from shared.runtime.embedded import free_port_block
 from shared.settings import STAGES
 from tests.support import example_cache
@@ -202,10 +203,6 @@ class Stack:
                 return docs
             time.sleep(0.2)
         raise AssertionError(f"only {len(docs)} of {count} items after {timeout_s}s\n{self.logs()}")
-
-
-# The durable consumers of the pipeline stream that the five stages declare at start-up.
-PIPELINE_CONSUMERS = ("translate", "analyze", "score", "score-joined", "publish")
 
 
 async def pipeline_consumers(nats_url: str) -> dict[str, tuple[int, int]]:
