@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
+from shared import subjects
 from shared.settings import STAGES, Settings
 
 
@@ -71,7 +72,7 @@ def _add_wire_schema(schemas: dict[str, Any], name: str, model: type[BaseModel])
 
 
 # Subjects a stage subscribes to that no stage publishes: their payload by contract model.
-_EXTERNAL_PAYLOADS = {"news.submit": "SubmitRequest"}
+_EXTERNAL_PAYLOADS = {subjects.SUBMIT: "SubmitRequest"}
 
 
 def with_subscribed_payloads(document: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +85,7 @@ def with_subscribed_payloads(document: dict[str, Any]) -> dict[str, Any]:
     schemas: dict[str, Any] = components.get("schemas", {})
     published: dict[str, Any] = {}
     subscribed: list[tuple[str, str]] = []  # (address, message name)
+    placeholders: set[str] = set()
     for channel in document.get("channels", {}).values():
         for ref in channel.get("messages", {}).values():
             name = unquote(ref["$ref"].rsplit("/", 1)[-1])
@@ -99,10 +101,12 @@ def with_subscribed_payloads(document: dict[str, Any]) -> dict[str, Any]:
             payload = {"$ref": f"#/components/schemas/{model_name}"}
         if payload is None:
             continue
-        placeholder = messages[name]["payload"].get("$ref", "").rsplit("/", 1)[-1]
+        placeholders.add(messages[name]["payload"].get("$ref", "").rsplit("/", 1)[-1])
         messages[name]["payload"] = dict(payload)
-        if set(schemas.get(placeholder, {"x": 0})) <= {"title", "type", "properties"}:
-            schemas.pop(placeholder, None)  # a schema with no fields, referenced by nothing now
+    still_used = {m["payload"].get("$ref", "").rsplit("/", 1)[-1] for m in messages.values()}
+    for placeholder in placeholders - still_used:
+        if not schemas.get(placeholder, {}).get("properties"):  # FastStream's, with no fields
+            schemas.pop(placeholder, None)
     return document
 
 
