@@ -34,11 +34,11 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from shared import subjects
-from shared.core.item_revisions import RevisionState
+from shared.core.item_revisions import RevisionState, stored_datetime
 from shared.core.scoring import (
     ContentFacts,
     LLMRubric,
@@ -92,14 +92,6 @@ def _view_doc(view: TextView) -> dict[str, Any]:
 
 def _view_from(doc: Mapping[str, Any]) -> TextView:
     return TextView(language=doc["language"], title=doc["title"], lead=doc.get("lead"))
-
-
-def _aware(value: Any) -> datetime | None:
-    """A stored datetime with its zone (the store may return it naive, or as a string)."""
-    if value is None:
-        return None
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -198,7 +190,7 @@ class ScoreState:
             recent_events={k: v for k, v in doc.get("recent_events", [])},
             llm_reason=doc.get("llm_reason", NO_LLM_REASON),
             revision=int(doc.get("revision") or 0),
-            revised_as_of=_aware(doc.get("revised_as_of")),
+            revised_as_of=stored_datetime(doc.get("revised_as_of")),
             revised_member_ids=tuple(doc.get("revised_member_ids") or ()),
             merged_into=doc.get("merged_into"),
         )

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.core.bilingual import LANGUAGES, candidate_from_member, missing
@@ -64,6 +64,15 @@ REP_LEFT_REASON = (
     "the story was revised: the article its text came from moved to another story; "
     "the text of its new representative article is being produced"
 )
+
+
+def stored_datetime(value: Any) -> datetime | None:
+    """A datetime as read back from the store, with its zone: the store may return it naive (UTC)
+    or, for a top-level ``$set`` on nx-27017, as an ISO string."""
+    if value is None:
+        return None
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -102,17 +111,10 @@ class RevisionState:
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> RevisionState:
-        as_of = doc.get("as_of")
-        if isinstance(as_of, str):
-            as_of = datetime.fromisoformat(as_of)
-        if isinstance(as_of, datetime) and as_of.tzinfo is None:  # the store may drop the zone
-            from datetime import UTC
-
-            as_of = as_of.replace(tzinfo=UTC)
         return cls(
             story_id=str(doc["_id"]),
             revision=int(doc.get("revision", 0)),
-            as_of=as_of,
+            as_of=stored_datetime(doc.get("as_of")),
             member_ids=tuple(doc.get("member_ids") or ()),
             merged_into=doc.get("merged_into"),
             representative=doc.get("representative"),
