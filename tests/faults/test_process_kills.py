@@ -2,10 +2,18 @@
 of the feed was published exactly once (by URL, by story id and by event count).
 
     NEWSROOM_FAULT_STORIES=2000 .venv/bin/pytest tests/faults/test_process_kills.py -s
+
+Each kill must land mid-run, whatever the machine's speed: a kill timed by how far ingest had got
+missed a fast stage that had already done all its work (translate, on a loaded CI machine). So
+the consuming stages start paused (SIGSTOP) and each one in turn, once its whole input is waiting,
+is resumed, frozen again as soon as it has emitted something, and killed there: it has done part
+of its work and holds the rest, some of it delivered and unacknowledged.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -16,10 +24,12 @@ import pytest
 from shared import subjects
 from shared.settings import STAGES
 from tests.faults.harness import (
+    CONSUMERS,
     STAGE_OUTPUT,
     FaultRig,
     audit,
     consumer_states,
+    consumers_exist,
     count_prefix,
     fault_story_count,
     report,
@@ -29,19 +39,17 @@ from tests.faults.harness import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-# Kill points, as the share of the feed that ingest has emitted: one stage after the other.
-KILL_AT = dict(zip(STAGES, (0.15, 0.3, 0.45, 0.6, 0.75), strict=True))
+CONSUMING = tuple(s for s in STAGES if s != "ingest")
+# Polling this often catches a stage between its first output and its last (a backlog of the whole
+# feed takes a stage far longer than this to work through).
+FAST_POLL_S = 0.01
 
 
 @pytest.fixture()
 def rig(tmp_path: Path) -> Iterator[FaultRig]:
-    running = start_rig(tmp_path, fault_story_count())
+    running = start_rig(tmp_path, fault_story_count(), stages=CONSUMING)
     yield running
     stop_rig(running)
-
-
-def emitted_at_least(rig: FaultRig, count: int) -> bool:
-    return rig.emitted_by_ingest() >= count
 
 
 def stage_output(rig: FaultRig, stage: str) -> int:
@@ -50,26 +58,60 @@ def stage_output(rig: FaultRig, stage: str) -> int:
     return count_prefix(rig.pipeline_counts(), *STAGE_OUTPUT[stage])
 
 
+def signal_stage(rig: FaultRig, stage: str, sig: signal.Signals) -> None:
+    os.kill(rig.stack.procs[stage].pid, sig)
+
+
+def stage_idle(rig: FaultRig, stage: str) -> bool:
+    """The stage has nothing left to do: ingest's pass is finished, or none of the stage's
+    consumers has a message pending or unacknowledged."""
+    if stage == "ingest":
+        return rig.stack.ingest_pass_done()
+    states = consumer_states(rig.nats_url)
+    mine = [states.get(durable) for durable, owner in CONSUMERS.items() if owner == stage]
+    return all(s is not None and s["pending"] == 0 and s["ack_pending"] == 0 for s in mine)
+
+
+def work_held(consumers: dict[str, dict[str, int]]) -> int:
+    return sum(c["pending"] + c["ack_pending"] for c in consumers.values())
+
+
+def kill_after_first_output(rig: FaultRig, stage: str) -> dict[str, object]:
+    """Let ``stage`` run until it has emitted something more, freeze it, and SIGKILL it there."""
+    start = stage_output(rig, stage)
+    if stage == "ingest":
+        rig.stack.start("ingest")
+    else:
+        signal_stage(rig, stage, signal.SIGCONT)
+    rig.wait_for(
+        f"{stage} to emit", lambda: stage_output(rig, stage) > start, timeout_s=300, every_s=FAST_POLL_S
+    )
+    signal_stage(rig, stage, signal.SIGSTOP)
+    at_kill = stage_output(rig, stage)
+    consumers = {k: v for k, v in consumer_states(rig.nats_url).items() if CONSUMERS[k] == stage}
+    pass_done = rig.stack.ingest_pass_done() if stage == "ingest" else None
+    rig.stack.kill(stage)
+    rig.note("SIGKILL", stage=stage, ingest_emitted=rig.emitted_by_ingest(), stage_output=at_kill)
+    time.sleep(0.5)
+    rig.stack.start(stage)
+    return {"output_at_kill": at_kill, "consumers": consumers, "ingest_pass_done": pass_done}
+
+
 def test_sigkill_each_service_in_turn_loses_and_doubles_nothing(
     rig: FaultRig, record_property: Callable[[str, object], None]
 ) -> None:
     total = len(rig.feed_urls)
+    rig.wait_for("the consumers to be declared", partial(consumers_exist, rig.nats_url), timeout_s=120)
+    for stage in CONSUMING:
+        signal_stage(rig, stage, signal.SIGSTOP)
     kills: dict[str, dict[str, object]] = {}
+    upstream = None
     for stage in STAGES:
-        threshold = int(KILL_AT[stage] * total)
-        rig.wait_for(
-            f"ingest to emit {threshold} articles", partial(emitted_at_least, rig, threshold), timeout_s=300
-        )
-        before = stage_output(rig, stage)
-        consumers = consumer_states(rig.nats_url)
-        rig.stack.kill(stage)
-        rig.note("SIGKILL", stage=stage, ingest_emitted=rig.emitted_by_ingest(), stage_output=before)
-        kills[stage] = {
-            "output_at_kill": before,
-            "consumers": {k: v for k, v in consumers.items() if k.startswith(stage)},
-        }
-        time.sleep(0.5)
-        rig.stack.start(stage)
+        if upstream is not None:
+            # The whole input of this stage is waiting for it (the stages after it are frozen).
+            rig.wait_for(f"{upstream} to finish", partial(stage_idle, rig, upstream), timeout_s=300)
+        kills[stage] = kill_after_first_output(rig, stage)
+        upstream = stage
     rig.wait_settled(timeout_s=600)
     ledger = audit(rig)
     for stage in STAGES:
@@ -78,8 +120,15 @@ def test_sigkill_each_service_in_turn_loses_and_doubles_nothing(
 
     assert not ledger.problems, ledger.problems
     assert ledger.numbers["articles_published"] == total
-    # Each kill landed mid-run: the killed stage still had work and did it after its restart.
-    # (publish: items; the others: the events they emit.)
+    # Each kill landed mid-run: the killed stage had emitted part of its output, still had work
+    # (ingest: its pass unfinished; the others: messages pending or unacknowledged) and did it
+    # after its restart. (publish: items; the others: the events they emit.)
+    held = {
+        s: k
+        for s, k in kills.items()
+        if (k["ingest_pass_done"] if s == "ingest" else not work_held(k["consumers"]))  # type: ignore[arg-type]
+    }
+    assert not held, f"these stages had no work left when killed: {held}"
     late = {s: k for s, k in kills.items() if not int(k["output_at_end"]) > int(k["output_at_kill"])}  # type: ignore[call-overload]
     assert not late, f"these kills did not land mid-run: {late}"
     assert ledger.numbers["published_events"] == ledger.numbers["items"]
