@@ -7,6 +7,9 @@ An item whose text is missing in the feed's language shows its other language, a
 so (the entry's language is the text's real language; it is never machine-filled here).
 Dates: ``pubDate`` / ``published`` / ``date_published`` are when the news first appeared (the earliest
 source publication, or first seen), ``updated`` / ``date_modified`` its last material change.
+Every stored string passes ``showable`` first: a control character in one title (a real malformed
+feed carries them) is not XML, and feedgen would refuse the whole feed.
+An item with a title in neither language is "Untitled story" / "无标题资讯", never an empty entry.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, Literal
 from feedgen.feed import FeedGenerator
 
 from services.publish.queries import ItemSummary
+from services.publish.web.clean_text import showable
 from shared.items import DISCLAIMER
 
 FeedLanguage = Literal["en", "zh"]
@@ -43,6 +47,7 @@ _SITE_DESCRIPTION = {
 _SCORE_LABELS = {"en": ("Hot", "Quality", "Impact"), "zh": ("热度", "质量", "影响力")}
 _SOURCES_LABEL = {"en": "Sources", "zh": "来源"}
 # The web page's short note for a missing language (never how to configure a translator).
+_UNTITLED = {"en": "Untitled story", "zh": "无标题资讯"}
 _UNTRANSLATED = {
     "en": "English version not available yet; shown in the original language.",
     "zh": "暂无中文版本,以下为原文。",
@@ -61,7 +66,7 @@ class FeedContext:
     @property
     def title(self) -> str:
         base = _SITE_TITLE[self.language]
-        return f"{base} · {self.tag_label or self.tag_id}" if self.tag_id else base
+        return f"{base} · {showable(self.tag_label or '') or self.tag_id}" if self.tag_id else base
 
 
 def item_url(site_url: str, item_id: str) -> str:
@@ -73,14 +78,15 @@ def item_url(site_url: str, item_id: str) -> str:
 def _text_in(
     item: ItemSummary, field: Literal["title", "summary"], language: FeedLanguage
 ) -> tuple[str, str]:
-    """The text in ``language``, else in the other one: (text, its real language)."""
+    """The text in ``language``, else in the other one: (text, its real language); a title in
+    neither is the feed language's "Untitled story"."""
     bilingual = getattr(item, field)
     other: FeedLanguage = "zh" if language == "en" else "en"
     for lang in (language, other):
-        text = bilingual.get(lang)
+        text = showable(bilingual.get(lang) or "").strip()
         if text:
             return text, lang
-    return "", language
+    return (_UNTITLED[language] if field == "title" else ""), language
 
 
 def _score_line(item: ItemSummary, language: FeedLanguage) -> str:
@@ -91,7 +97,11 @@ def _score_line(item: ItemSummary, language: FeedLanguage) -> str:
 
 
 def _tag_labels(item: ItemSummary, language: FeedLanguage) -> list[str]:
-    return [tag.en if language == "en" else tag.zh for tag in item.tags]
+    return [showable(tag.en if language == "en" else tag.zh) for tag in item.tags]
+
+
+def _source_name(name: str) -> str:
+    return showable(name).strip() or GENERATOR
 
 
 def entry_html(item: ItemSummary, language: FeedLanguage) -> str:
@@ -109,9 +119,9 @@ def entry_html(item: ItemSummary, language: FeedLanguage) -> str:
         parts.append(f"<p>{esc(score_line)}</p>")
     if item.sources:
         links = ", ".join(
-            f'<a href="{esc(s.url)}">{esc(s.name)}</a>'
+            f'<a href="{esc(showable(s.url))}">{esc(_source_name(s.name))}</a>'
             if s.url.startswith(("http://", "https://"))
-            else esc(s.name)
+            else esc(_source_name(s.name))
             for s in item.sources
         )
         parts.append(f"<p>{esc(_SOURCES_LABEL[language])}: {links}</p>")
@@ -155,9 +165,9 @@ def _generator(items: Sequence[ItemSummary], ctx: FeedContext) -> FeedGenerator:
         body = entry_html(item, ctx.language)
         entry.content(body, type="html")  # Atom <content type="html">
         entry.description(body)  # RSS <description>
-        for tag in item.tags:
-            entry.category(term=tag.id, label=tag.en if ctx.language == "en" else tag.zh)
-        entry.author({"name": item.sources[0].name if item.sources else GENERATOR})
+        for tag, label in zip(item.tags, _tag_labels(item, ctx.language), strict=True):
+            entry.category(term=tag.id, label=label)
+        entry.author({"name": _source_name(item.sources[0].name) if item.sources else GENERATOR})
     return fg
 
 
@@ -199,9 +209,9 @@ def json_feed(items: Sequence[ItemSummary], ctx: FeedContext) -> dict[str, Any]:
         if summary:
             entry["summary"] = summary
         if item.sources and item.sources[0].url.startswith(("http://", "https://")):
-            entry["external_url"] = item.sources[0].url
+            entry["external_url"] = showable(item.sources[0].url)
         if item.sources:
-            entry["authors"] = [{"name": item.sources[0].name}]
+            entry["authors"] = [{"name": _source_name(item.sources[0].name)}]
         entries.append(entry)
     return {
         "version": JSON_FEED_VERSION,

@@ -20,7 +20,10 @@ from fastapi.templating import Jinja2Templates
 
 from services.publish.queries import ItemSummary, TagCount
 from services.publish.views import format_count
+from services.publish.web.clean_text import finalize_output, plain_title
 from services.publish.web.score_text import reason_lines
+from shared.core.bilingual import NO_MODEL_REASON
+from shared.core.item_revisions import REP_LEFT_REASON
 from shared.core.item_times import changed_since_appearance
 from shared.core.relative_time import published_updated_label, relative_time
 from shared.events import Bilingual, Entity, Tag
@@ -57,7 +60,8 @@ def languages(display: Display) -> tuple[TextLanguage, ...]:
 
 
 def html_lang(lang: str) -> str:
-    return "zh-Hans" if lang == "zh" else "en"
+    """The HTML lang of a text language; "und" (undetermined) for a source in another language."""
+    return {"zh": "zh-Hans", "en": "en"}.get(lang, "und")
 
 
 def texts(value: Bilingual, display: Display) -> list[Text]:
@@ -71,12 +75,75 @@ def texts(value: Bilingual, display: Display) -> list[Text]:
     return [Text(other, text, True)] if text else []
 
 
+SUMMARY_MISSING_NOTES: dict[TextLanguage, str] = {
+    "en": "No English summary yet",
+    "zh": "暂无中文摘要",
+}
+
+
+def summary_notes(summary: Bilingual, title: Bilingual, display: Display) -> list[Text]:
+    """A note, in the language itself, for each chosen language whose title is there but whose
+    summary is not, when a summary in the other language is shown instead (an English headline
+    over a Chinese paragraph would otherwise go unexplained)."""
+    if not (summary.en or summary.zh):
+        return []
+    return [
+        Text(lang, SUMMARY_MISSING_NOTES[lang])
+        for lang in languages(display)
+        if title.get(lang) and not summary.get(lang)
+    ]
+
+
 def missing_notes(value: Bilingual, display: Display) -> list[Text]:
     """A short note, in the language itself, for each language the reader chose that has no text
     (only when the other language has some: an item with no title at all says nothing here)."""
     if not (value.en or value.zh):
         return []
     return [Text(lang, MISSING_NOTES[lang]) for lang in languages(display) if not value.get(lang)]
+
+
+# Why an item has no analysis, for the reader, from the operator's ``analysis_reason`` (free text
+# written by analyze or by a story revision; its fixed phrases are shared constants): the cause in a
+# few words, never the raw message.
+ANALYSIS_ABSENT: dict[str, tuple[str, str]] = {
+    "no_model": (
+        "No analysis: this wire runs without a language model, which writes the analyses.",
+        "暂无深度分析:本站未配置撰写分析的语言模型。",
+    ),
+    "revised": (
+        "The analysis is being rewritten: the story's sources changed.",
+        "深度分析正在重写:本条资讯的来源有变动。",
+    ),
+    "language": (
+        "No analysis: analyses are written for English and Chinese stories only.",
+        "暂无深度分析:仅为中英文资讯撰写分析。",
+    ),
+    "failed": (
+        "No analysis: the language model's answer could not be used.",
+        "暂无深度分析:语言模型的回答未通过检查。",
+    ),
+    "pending": ("No analysis for this story yet.", "本条暂无深度分析。"),
+}
+
+
+def analysis_absent_kind(reason: str | None) -> str:
+    """Which ANALYSIS_ABSENT note fits the stored reason."""
+    text = (reason or "").casefold()
+    if not text:
+        return "pending"
+    if NO_MODEL_REASON in text or "no llm configured" in text:
+        return "no_model"
+    if text.startswith(REP_LEFT_REASON.casefold()[:24]):
+        return "revised"
+    if "english and chinese stories only" in text:
+        return "language"
+    return "failed"
+
+
+def analysis_absent(reason: str | None, display: Display) -> list[Text]:
+    """Why the analysis is missing, in the shown language(s)."""
+    en, zh = ANALYSIS_ABSENT[analysis_absent_kind(reason)]
+    return bilingual_label(en, zh, display)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -153,17 +220,21 @@ class WebRenderer:
         self.templates = templates
         self.clock = clock
         env = templates.env
+        env.finalize = finalize_output  # set before the first template is compiled
         env.filters["paragraphs"] = paragraphs
         env.filters["safe_url"] = safe_url
+        env.filters["plain_title"] = plain_title
         env.globals.update(
             texts=texts,
             missing_notes=missing_notes,
+            summary_notes=summary_notes,
             tag_labels=tag_labels,
             entity_names=entity_names,
             languages=languages,
             html_lang=html_lang,
             views_label=views_label,
             sources_label=sources_label,
+            analysis_absent=analysis_absent,
             reason_lines=reason_lines,
             LANGUAGE_NAMES=LANGUAGE_NAMES,
             SORT_LABELS=SORT_LABELS,
@@ -226,11 +297,14 @@ class WebRenderer:
                 "rows": rows,
                 "tags": tags,
                 "tag": tag,
+                "active_tag": next((t for t in tags if t.id == tag), None) if tag else None,
                 "sort": sort,
                 "view": view,
                 "query": query or "",
                 "query_error": query_error,
                 "next_url": next_url,
+                # A later page (opened through "More"): a way back to the first one.
+                "paged": bool(request.query_params.get("cursor")),
                 "link": link,
                 "lang_links": {d: link(lang=d) for d in ("en", "zh", "both")},
             },
@@ -265,6 +339,7 @@ class WebRenderer:
                 "missing": missing_notes(item.title, display),
                 "provenance": language_provenance(item, display),
                 "sources": source_rows,
+                "source_headline": sources[0].title if sources else None,
                 "lang_links": {d: f"/items/{quote(item.id, safe='')}?lang={d}" for d in ("en", "zh", "both")},
             },
         )
