@@ -204,6 +204,10 @@ async def time_in_process(store: Any, server_pid: int | None, rounds: int = 20) 
     uncached = ItemQueries(store, postings_cache=False)
     before = ItemQueries(store, sort_rows=False, postings_cache=False)
     calls: dict[str, Any] = {"list_hot": lambda: queries.list_items(limit=20)}
+    # A list page read whole and without body and analysis (ListProjection), interleaved.
+    whole, short = ItemQueries(store, list_projection="whole"), ItemQueries(store, list_projection="short")
+    calls["list_hot_whole"] = lambda: whole.list_items(limit=20)
+    calls["list_hot_short"] = lambda: short.list_items(limit=20)
     for name, text in (("TSMC", "TSMC"), ("台积电", "台积电"), ("OpenAI_device", "OpenAI device")):
         for variant, layer in (("before", before), ("uncached", uncached), ("", queries)):
             label = f"search_{name}" + (f"_{variant}" if variant else "")
@@ -238,7 +242,23 @@ async def time_in_process(store: Any, server_pid: int | None, rounds: int = 20) 
         }
     cache = queries.search_index.cache
     out["postings_cache"] = {"hits": cache.hits, "misses": cache.misses} if cache else None
+    out["list_page_bson_bytes"] = await list_page_bytes(store)
     return out
+
+
+async def list_page_bytes(store: Any) -> dict[str, int]:
+    """BSON bytes of the first list page's 20 items as a server sends them, whole and short."""
+    import bson
+
+    from services.publish.queries import LIST_PROJECTION, SHORT_PROJECTION, SORT_FIELDS
+    from shared.storage import ITEMS
+
+    sizes: dict[str, int] = {}
+    for name, projection in (("whole", LIST_PROJECTION), ("short", SHORT_PROJECTION)):
+        found = store.collection(ITEMS).find({}, projection).sort([(SORT_FIELDS["hot"], -1), ("_id", -1)])
+        docs = await found.limit(20).to_list()
+        sizes[name] = sum(len(bson.encode(doc)) for doc in docs)
+    return sizes
 
 
 # --- the server side (this process) -----------------------------------------------------------

@@ -15,6 +15,7 @@ from faststream.nats import NatsBroker
 from prometheus_client import make_asgi_app
 
 from shared import lag_metrics
+from shared.adapters.zh_lexicon_cache import use_lexicon_cache
 from shared.logs import configure_logging
 from shared.metrics import REGISTRY, UP
 from shared.pipeline import ensure_streams, make_broker
@@ -133,6 +134,9 @@ class Service:
 
 def new_service(stage: str, settings: Settings | None = None, with_store: bool = True) -> Service:
     settings = settings or load_settings()
+    # The Chinese lexicon (analyze's key phrases and summaries, search queries) is read from its
+    # cache instead of being built from jieba's dictionary at every start.
+    use_lexicon_cache(settings.lexicon_cache_dir)
     store = (
         MongoStore(settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver)
         if with_store

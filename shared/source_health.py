@@ -93,7 +93,13 @@ class SourceHealthStore:
         return found
 
     async def save(self, health: SourceHealth) -> None:
-        await self.store.upsert(SOURCE_STATE, health.source_id, health.to_doc())
+        """One write per poll. The model is the whole stored document (nothing else writes
+        ``source_state``), so the document is replaced: a replace stores its top-level datetimes
+        on nx-27017 as on MongoDB, where a ``$set`` of them needs a read of the document first on
+        nx-27017 (``MongoStore.upsert``: a read and a write per poll)."""
+        await self.store.upsert_many(
+            SOURCE_STATE, {health.source_id: health.to_doc()}, whole={health.source_id}
+        )
 
 
 def record_success(

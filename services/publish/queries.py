@@ -88,12 +88,18 @@ ITEM_COUNT_TTL_S = 60.0
 ROW_TIMES = frozenset({ROW_FIELDS["time"], ROW_FIELDS["updated"]})
 NAIVE_TIMES: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=False)
 
-# A page of items (a list, or a search's page read by ``_id``) is read whole, although it never
-# shows the long texts (body, analysis): nx-27017 applies a projection after decoding each stored
-# document, by copying it, so leaving them out cost more of its CPU than sending them (20 items:
-# ~5 ms with ``{"body": 0, "analysis": 0}``, ~3.5 ms without, at 10k and 100k items; the API
-# decodes the longer texts in ~0.1 ms; measured). On MongoDB the projection would save bytes.
-LIST_PROJECTION: dict[str, int] | None = None
+# A page of items (a list, or a search's page read by ``_id``) never shows the long texts (body,
+# analysis). Whether to leave them out of the read depends on the server (``ListProjection``,
+# setting ``NEWSROOM_PUBLISH__LIST_PROJECTION``): nx-27017 applies a projection after decoding each
+# stored document, by copying it, so leaving them out costs more of its CPU than sending them (20
+# items: ~5 ms with ``SHORT_PROJECTION``, ~3.5 ms without, at 10k and 100k items; the API decodes
+# the longer texts in ~0.1 ms; measured, bench/README.md "h19ops"); MongoDB projects as it
+# serialises the reply, and leaving them out saves about half a page's bytes (bench/read_api.py's
+# items: 97 KB -> 47 KB per 20 items; more for items with long bodies).
+# "auto": whole on nx-27017, short on MongoDB.
+ListProjection = Literal["auto", "whole", "short"]
+LIST_PROJECTION: dict[str, int] | None = None  # whole
+SHORT_PROJECTION: dict[str, int] = {"body": 0, "analysis": 0}
 
 # Fields a search term is looked for in. Arrays of documents go through $elemMatch.
 SEARCH_SCALAR_FIELDS = ("title.en", "title.zh", "summary.en", "summary.zh", "keyphrases")
@@ -437,6 +443,7 @@ class ItemQueries:
     # read on every search, as before issue 17; bench/read_api.py compares the two in one run).
     sort_rows: bool = True
     postings_cache: bool = True
+    list_projection: ListProjection = "auto"
     skipped_invalid: int = field(default=0, init=False)
     search_index: SearchIndex = field(init=False)
     _count: tuple[float, int] = field(default=(0.0, 0), init=False)
@@ -536,7 +543,7 @@ class ItemQueries:
         path = ROW_FIELDS[sort] if rows else SORT_FIELDS[sort]  # a cursor holds the value only
         after = Cursor.decode(cursor, sort) if cursor else None
         source = SEARCH_SORT if rows else ITEMS
-        projection = None if rows else LIST_PROJECTION
+        projection = None if rows else await self._page_projection()
         if only_ids is None:
             docs = await self._after(clauses, path, after, size + 1, projection, source)
         else:
@@ -556,9 +563,18 @@ class ItemQueries:
             next_cursor = Cursor(sort, last_value, page[-1]["_id"], ties).encode()
         return ItemPage(items=items, next_cursor=next_cursor)
 
+    async def _page_projection(self) -> dict[str, int] | None:
+        """What a page reads of each item (``list_projection``; see ``ListProjection``)."""
+        if self.list_projection == "whole":
+            return LIST_PROJECTION
+        if self.list_projection == "auto" and await self.store.wire_compat_mode():
+            return LIST_PROJECTION
+        return SHORT_PROJECTION
+
     async def _by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
         """The items of ``ids``, in that order."""
-        found = self._items.find({"_id": {"$in": ids}}, LIST_PROJECTION).batch_size(len(ids) or 1)
+        projection = await self._page_projection()
+        found = self._items.find({"_id": {"$in": ids}}, projection).batch_size(len(ids) or 1)
         docs = {d["_id"]: d for d in await found.to_list()}
         return [docs[i] for i in ids if i in docs]
 

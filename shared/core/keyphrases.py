@@ -13,6 +13,7 @@ import re
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,8 +64,63 @@ class ZhLexicon:
     function_chars: frozenset[str]
 
 
+ZhUserWord = tuple[str, int | None, str | None]  # word, count (None: jieba suggests one), tag
+ZhLexiconLoader = Callable[[], ZhLexicon]
+_zh_lexicon_loader: ZhLexiconLoader | None = None
+
+
+def use_zh_lexicon_loader(loader: ZhLexiconLoader | None) -> None:
+    """Where ``zh_lexicon`` gets the lexicon from (a process sets it before the first use:
+    shared/adapters/zh_lexicon_cache.py keeps the built lexicon on disk); None: built here."""
+    global _zh_lexicon_loader
+    _zh_lexicon_loader = loader
+
+
 @cache
 def zh_lexicon() -> ZhLexicon:
+    """The process's lexicon, built once (``build_zh_lexicon``) or read from a cache (the loader
+    set by ``use_zh_lexicon_loader``)."""
+    if _zh_lexicon_loader is not None:
+        return _zh_lexicon_loader()
+    return build_zh_lexicon(zh_user_words())
+
+
+def zh_dictionary_files() -> tuple[Path, Path]:
+    """jieba's dictionary (``word count tag`` lines) and its IDF table."""
+    import jieba
+
+    package = Path(jieba.__file__).parent
+    return package / "dict.txt", package / "analyse" / "idf.txt"
+
+
+def zh_user_words() -> list[ZhUserWord]:
+    """The words added to jieba's dictionary: the domain dictionary, then the gazetteer's Chinese
+    names (what ``build_zh_lexicon`` adds, in that order)."""
+    user_words: list[ZhUserWord] = []
+    for line in read_data_text(DOMAIN_DICT_FILE).splitlines():
+        parts = line.split()
+        if parts:
+            user_words.append(
+                (parts[0], int(parts[1]) if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None)
+            )
+    for entity in load_gazetteer().entities.values():
+        for alias in entity.aliases:
+            if _CJK.search(alias) and len(alias) >= 2:
+                user_words.append((alias, 2000, "nr" if entity.kind == "person" else "nt"))
+    return user_words
+
+
+def new_zh_tokenizer() -> Any:
+    """An empty private jieba tokenizer, its start-up log silenced."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.tmp_dir = tempfile.gettempdir()
+    return tokenizer
+
+
+def build_zh_lexicon(user_words: list[ZhUserWord]) -> ZhLexicon:
     """jieba's dictionary for segmentation, part of speech and IDF, in one pass and ~1/3 the memory.
 
     Stock jieba holds the same 349k words in three separate tables, each with its own copy of every
@@ -76,39 +132,23 @@ def zh_lexicon() -> ZhLexicon:
     Segmentation is jieba's own (same dictionary, same HMM for unknown words); bench/zh_lexicon.py
     measures the memory and the agreement with stock jieba on real texts.
     """
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.tmp_dir = tempfile.gettempdir()
+    tokenizer = new_zh_tokenizer()
     freq: dict[str, int] = {}
     content: dict[str, float] = {}
     function_chars: set[str] = set()
-    dict_path = Path(jieba.__file__).with_name("dict.txt")
+    dict_path, idf_path = zh_dictionary_files()
     # Line by line: a list of the file's 349k lines would double the peak memory of the load.
     with dict_path.open(encoding="utf-8") as lines:
         for raw in lines:
             _add_dictionary_line(raw, freq, content, function_chars)
     total = sum(freq.values())
     tokenizer.FREQ, tokenizer.total, tokenizer.initialized = freq, total, True
-    user_words: list[tuple[str, int | None, str | None]] = []
-    for line in read_data_text(DOMAIN_DICT_FILE).splitlines():
-        parts = line.split()
-        if parts:
-            user_words.append(
-                (parts[0], int(parts[1]) if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None)
-            )
-    for entity in load_gazetteer().entities.values():
-        for alias in entity.aliases:
-            if _CJK.search(alias) and len(alias) >= 2:
-                user_words.append((alias, 2000, "nr" if entity.kind == "person" else "nt"))
     for word, count, tag in user_words:
         tokenizer.add_word(word, freq=count, tag=tag)
         if tag in CONTENT_POS:
             content.setdefault(word, 0.0)
         elif tag is not None:
             content.pop(word, None)
-    idf_path = Path(jieba.__file__).with_name("analyse") / "idf.txt"
     values: dict[float, float] = {}  # one float object per distinct IDF value
     counts: Counter[float] = Counter()  # for the median (what jieba uses for words without an IDF)
     with idf_path.open(encoding="utf-8") as lines:
@@ -151,6 +191,12 @@ def _median_of_counts(counts: Counter[float]) -> float:
         if seen > target:
             return value
     raise ValueError("no IDF values")
+
+
+# What a lexicon is built by besides its input files: part of its cache key
+# (shared/core/zh_lexicon_file.py), so a lexicon cached by other code is never read back.
+ZH_LEXICON_CODE = (build_zh_lexicon, _add_dictionary_line, _median_of_counts, new_zh_tokenizer)
+ZH_LEXICON_PARAMETERS = (sorted(CONTENT_POS), sorted(_FUNCTION_POS_INITIALS))
 
 
 def _zh_content_idf(word: str, lexicon: ZhLexicon) -> float | None:
