@@ -418,7 +418,8 @@ def _carrier_id(state: ScoreState) -> str | None:
 def _takes_over_carrier(state: ScoreState, row: StoryMember) -> bool:
     """The newest member seen in an event carries decay events (by join time, then id), whatever
     the order its events arrive in; one that left the story gives way to any member."""
-    carrier = next((m for m in state.members if m.article_id == _carrier_id(state)), None)
+    carrier_id = _carrier_id(state)
+    carrier = next((m for m in state.members if m.article_id == carrier_id), None)
     return carrier is None or (row.joined_at, row.article_id) >= (carrier.joined_at, carrier.article_id)
 
 
@@ -724,7 +725,7 @@ class ScoreUseCase:
             if state.unpublished_decay is not None:  # an earlier pass stopped after its record
                 await publish(unpublished_decay(state.unpublished_decay))
                 report.published += 1
-                await self.repository.save(_decay_sent(state), state.version)
+                await self._forget_published(state)
                 continue
             decision = on_decay(state, now, self.config, self.min_change)
             out = decision.outgoing
@@ -739,10 +740,24 @@ class ScoreUseCase:
                 continue
             await publish(out)
             report.published += 1
-            # A conflict here: a revision published and dropped the record, or an event kept it
-            # (the next pass publishes it again under the same msg id: a duplicate, dropped).
-            await self.repository.save(_decay_sent(recorded), recorded.version)
+            await self._forget_published(recorded)
         return report
+
+    async def _forget_published(self, recorded: ScoreState) -> None:
+        """Clear the decay record once its event is out, on ``recorded`` or, when the story's state
+        changed since, on the fresh state if that still holds the same record (a revision
+        published and dropped it already)."""
+        assert recorded.unpublished_decay is not None
+        sent = recorded.unpublished_decay[0]
+        state: ScoreState | None = recorded
+        for _ in range(self.attempts):
+            if state is None or state.unpublished_decay is None or state.unpublished_decay[0] != sent:
+                return
+            if await self.repository.save(_decay_sent(state), state.version):
+                return
+            state = await self.repository.get(recorded.story_id)
+        # Left for the next pass, which publishes it again under the same msg id (a duplicate).
+        log.warning("decay record not cleared", extra={"story_id": recorded.story_id})
 
 
 def unpublished_decay(record: tuple[str, str]) -> Outgoing:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from services.score.usecase import (
     ScoreState,
     ScoreUseCase,
@@ -173,3 +175,34 @@ async def test_use_case_stores_the_revision_once() -> None:
     assert stored["revision"] == 1 and [m["article_id"] for m in stored["members"]] == ["a1", "a2"]  # type: ignore[attr-defined]
     assert await usecase.revised(A3_MOVED, publish) == []  # a redelivery: no write
     assert repo.docs["s1"] == stored and published == []
+
+
+async def test_a_decay_record_survives_a_stop_before_its_publish_and_is_cleared_once_out() -> None:
+    clock = [AFTER_A3]
+    repo = MemoryStates()
+    usecase = ScoreUseCase(
+        repository=repo, min_change=MIN_CHANGE, rescore_window_h=48.0, now=lambda: clock[0]
+    )
+    await usecase.analyzed(analyzed_event(A1))
+    await usecase.joined(joined_event(A2, [A1, A2], "ev-j2"))
+
+    async def stop(out: Outgoing) -> bool:
+        raise ConnectionError("the process stops between its record and its publish")
+
+    clock[0] = AFTER_A3 + timedelta(hours=12)
+    with pytest.raises(ConnectionError):
+        await usecase.decay_pass(stop)
+    record = repo.docs["s1"]["unpublished_decay"]
+    assert isinstance(record, list) and record[0].startswith("score:decay:s1:")
+    published: list[Outgoing] = []
+
+    async def publish(out: Outgoing) -> bool:
+        published.append(out)
+        repo.conflicts = 1 if len(published) == 1 else 0  # a join's write lands before the clear
+        return True
+
+    clock[0] = AFTER_A3 + timedelta(hours=13)  # the next pass: the recorded event, as recorded
+    report = await usecase.decay_pass(publish)
+    assert report.published == 1 and [o.msg_id for o in published] == [record[0]]
+    assert repo.docs["s1"]["unpublished_decay"] is None
+    assert (await usecase.decay_pass(publish)).published == 0  # not twice
