@@ -47,7 +47,9 @@ def build(settings: Settings | None = None, now: Clock = utcnow, judge: RubricJu
         return await usecase.joined(event)
 
     async def on_revised(revision: StoryRevised) -> Sequence[Outgoing]:
-        return await usecase.revised(revision)
+        # It may publish a decay event recorded before the revision, before storing it (see
+        # ScoreUseCase.revised); the pipeline acks after it returns.
+        return await usecase.revised(revision, publish)
 
     async def publish(out: Outgoing) -> bool:
         return await publish_durably(service.broker, out, "score")

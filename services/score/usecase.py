@@ -1,6 +1,6 @@
 """The score stage's decisions: what to compute for an event, what to remember, what to publish.
 
-Three triggers, one state document per story (collection SCORE_STATE, see ``ScoreState``):
+Four triggers, one state document per story (collection SCORE_STATE, see ``ScoreState``):
 
 - ``analyzed`` (the story's representative article came through translate and analyze): compute
   Hot, Quality and Impact; always publish (it is the story's first full scoring, or a reprocess).
@@ -21,7 +21,13 @@ Three triggers, one state document per story (collection SCORE_STATE, see ``Scor
   only announce the item a second time. The state's last published Hot becomes that recomputed
   one, so decay's "moved enough" compares with what the item shows. A later ``joined`` or
   ``analyzed`` event does not bring back a member the revision removed (the membership rule of
-  ``RevisionState.is_member``, as publish's ``respect_revision`` applies it).
+  ``RevisionState.is_member``, as publish's ``respect_revision`` applies it). A revision that
+  arrives before any event of its story is stored as the story's state (rule and member rows),
+  so the story's events are judged by it whatever order they arrive in.
+
+Arrival order does not matter: any order of a story's analyzed / joined / revised events (and
+redeliveries) ends in the same state (tests/unit/test_score_arrival_order.py), and the decay loop
+records a decision before publishing it, so a revision stored first stops it (``decay_pass``).
 
 The functions ``on_analyzed``, ``on_joined``, ``on_decay`` and ``on_revised`` are pure (state and ``now`` in,
 new state and the event to publish out); ``ScoreUseCase`` adds the state repository, the clock
@@ -31,6 +37,7 @@ and optimistic concurrency around them.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from shared import subjects
-from shared.core.item_revisions import RevisionState, stored_datetime
+from shared.core.item_revisions import RevisionState, state_after, stored_datetime
 from shared.core.scoring import (
     ContentFacts,
     LLMRubric,
@@ -105,12 +112,17 @@ class Representative:
 
 @dataclass(frozen=True)
 class ScoreState:
-    """What a later re-score needs, stored per story (plain data in MongoDB)."""
+    """What a later re-score needs, stored per story (plain data in MongoDB).
+
+    A state may exist before any event of its story: a revision that arrives first is kept (its
+    rule and member rows) so that the story's first events are judged by it (``on_revised``)."""
 
     story_id: str
     members: tuple[StoryMember, ...]
-    last_article_json: str  # the article of the latest event (a decay event is rebuilt from it)
-    cluster_json: str  # the cluster of the latest event; members come from ``members``
+    # The article and cluster of the story's newest member seen in an event (a decay event is
+    # rebuilt from them); None while only a revision is known.
+    last_article_json: str | None
+    cluster_json: str | None  # the cluster's own fields; members come from ``members``
     content: ContentFacts | None = None  # None until the story's analyzed event arrived
     representative: Representative | None = None
     texts: Mapping[str, TextView] = field(default_factory=dict)  # article id -> text seen in an event
@@ -118,31 +130,31 @@ class ScoreState:
     recent_events: Mapping[str, str] = field(default_factory=dict)  # event id -> msg id ("" = none)
     # Why Quality and Impact have no LLM rubric (None when they have one), repeated on re-scores.
     llm_reason: str | None = NO_LLM_REASON
-    # The last revision applied (0 = none): its number, clock and member list, and where the
-    # story's members went when it ended.
-    revision: int = 0
-    revised_as_of: datetime | None = None
-    revised_member_ids: tuple[str, ...] = ()
-    merged_into: str | None = None
+    # The last revision applied (publish's rule; its member rows are in ``members``), None = none.
+    revised: RevisionState | None = None
+    # A decay event recorded but maybe not yet published (msg id, event JSON): see decay_pass.
+    unpublished_decay: tuple[str, str] | None = None
     version: int = 0  # 0 = not stored yet (optimistic concurrency)
 
     @property
+    def revision(self) -> int:
+        return self.revised.revision if self.revised is not None else 0
+
+    @property
     def ended(self) -> bool:
-        return self.revision > 0 and self.merged_into is not None
+        return self.revised is not None and self.revised.ended
 
     def is_member(self, member: StoryMember) -> bool:
         """Membership after the last revision (publish's rule: listed, or joined after it)."""
-        rule = RevisionState(
-            self.story_id, self.revision, self.revised_as_of, self.revised_member_ids, self.merged_into
-        )
-        return rule.is_member(member.article_id, member.joined_at)
+        return self.revised is None or self.revised.is_member(member.article_id, member.joined_at)
 
     @property
-    def first_seen_at(self) -> datetime:
-        return min(m.joined_at for m in self.members)
+    def first_seen_at(self) -> datetime | None:
+        return min((m.joined_at for m in self.members), default=None)
 
     def to_doc(self) -> dict[str, Any]:
         rep = self.representative
+        rule = self.revised
         return {
             "_id": self.story_id,
             "version": self.version,
@@ -158,19 +170,24 @@ class ScoreState:
                 "published_or_seen_at": rep.published_or_seen_at,
                 "views": [_view_doc(v) for v in rep.views.values()],
             },
-            "texts": [{"article_id": k, **_view_doc(v)} for k, v in self.texts.items()],
+            "texts": [{"article_id": k, **_view_doc(v)} for k, v in sorted(self.texts.items())],
             "last_values": dict(self.last_values) if self.last_values is not None else None,
             "recent_events": [[k, v] for k, v in self.recent_events.items()],
             "llm_reason": self.llm_reason,
-            "revision": self.revision,
-            "revised_as_of": self.revised_as_of,
-            "revised_member_ids": list(self.revised_member_ids),
-            "merged_into": self.merged_into,
+            # The revision's fields flat, as earlier versions stored them.
+            "revision": rule.revision if rule else 0,
+            "revised_as_of": rule.as_of if rule else None,
+            "revised_member_ids": list(rule.member_ids) if rule else [],
+            "merged_into": rule.merged_into if rule else None,
+            "revised_representative": rule.representative if rule else None,
+            "unpublished_decay": list(self.unpublished_decay) if self.unpublished_decay else None,
         }
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> ScoreState:
         rep = doc.get("representative")
+        number = int(doc.get("revision") or 0)
+        unpublished = doc.get("unpublished_decay")
         return cls(
             story_id=doc["_id"],
             version=int(doc.get("version", 0)),
@@ -189,10 +206,17 @@ class ScoreState:
             last_values=doc.get("last_values"),
             recent_events={k: v for k, v in doc.get("recent_events", [])},
             llm_reason=doc.get("llm_reason", NO_LLM_REASON),
-            revision=int(doc.get("revision") or 0),
-            revised_as_of=stored_datetime(doc.get("revised_as_of")),
-            revised_member_ids=tuple(doc.get("revised_member_ids") or ()),
-            merged_into=doc.get("merged_into"),
+            revised=None
+            if not number
+            else RevisionState(
+                story_id=doc["_id"],
+                revision=number,
+                as_of=stored_datetime(doc.get("revised_as_of")),
+                member_ids=tuple(doc.get("revised_member_ids") or ()),
+                merged_into=doc.get("merged_into"),
+                representative=doc.get("revised_representative"),
+            ),
+            unpublished_decay=(unpublished[0], unpublished[1]) if unpublished else None,
         )
 
 
@@ -281,23 +305,34 @@ def content_facts(
     )
 
 
+def current(state: ScoreState) -> ScoreState:
+    """The state with the member-dependent facts of its content (originality, coverage languages)
+    for its current members and texts: stored that way, so a state does not depend on the order
+    in which its members arrived."""
+    if state.content is None or state.representative is None:
+        return state
+    content = dataclasses.replace(
+        state.content,
+        originality=story_originality(state.representative, state.members, state.texts),
+        coverage_languages=frozenset(m.language for m in state.members if m.language != "other"),
+    )
+    return dataclasses.replace(state, content=content)
+
+
 def compute(state: ScoreState, now: datetime, config: ScoringConfig) -> dict[str, ScoreDetail | None]:
-    """Hot always; Quality and Impact when the story's content is known (originality and coverage
-    languages follow the current members)."""
+    """Hot always; Quality and Impact when the story's content is known. ``state`` is ``current``
+    (its content follows its members)."""
     # Never score before the newest member's join time: a few ms of clock skew between the ingest
     # and score processes must not drop the member that caused this event.
     at = max(now, max(m.joined_at for m in state.members))
     hot = hot_score(StoryFacts.from_members(state.members), at, config)
     if state.content is None:
         return {"hot": hot, "quality": None, "impact": None}
-    content = state.content
-    if state.representative is not None:
-        content = dataclasses.replace(
-            content,
-            originality=story_originality(state.representative, state.members, state.texts),
-            coverage_languages=frozenset(m.language for m in state.members if m.language != "other"),
-        )
-    return {"hot": hot, "quality": quality_score(content, config), "impact": impact_score(content, config)}
+    return {
+        "hot": hot,
+        "quality": quality_score(state.content, config),
+        "impact": impact_score(state.content, config),
+    }
 
 
 def scores_section(
@@ -369,34 +404,42 @@ def _emit(
     return Outgoing(subjects.SCORED, out, out_id)
 
 
+def _empty_state(story_id: str) -> ScoreState:
+    return ScoreState(story_id=story_id, members=(), last_article_json=None, cluster_json=None)
+
+
+def _carrier_id(state: ScoreState) -> str | None:
+    """The article a decay event of the story is rebuilt from (see ``ScoreState``)."""
+    if state.last_article_json is None:
+        return None
+    return str(json.loads(state.last_article_json)["article_id"])
+
+
+def _takes_over_carrier(state: ScoreState, row: StoryMember) -> bool:
+    """The newest member seen in an event carries decay events (by join time, then id), whatever
+    the order its events arrive in; one that left the story gives way to any member."""
+    carrier_id = _carrier_id(state)
+    carrier = next((m for m in state.members if m.article_id == carrier_id), None)
+    return carrier is None or (row.joined_at, row.article_id) >= (carrier.joined_at, carrier.article_id)
+
+
 def _base_state(state: ScoreState | None, event: StoryEvent) -> ScoreState:
-    listed = event.cluster.members
-    if state is not None and state.revision:
-        # An event decided before the last revision may still list a member that left since.
-        listed = [m for m in listed if state.is_member(m)]
-    members = union_members(state.members if state else (), listed)
+    base = state if state is not None else _empty_state(event.story_id)
+    # An event decided before the last revision may still list a member that left since.
+    listed = [m for m in event.cluster.members if base.is_member(m)]
+    members = union_members(base.members, listed)
     if not members:  # a cluster always lists its article; be safe with hand-made events
         raise ValueError(f"story {event.story_id}: the event lists no member")
-    texts = dict(state.texts) if state else {}
-    texts[event.article.article_id] = article_view(event.article)
+    row = next((m for m in members if m.article_id == event.article.article_id), None)
+    if row is None:  # the event does not list its own article (callers drop one that left)
+        return dataclasses.replace(base, members=members)
+    texts = {**base.texts, row.article_id: article_view(event.article)}
+    new = dataclasses.replace(base, members=members, texts=texts)
+    if not _takes_over_carrier(new, row):  # a newer member carries decay events
+        return new
     cluster_meta = event.cluster.model_copy(update={"members": []})
-    if state is not None and not any(m.article_id == event.article.article_id for m in members):
-        # The event's own article left the story: later decay events are not rebuilt from it.
-        return dataclasses.replace(state, members=members, texts=texts)
-    if state is None:
-        return ScoreState(
-            story_id=event.story_id,
-            members=members,
-            texts=texts,
-            last_article_json=event.article.model_dump_json(),
-            cluster_json=cluster_meta.model_dump_json(),
-        )
     return dataclasses.replace(
-        state,
-        members=members,
-        texts=texts,
-        last_article_json=event.article.model_dump_json(),
-        cluster_json=cluster_meta.model_dump_json(),
+        new, last_article_json=event.article.model_dump_json(), cluster_json=cluster_meta.model_dump_json()
     )
 
 
@@ -432,11 +475,13 @@ def on_joined(
     state: ScoreState | None, event: StoryEvent, now: datetime, config: ScoringConfig, min_change: float
 ) -> Decision:
     """An article joined: publish when the member list grew or a score moved enough."""
-    if state is not None and state.ended:
-        return _noted(state, event, "joined: the story ended (merged into another one)")
+    if state is not None and (state.ended or not _still_member(state, event)):
+        # An article that left is judged in the story it went to; its event here (decided before
+        # the revision) is neither scored nor published, nor its text kept.
+        return _noted(state, event, "joined: the story ended or the article left it")
     repeated = state.recent_events.get(event.event_id) if state is not None else None
     known = {m.article_id for m in state.members} if state is not None else set()
-    new = _base_state(state, event)
+    new = current(_base_state(state, event))
     details = compute(new, now, config)
     values = score_values(details)
     grew = any(m.article_id not in known for m in new.members)
@@ -478,6 +523,10 @@ def on_decay(state: ScoreState, now: datetime, config: ScoringConfig, min_change
     """Periodic re-score of a young story: publish only when a score moved by ``min_change``."""
     if state.ended:
         return Decision(state, None, "decay: the story ended")
+    article_json, cluster_json = state.last_article_json, state.cluster_json
+    if article_json is None or cluster_json is None or not state.members:
+        return Decision(state, None, "decay: only a revision of the story is known yet")
+    state = current(state)
     details = compute(state, now, config)
     values = score_values(details)
     old = state.last_values
@@ -488,8 +537,8 @@ def on_decay(state: ScoreState, now: datetime, config: ScoringConfig, min_change
     new = dataclasses.replace(
         state, last_values={**(state.last_values or {}), **values}, version=state.version + 1
     )
-    article = Article.model_validate_json(state.last_article_json)
-    cluster = Cluster.model_validate_json(state.cluster_json)
+    article = Article.model_validate_json(article_json)
+    cluster = Cluster.model_validate_json(cluster_json)
     out = _emit(new, article, cluster, details, "decay", now, decay_msg_id(new, values), new.llm_reason, None)
     return Decision(new, out, "decay: a score moved")
 
@@ -519,36 +568,57 @@ def revised_members(state: ScoreState, revision: StoryRevised) -> tuple[StoryMem
     return union_members(listed, later)
 
 
-def on_revised(state: ScoreState, revision: StoryRevised, now: datetime, config: ScoringConfig) -> Decision:
+def _member_article(member: StoryMember, text: TextView | None) -> Article:
+    """A member's article as far as the state knows it (its row, and the lead of its text)."""
+    common = member.model_dump(include=set(Article.model_fields) & set(StoryMember.model_fields))
+    summary = text.lead if text is not None else None
+    return Article(**common, canonical_url=member.url, fetched_at=member.joined_at, summary=summary)
+
+
+def on_revised(
+    state: ScoreState | None, revision: StoryRevised, now: datetime, config: ScoringConfig
+) -> Decision:
     """Clustering revised the story's members: follow the newest revision once; never publish.
 
     Why no scored event: publish folds the same revision into the item and recomputes its Hot
     from the revised members (shared.core.item_revisions.apply_revision); an event here would
     announce the item a second time for one change. The decision returns ``state`` itself (no
-    write) for a revision that is not newer than the last one applied."""
-    if revision.revision <= state.revision:
+    write) for a revision that is not newer than the last one applied.
+
+    A revision that arrives before any event of the story (a story created by a split is new to
+    this stage) makes a state of its own: the rule and the revision's member rows, no scores; the
+    story's events then find it. A decay event recorded before the revision and maybe not yet
+    published is dropped from the state (the use case publishes it before storing this one)."""
+    if state is not None and revision.revision <= state.revision:
         return Decision(state, None, "revised: not newer than the last revision applied")
-    new = dataclasses.replace(
-        state,
-        revision=revision.revision,
-        revised_as_of=revision.as_of,
-        revised_member_ids=tuple(revision.member_ids),
-        merged_into=revision.merged_into,
-        version=state.version + 1,
-    )
-    if revision.ended:  # the members are kept only for the decay window's first_seen_at
-        return Decision(new, None, f"revised: the story ended into {revision.merged_into}")
-    members = revised_members(state, revision)
-    if not members:  # no row for any listed article: the next event of the story brings them
-        return Decision(new, None, "revised: no member row known yet")
-    new = dataclasses.replace(new, members=members)
-    last = dict(state.last_values or {})
-    rep = state.representative
+    base = state if state is not None else _empty_state(revision.story_id)
+    rule = dataclasses.replace(state_after(revision), members=())  # the rows live in ``members``
+    new = dataclasses.replace(base, revised=rule, unpublished_decay=None, version=base.version + 1)
+    if revision.ended:  # nothing left to score: out of the decay scan too (no first_seen_at)
+        ended = dataclasses.replace(new, members=())
+        return Decision(ended, None, f"revised: the story ended into {revision.merged_into}")
+    members = revised_members(base, revision)
+    kept = {m.article_id for m in members}
+    texts = {article_id: text for article_id, text in base.texts.items() if article_id in kept}
+    new = dataclasses.replace(new, members=members, texts=texts)
+    carrier = _carrier_id(new)
+    if members and carrier is not None and carrier not in {m.article_id for m in members}:
+        # Decay events were rebuilt from an article that left: from the newest member now (the
+        # member's own event, if it comes later, brings its whole article).
+        newest = members[-1]
+        article = _member_article(newest, new.texts.get(newest.article_id))
+        new = dataclasses.replace(new, last_article_json=article.model_dump_json())
+    last = dict(base.last_values or {})
+    rep = base.representative
     if rep is not None and rep.article_id not in {m.article_id for m in members}:
         # The text Quality and Impact read left with its article (publish clears them on the item);
         # ingest reruns the new representative, whose analyzed event restores them.
         new = dataclasses.replace(new, content=None, representative=None)
         last = {k: v for k, v in last.items() if k not in ("quality", "impact")}
+    new = current(new)
+    if base.last_values is None or not members:
+        # Nothing published by this stage yet (or no member row known): no item Hot to follow.
+        return Decision(new, None, "revised: members follow (nothing published yet)")
     # The item's Hot after publish applied this revision (its Quality and Impact stay as they were).
     hot = compute(new, now, config)["hot"]
     if hot is not None:
@@ -621,34 +691,79 @@ class ScoreUseCase:
                 return [decision.outgoing] if decision.outgoing else []
         raise StateConflict(f"score state of {event.story_id} kept changing")
 
-    async def revised(self, revision: StoryRevised) -> list[Outgoing]:
-        """Store the story's state after the revision; nothing to publish (see ``on_revised``).
-        A story the stage has no state for yet is left alone: its first event is filtered by
-        publish against the revision, and ingest lists the revised members in later events."""
+    async def revised(self, revision: StoryRevised, publish: Publish) -> list[Outgoing]:
+        """Store the story's state after the revision (a new state when the stage has none for the
+        story yet); nothing to publish for the revision itself (see ``on_revised``).
+
+        A decay event recorded before the revision and maybe not yet out (``decay_pass`` records,
+        then publishes) is published here first, under its msg id, before the revision is stored:
+        once a revision is stored, no score from the members it removed goes out (the decay
+        loop's own publish of it, if it comes later, is a duplicate the stream drops)."""
         for _ in range(self.attempts):
             state = await self.repository.get(revision.story_id)
-            if state is None:
-                return []
             decision = on_revised(state, revision, self.now(), self.config)
-            if decision.state is state or await self.repository.save(decision.state, state.version):
+            if decision.state is state:
+                return []  # not newer than the last revision applied: no write
+            if state is not None and state.unpublished_decay is not None:
+                await publish(unpublished_decay(state.unpublished_decay))
+            if await self.repository.save(decision.state, state.version if state else 0):
                 log.debug("revised", extra={"story_id": revision.story_id, "why": decision.why})
                 return []
         raise StateConflict(f"score state of {revision.story_id} kept changing")
 
     async def decay_pass(self, publish: Publish) -> DecayReport:
-        """One pass over the young stories. Publish first, then record the published values: a
-        crash in between republishes with the same deterministic msg id (dropped as duplicate)."""
+        """One pass over the young stories. Record, then publish, then clear the record: a decay
+        decision is stored (with the event, ``unpublished_decay``) before it goes out, so a
+        revision stored first makes the record fail (nothing published from the old members), and
+        one stored after it finds the event and publishes it first (``revised``). A crash after
+        the record leaves the event for the next pass, which publishes it under the same msg id."""
         now = self.now()
         report = DecayReport()
         since = now - timedelta(hours=self.rescore_window_h)
         for state in await self.repository.young(since, self.decay_limit):
             report.scanned += 1
-            decision = on_decay(state, now, self.config, self.min_change)
-            if decision.outgoing is None:
+            if state.unpublished_decay is not None:  # an earlier pass stopped after its record
+                await publish(unpublished_decay(state.unpublished_decay))
+                report.published += 1
+                await self._forget_published(state)
                 continue
-            await publish(decision.outgoing)
-            report.published += 1
-            if not await self.repository.save(decision.state, state.version):
-                # A join changed the story meanwhile (and published its own scores): next pass.
+            decision = on_decay(state, now, self.config, self.min_change)
+            out = decision.outgoing
+            if out is None:
+                continue
+            recorded = dataclasses.replace(
+                decision.state, unpublished_decay=(out.msg_id, out.payload.model_dump_json())
+            )
+            if not await self.repository.save(recorded, state.version):
+                # An event or a revision changed the story meanwhile: decided again next pass.
                 report.skipped_conflict += 1
+                continue
+            await publish(out)
+            report.published += 1
+            await self._forget_published(recorded)
         return report
+
+    async def _forget_published(self, recorded: ScoreState) -> None:
+        """Clear the decay record once its event is out, on ``recorded`` or, when the story's state
+        changed since, on the fresh state if that still holds the same record (a revision
+        published and dropped it already)."""
+        assert recorded.unpublished_decay is not None
+        sent = recorded.unpublished_decay[0]
+        state: ScoreState | None = recorded
+        for _ in range(self.attempts):
+            if state is None or state.unpublished_decay is None or state.unpublished_decay[0] != sent:
+                return
+            if await self.repository.save(_decay_sent(state), state.version):
+                return
+            state = await self.repository.get(recorded.story_id)
+        # Left for the next pass, which publishes it again under the same msg id (a duplicate).
+        log.warning("decay record not cleared", extra={"story_id": recorded.story_id})
+
+
+def unpublished_decay(record: tuple[str, str]) -> Outgoing:
+    msg, payload = record
+    return Outgoing(subjects.SCORED, StoryEvent.model_validate_json(payload), msg)
+
+
+def _decay_sent(state: ScoreState) -> ScoreState:
+    return dataclasses.replace(state, unpublished_decay=None, version=state.version + 1)

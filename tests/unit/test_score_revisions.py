@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from services.score.usecase import (
     ScoreState,
     ScoreUseCase,
@@ -17,6 +19,7 @@ from services.score.usecase import (
 )
 from shared.core.item_revisions import hot_of
 from shared.events import StoryMember, StoryRevised
+from shared.pipeline import Outgoing
 from tests.unit.test_score_usecase import (
     A1,
     A2,
@@ -77,6 +80,8 @@ def test_a_member_that_left_no_longer_counts_in_decay_hot() -> None:
     later = AFTER_A3 + timedelta(hours=12)
     out = scored(on_decay(revised, later, CFG, MIN_CHANGE).outgoing)
     assert ids(out.cluster.members) == ["a1", "a2"]
+    # It is rebuilt from a member's article (the newest left), not from a3's, which left.
+    assert out.article.article_id == "a2" and out.article.title == A2.title
     two = hot_of([A1, A2], later, CFG)
     assert out.scores is not None and out.scores.hot is not None and two is not None
     assert out.scores.hot.value == two.value
@@ -150,18 +155,54 @@ def test_the_representative_leaving_drops_quality_and_impact_until_its_successor
     assert out.scores is not None and out.scores.quality is None and out.scores.impact is None
 
 
-async def test_use_case_stores_the_revision_once_and_ignores_a_story_it_does_not_know() -> None:
+async def test_use_case_stores_the_revision_once() -> None:
     repo = MemoryStates()
     usecase = ScoreUseCase(
         repository=repo, min_change=MIN_CHANGE, rescore_window_h=48.0, now=lambda: AFTER_A3
     )
-    assert await usecase.revised(A3_MOVED) == [] and repo.docs == {}
+    published: list[Outgoing] = []
+
+    async def publish(out: Outgoing) -> bool:
+        published.append(out)
+        return True
+
     await usecase.analyzed(analyzed_event(A1))
     await usecase.joined(joined_event(A2, [A1, A2], "ev-j2"))
     await usecase.joined(joined_event(A3, [A1, A2, A3], "ev-j3"))
     repo.conflicts = 1  # a concurrent writer wins first: the revision is applied to fresh state
-    assert await usecase.revised(A3_MOVED) == []
+    assert await usecase.revised(A3_MOVED, publish) == []
     stored = dict(repo.docs["s1"])
     assert stored["revision"] == 1 and [m["article_id"] for m in stored["members"]] == ["a1", "a2"]  # type: ignore[attr-defined]
-    assert await usecase.revised(A3_MOVED) == []  # a redelivery: no write
-    assert repo.docs["s1"] == stored
+    assert await usecase.revised(A3_MOVED, publish) == []  # a redelivery: no write
+    assert repo.docs["s1"] == stored and published == []
+
+
+async def test_a_decay_record_survives_a_stop_before_its_publish_and_is_cleared_once_out() -> None:
+    clock = [AFTER_A3]
+    repo = MemoryStates()
+    usecase = ScoreUseCase(
+        repository=repo, min_change=MIN_CHANGE, rescore_window_h=48.0, now=lambda: clock[0]
+    )
+    await usecase.analyzed(analyzed_event(A1))
+    await usecase.joined(joined_event(A2, [A1, A2], "ev-j2"))
+
+    async def stop(out: Outgoing) -> bool:
+        raise ConnectionError("the process stops between its record and its publish")
+
+    clock[0] = AFTER_A3 + timedelta(hours=12)
+    with pytest.raises(ConnectionError):
+        await usecase.decay_pass(stop)
+    record = repo.docs["s1"]["unpublished_decay"]
+    assert isinstance(record, list) and record[0].startswith("score:decay:s1:")
+    published: list[Outgoing] = []
+
+    async def publish(out: Outgoing) -> bool:
+        published.append(out)
+        repo.conflicts = 1 if len(published) == 1 else 0  # a join's write lands before the clear
+        return True
+
+    clock[0] = AFTER_A3 + timedelta(hours=13)  # the next pass: the recorded event, as recorded
+    report = await usecase.decay_pass(publish)
+    assert report.published == 1 and [o.msg_id for o in published] == [record[0]]
+    assert repo.docs["s1"]["unpublished_decay"] is None
+    assert (await usecase.decay_pass(publish)).published == 0  # not twice

@@ -391,10 +391,10 @@ class MemoryStates:
         return True
 
     async def young(self, since: datetime, limit: int) -> list[ScoreState]:
-        states = [ScoreState.from_doc(d) for d in self.docs.values()]
-        return sorted(
-            (s for s in states if s.first_seen_at >= since), key=lambda s: s.first_seen_at, reverse=True
-        )[:limit]
+        # As the Mongo query: a state without members (only a revision known) has no first_seen_at.
+        dated = [(s.first_seen_at, s) for s in map(ScoreState.from_doc, self.docs.values())]
+        young = [(first, s) for first, s in dated if first is not None and first >= since]
+        return [s for _, s in sorted(young, key=lambda pair: pair[0], reverse=True)][:limit]
 
 
 async def test_use_case_retries_a_lost_write_and_decays_with_its_clock() -> None:
