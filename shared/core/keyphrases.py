@@ -6,7 +6,7 @@ compact: ~85 MB instead of ~250 MB for stock jieba with posseg and analyse) with
 silenced.
 
 English keywords are yake's, computed by ``shared.core.yake_keywords`` (the same keywords and
-scores as ``yake.KeywordExtractor.extract_keywords``, about a third of its CPU).
+scores as ``yake.KeywordExtractor.extract_keywords``, about a third of its CPU; bench/keyphrases.py).
 """
 
 from __future__ import annotations
@@ -236,8 +236,8 @@ def _en_extractor(top: int) -> _EnExtractor:
 
 
 def _en_keywords(text: str, top: int) -> list[str]:
-    """yake's keywords of ``text`` (best first), computed by ``yake_keywords`` (same output, ~4x
-    less CPU than ``KeywordExtractor.extract_keywords``; bench/keyphrases.py)."""
+    """yake's keywords of ``text`` (best first), computed by ``yake_keywords`` (the same output
+    at ~1/3 the CPU of ``KeywordExtractor.extract_keywords``; bench/keyphrases.py)."""
     extractor = _en_extractor(top)
     keywords = yake_keywords(
         text,

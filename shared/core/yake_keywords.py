@@ -46,6 +46,7 @@ class _Candidate:
     """One n-gram (by its lower-cased text): yake's ``ComposedWord``."""
 
     keyword: str  # as first written in the text (what yake returns)
+    key: str  # lower-cased: what candidates are counted and deduplicated by
     terms: tuple[int, ...]
     # True when one occurrence has no word tagged "u"/"d"; yake keeps the set of tag strings for
     # this only.
@@ -76,6 +77,9 @@ def yake_keywords(
     terms: list[_Term] = []
     candidates: dict[str, _Candidate] = {}
 
+    # a word as written -> its term: get_term's answer for a word never changes within a text
+    word_ids: dict[str, int] = {}
+
     def term_of(word: str) -> int:
         """yake's ``DataCore.get_term``: stop-word status is fixed by the first form seen."""
         unique = word.lower()
@@ -97,11 +101,13 @@ def yake_keywords(
         block_tags: list[str] = []
         last_discarded = -1  # index in the block of the last word tagged "u"/"d"
         for position, word in enumerate(sentence):
-            if all(c in PUNCTUATION for c in word):
+            if PUNCTUATION.issuperset(word):  # a token of punctuation only
                 block_words, block_ids, block_tags, last_discarded = [], [], [], -1
                 continue
             tag: str = get_tag(word, position, PUNCTUATION)
-            term_id = term_of(word)
+            term_id = word_ids.get(word)
+            if term_id is None:
+                term_id = word_ids[word] = term_of(word)
             term = terms[term_id]
             if not term.sentences or term.sentences[-1] != sentence_id:
                 term.sentences.append(sentence_id)
@@ -128,7 +134,7 @@ def yake_keywords(
                 clean = start > last_discarded
                 candidate = candidates.get(key)
                 if candidate is None:
-                    candidate = candidates[key] = _Candidate(written, tuple(block_ids[start:]), clean)
+                    candidate = candidates[key] = _Candidate(written, key, tuple(block_ids[start:]), clean)
                 elif clean:
                     candidate.clean_tags = True
                 candidate.tf += 1.0
@@ -149,10 +155,11 @@ def yake_keywords(
         scored.append((score, candidate))
     scored.sort(key=lambda pair: pair[0])  # stable: equal scores keep the order of first occurrence
 
+    if dedup_limit >= 1.0:  # yake without deduplication returns the lower-cased forms
+        return [(candidate.key, score) for score, candidate in scored[:top]]
     kept: list[tuple[float, _Candidate]] = []
     for score, candidate in scored:
-        key = candidate.keyword.lower()
-        if any(similarity(key, other.keyword.lower()) > dedup_limit for _, other in kept):
+        if any(similarity(candidate.key, other.key) > dedup_limit for _, other in kept):
             continue
         kept.append((score, candidate))
         if len(kept) == top:

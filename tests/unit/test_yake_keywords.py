@@ -77,14 +77,16 @@ def new_extractor() -> Any:
     return yake.KeywordExtractor(lan="en", n=EN_MAX_WORDS, dedup_lim=EN_DEDUP_LIMIT, top=TOP)
 
 
-def lean(text: str, extractor: Any) -> list[tuple[str, float]]:
+def lean(
+    text: str, extractor: Any, max_words: int = EN_MAX_WORDS, dedup: float = EN_DEDUP_LIMIT, top: int = TOP
+) -> list[tuple[str, float]]:
     return yake_keywords(
         text,
         stopwords=extractor.stopword_set,
         similarity=extractor.dedup_function,
-        max_words=EN_MAX_WORDS,
-        dedup_limit=EN_DEDUP_LIMIT,
-        top=TOP,
+        max_words=max_words,
+        dedup_limit=dedup,
+        top=top,
     )
 
 
@@ -156,3 +158,14 @@ def test_edge_cases_through_keyphrases() -> None:
     curly = keyphrases("Nvidia doesn’t expect Blackwell shipments to slow, Nvidia’s CFO said.", "en")
     assert curly and not any("’" in p or p.startswith("n'") for p in curly)
     assert "Nvidia" in " ".join(curly)
+
+
+def test_other_settings_agree_with_yake() -> None:
+    import yake
+
+    for n, dedup, top in ((1, 0.9, 10), (2, 0.5, 40), (3, 1.0, 15)):  # 1.0: no deduplication
+        reference = yake.KeywordExtractor(lan="en", n=n, dedup_lim=dedup, top=top)
+        extractor = yake.KeywordExtractor(lan="en", n=n, dedup_lim=dedup, top=top)
+        for text in real_english_texts()[::25]:
+            got = lean(text, extractor, n, dedup, top)
+            assert got == yake_reference(reference, text), (n, dedup, top, text[:60])
