@@ -4,6 +4,9 @@ jieba runs on a private ``Tokenizer`` (not the process-wide ``jieba.dt``) so tha
 added here do not change segmentation elsewhere; it is built once per process (``zh_lexicon``,
 compact: ~85 MB instead of ~250 MB for stock jieba with posseg and analyse) with its start-up log
 silenced.
+
+English keywords are yake's, computed by ``shared.core.yake_keywords`` (the same keywords and
+scores as ``yake.KeywordExtractor.extract_keywords``, about a third of its CPU; bench/keyphrases.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from shared.core.entities import load_gazetteer
 from shared.core.taxonomy import read_data_text
+from shared.core.yake_keywords import yake_keywords
 
 DOMAIN_DICT_FILE = "jieba_dict.txt"
 # Words that TF-IDF ranks high in news but that say nothing about the story.
@@ -31,6 +35,9 @@ ZH_STOP_WORDS = frozenset(
     去年 多个 数百万 数十万 首个 首款 新一代 新款 新版 最新 全新 进一步 大幅 显著 明显 超过 达到 约 近
     AI ai 人工智能""".split()
 )
+# yake's settings for English: phrases of up to 3 words, near-duplicates above 0.7 dropped.
+EN_MAX_WORDS = 3
+EN_DEDUP_LIMIT = 0.7
 EN_STOP_PHRASES = frozenset({"ai", "artificial intelligence", "company", "companies", "said", "says"})
 _HAS_LETTER = re.compile(r"[A-Za-z\u3400-\u9fff]")
 
@@ -246,25 +253,65 @@ def _zh_keyphrases(text: str, k: int) -> list[str]:
 
 
 _EXTRACTORS = threading.local()
+# yake's extractor empties its similarity caches every 50 documents; the same here (memory).
+_EN_CACHE_DOCUMENTS = 50
 
 
-def _en_extractor(top: int) -> Any:
+@dataclass(slots=True)
+class _EnExtractor:
+    """yake's extractor (its stop-words and dedup similarity) and how many texts used its caches."""
+
+    yake: Any  # yake.KeywordExtractor
+    documents: int = 0
+
+
+def _en_extractor(top: int) -> _EnExtractor:
     """One yake extractor per thread and ``top``: building one reads its stop-word file (~2 ms a
     story); a reused one keeps a cache of its string similarities, a pure function of the two
-    strings (bounded by yake), so its keywords are the same."""
+    strings (bounded by yake, emptied every 50 texts as yake does), so its keywords are the same
+    whatever came before (tests/unit/test_yake_keywords.py)."""
     import yake
 
-    extractors: dict[int, Any] = getattr(_EXTRACTORS, "by_top", None) or {}
+    extractors: dict[int, _EnExtractor] = getattr(_EXTRACTORS, "by_top", None) or {}
     _EXTRACTORS.by_top = extractors
     if top not in extractors:
-        extractors[top] = yake.KeywordExtractor(lan="en", n=3, dedup_lim=0.7, top=top)
+        extractors[top] = _EnExtractor(
+            yake.KeywordExtractor(lan="en", n=EN_MAX_WORDS, dedup_lim=EN_DEDUP_LIMIT, top=top)
+        )
     return extractors[top]
 
 
+def _en_keywords(text: str, top: int) -> list[str]:
+    """yake's keywords of ``text`` (best first), computed by ``yake_keywords`` (the same output
+    at ~1/3 the CPU of ``KeywordExtractor.extract_keywords``; bench/keyphrases.py)."""
+    extractor = _en_extractor(top)
+    keywords = yake_keywords(
+        text,
+        stopwords=extractor.yake.stopword_set,
+        similarity=extractor.yake.dedup_function,
+        max_words=EN_MAX_WORDS,
+        dedup_limit=EN_DEDUP_LIMIT,
+        top=top,
+    )
+    extractor.documents += 1
+    if extractor.documents % _EN_CACHE_DOCUMENTS == 0:
+        extractor.yake.clear_caches()
+    return [keyword for keyword, _score in keywords]
+
+
+def en_keywords_input(text: str) -> str:
+    """The text as handed to yake: it splits on straight apostrophes only ("don’t" would yield
+    "n’t")."""
+    return text.replace("\u2019", "'")
+
+
 def _en_keyphrases(text: str, k: int) -> list[str]:
-    extractor = _en_extractor(k * 3)
-    # yake splits on straight apostrophes only: "don’t" would yield "n’t".
-    phrases = [kw for kw, _score in extractor.extract_keywords(text.replace("\u2019", "'"))]
+    return select_en_phrases(_en_keywords(en_keywords_input(text), k * 3), k)
+
+
+def select_en_phrases(keywords: list[str], k: int) -> list[str]:
+    """Up to ``k`` key phrases from yake's ``k * 3`` keywords (best first)."""
+    phrases = list(keywords)
     # A single lower-case word ("industry", "model") is rarely what a reader scans for: names and
     # multi-word phrases go first, order otherwise kept.
     phrases.sort(key=lambda p: " " not in p and p.islower())
