@@ -26,6 +26,8 @@ from shared.core.entities import load_gazetteer
 from shared.core.taxonomy import read_data_text
 from shared.core.yake_keywords import yake_keywords
 
+_log = logging.getLogger("newsroom.keyphrases")
+
 DOMAIN_DICT_FILE = "jieba_dict.txt"
 # Words that TF-IDF ranks high in news but that say nothing about the story.
 ZH_STOP_WORDS = frozenset(
@@ -332,5 +334,11 @@ def keyphrases(text: str, language: str, k: int = 8) -> list[str]:
     if language == "zh":
         return _zh_keyphrases(text, k)
     if language == "en":
-        return _en_keyphrases(text, k)
+        try:
+            return _en_keyphrases(text, k)
+        except Exception:
+            # yake itself answered [] for any error. Key phrases are optional, so a text that the
+            # tokenizer chokes on gets none rather than failing (and dead-lettering) its story.
+            _log.warning("no English key phrases: the extractor failed", exc_info=True)
+            return []
     return []

@@ -169,3 +169,17 @@ def test_other_settings_agree_with_yake() -> None:
         for text in real_english_texts()[::25]:
             got = lean(text, extractor, n, dedup, top)
             assert got == yake_reference(reference, text), (n, dedup, top, text[:60])
+
+
+def test_an_extractor_failure_gives_no_phrases_instead_of_failing_the_story(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # yake answered [] for any error; the reimplementation must not turn a tokenizer failure on one
+    # odd text into an exception that dead-letters the whole story.
+    import shared.core.keyphrases as module
+
+    def broken(*_args: object, **_kwargs: object) -> list[tuple[str, float]]:
+        raise ValueError("tokenizer failed")
+
+    monkeypatch.setattr(module, "yake_keywords", broken)
+    assert keyphrases("OpenAI released a new reasoning model for enterprise customers.", "en") == []
