@@ -16,9 +16,9 @@ the item does not stay without text when the content came first. Only that rare 
 extra commands; an ordinary story's events never touch the collection.
 
 Delivery: the state is written first, then the item (optimistic version check), then the
-announcement, then (ended stories) the move. A redelivery of the same revision re-applies it,
-which changes nothing that is already done (apply_revision is idempotent) and finishes what a
-crash left undone; an older revision is ignored.
+announcement, then (ended stories) the move. A redelivery of the same revision changes nothing
+once the item shows it (``shows_revision``: not even Hot, which a later event may have moved), and
+otherwise re-applies it, finishing what a crash left undone; an older revision is ignored.
 """
 
 from __future__ import annotations
