@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 from services.publish.batching import CoalescingStore
 from services.publish.revisions import apply as apply_revision
-from services.publish.revisions import respect, retire
+from services.publish.revisions import hold_content, respect, retire
 from services.publish.search_index import TERM_SOURCES, SearchIndex
 from services.publish.webhooks import WebhookDispatcher
 from shared import subjects
+from shared.core.item_revisions import keeps_content, respect_pending
 from shared.core.items import is_full, merge_event, pending_with
 from shared.core.translation import Glossary
 from shared.events import StoryEvent, StoryRevised, utcnow
@@ -74,11 +75,12 @@ async def fold(store: MongoStore, event: StoryEvent, glossary: Glossary | None =
     announced so far. The change reasons of versions not announced yet are carried into the
     next one, so a reason (``language_added``) is announced even when versions were skipped.
     A revised story's event is first filtered by its last revision (services/publish/revisions.py):
-    members that left are dropped; nothing is folded for a story that ended."""
-    respected = await respect(store, event)
+    members that left are dropped; nothing is folded for a story that ended. A full event of a
+    member that is not the representative is kept for the revision that makes it one."""
+    respected, state = await respect(store, event)
     if respected is None:
         return Folded(None, 0)
-    event = respected
+    received, event = event, respected
     # A story's full (analyzed) event is almost always its first: its item is inserted without
     # reading ``items`` first (one round trip fewer per story); when the item exists the insert
     # fails and the next round reads it, as for any other event.
@@ -87,7 +89,13 @@ async def fold(store: MongoStore, event: StoryEvent, glossary: Glossary | None =
         doc = None if assume_new and attempt == 0 else await store.get(ITEMS, event.story_id)
         existing = item_from_doc(doc) if doc else None
         announced = int(doc.get(ANNOUNCED, 0)) if doc else 0
-        pending = await store.get(ITEM_PENDING, event.story_id) if existing is None else None
+        pending = (
+            respect_pending(await store.get(ITEM_PENDING, event.story_id), state)
+            if existing is None
+            else None
+        )
+        if keeps_content(existing, event):  # before the item: a revision may come between
+            await hold_content(store, received)
         merge = merge_event(existing, pending, event, utcnow(), glossary)
         if merge is None:
             await store.upsert(ITEM_PENDING, event.story_id, pending_with(pending, event))

@@ -9,10 +9,16 @@ re-created. An ended story's item leaves ``items`` (lists, search, feeds and tag
 that collection) for ``MERGED_ITEMS``, where the read side finds it to redirect to the story
 that took its members.
 
+A full event of a member that is not (yet) the item's representative (a rerun's event that
+arrived before its revision) is kept in ``HELD_CONTENT``, one document per story and article, the
+newest computation: the revision that names that member representative folds it in at once, so
+the item does not stay without text when the content came first. Only that rare event costs the
+extra commands; an ordinary story's events never touch the collection.
+
 Delivery: the state is written first, then the item (optimistic version check), then the
-announcement, then (ended stories) the move. A redelivery of the same revision re-applies it,
-which changes nothing that is already done (apply_revision is idempotent) and finishes what a
-crash left undone; an older revision is ignored.
+announcement, then (ended stories) the move. A redelivery of the same revision changes nothing
+once the item shows it (``shows_revision``: not even Hot, which a later event may have moved), and
+otherwise re-applies it, finishing what a crash left undone; an older revision is ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ from typing import Any
 from shared.core.item_revisions import (
     RevisionState,
     apply_revision,
+    newer_content,
+    representative_after,
     respect_revision,
+    shows_revision,
     state_after,
 )
 from shared.core.translation import Glossary
@@ -36,6 +45,7 @@ log = logging.getLogger("newsroom.publish")
 # Owned by publish (like services/ingest/index_store.py's collection), not in shared.storage's list.
 REVISION_STATE = "story_revision_state"
 MERGED_ITEMS = "merged_items"
+HELD_CONTENT = "held_member_content"
 ANNOUNCED = "announced_version"  # the same bookkeeping field as services.publish.app
 
 
@@ -52,9 +62,29 @@ async def revision_state(store: MongoStore, story_id: str) -> RevisionState | No
     return RevisionState.from_doc(doc) if doc else None
 
 
-async def respect(store: MongoStore, event: StoryEvent) -> StoryEvent | None:
-    """The pipeline event as the story's last revision allows (None: the story ended)."""
-    return respect_revision(event, await revision_state(store, event.story_id))
+async def respect(store: MongoStore, event: StoryEvent) -> tuple[StoryEvent | None, RevisionState | None]:
+    """The pipeline event as the story's last revision allows (None: the story ended), and that
+    revision's state (for what publish remembered of the story before: ``respect_pending``)."""
+    state = await revision_state(store, event.story_id)
+    return respect_revision(event, state), state
+
+
+def _held_id(story_id: str, article_id: str) -> str:
+    return f"{story_id}/{article_id}"
+
+
+async def held_content(store: MongoStore, story_id: str, article_id: str) -> StoryEvent | None:
+    """The kept full event of this member of the story, if any."""
+    doc = await store.get(HELD_CONTENT, _held_id(story_id, article_id))
+    return StoryEvent.model_validate(doc["event"]) if doc else None
+
+
+async def hold_content(store: MongoStore, event: StoryEvent) -> None:
+    """Keep ``event`` (a member's full event, as received) unless a newer one is kept already."""
+    kept = await held_content(store, event.story_id, event.article.article_id)
+    if newer_content(kept, event):
+        fields = {"story_id": event.story_id, "event": event.model_dump(mode="json")}
+        await store.upsert(HELD_CONTENT, _held_id(event.story_id, event.article.article_id), fields)
 
 
 async def apply(
@@ -81,7 +111,14 @@ async def apply(
             doc = merged_doc  # a story that had ended has members again: it comes back
         existing = _item(doc)
         announced = int(doc.get(ANNOUNCED, 0))
-        merge = apply_revision(existing, revision, utcnow(), glossary)
+        repeat = state is not None and revision.revision == state.revision
+        if repeat and merged_doc is None and shows_revision(existing, revision):
+            return existing, announced  # a redelivery after the item was written: nothing to do
+        new_rep = representative_after(existing, revision)
+        held = None
+        if new_rep is not None and new_rep != existing.representative_article_id:
+            held = await held_content(store, revision.story_id, new_rep)
+        merge = apply_revision(existing, revision, utcnow(), glossary, held=held)
         if not merge.material and merged_doc is None:
             return existing, announced
         item = merge.item

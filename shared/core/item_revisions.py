@@ -25,8 +25,14 @@ The rules:
   the new representative through the pipeline again (``rerun``), and its full event restores
   them. Tags are kept meanwhile (the topic of the story, which the members share, decides where
   the item is listed).
+- **In any order.** That full event may reach publish before the revision (separate consumers,
+  redeliveries): it is then a member's, not the representative's, and its content is not shown.
+  Publish keeps it (``keeps_content``) and the revision that names the article representative
+  folds it in at once (``apply_revision(held=...)``), exactly as if it had arrived after the
+  revision: the same item in either order.
 - **Hot follows the members**: recomputed from the revised member list (and from the filtered
-  list when a later event still counted a member that left).
+  list when a later event still counted a member that left), as of the item's last score
+  computation.
 """
 
 from __future__ import annotations
@@ -37,11 +43,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.core.bilingual import LANGUAGES, candidate_from_member, missing
+from shared.core.item_times import first_appearance
 from shared.core.items import (
     Merge,
     change_reasons,
     is_full,
     material_view,
+    merge_event,
     source_ref,
     with_source_text,
 )
@@ -188,12 +196,22 @@ def _ordered(sources: list[SourceRef], representative: str) -> list[SourceRef]:
     return sorted(sources, key=lambda ref: (ref.article_id != representative, ref.joined_at, ref.article_id))
 
 
-def _without_departed_text(item: Item, representative: SourceRef) -> Item:
+def _without_departed_text(item: Item, representative: SourceRef, member_ids: set[str]) -> Item:
     """The item once its representative left: only the new representative's own title remains
-    of the primary text; everything derived from the old one's text is cleared, with a reason."""
+    of the primary text; everything derived from the old one's text is cleared, with a reason.
+    Another language shown from a member that stays keeps that member's own title and summary
+    (its join brought them; the revision's member rows carry no summary to choose them again)."""
     language = representative.language
     titles: dict[str, str | None] = {"en": None, "zh": None}
+    summaries: dict[str, str | None] = {"en": None, "zh": None}
     texts: dict[str, LanguageText | None] = {"en": None, "zh": None}
+    for other in LANGUAGES:
+        shown = item.languages.get(other)
+        if other == language or other == item.origin_language or shown is None:
+            continue
+        if shown.origin == "source" and shown.article_id in member_ids and item.title.get(other):
+            titles[other], texts[other] = item.title.get(other), shown
+            summaries[other] = item.summary.get(other) if shown.summary_origin == "source" else None
     if language in LANGUAGES:
         titles[language] = representative.title
         texts[language] = LanguageText(
@@ -213,7 +231,7 @@ def _without_departed_text(item: Item, representative: SourceRef) -> Item:
             "origin_language": language,
             "representative_article_id": representative.article_id,
             "title": Bilingual(**titles),
-            "summary": Bilingual(),
+            "summary": Bilingual(**summaries),
             "summary_provenance": None,
             "body": Bilingual(),
             "analysis": Bilingual(),
@@ -258,10 +276,63 @@ def _without_departed_languages(item: Item, member_ids: set[str]) -> Item:
     )
 
 
+def keeps_content(item: Item | None, event: StoryEvent) -> bool:
+    """A full event (as its story's revision allows) of a member that is not the representative of
+    the story's item: publish keeps it for a revision that makes that member the representative."""
+    return item is not None and is_full(event) and event.article.article_id != item.representative_article_id
+
+
+def newer_content(kept: StoryEvent | None, event: StoryEvent) -> bool:
+    """Whether ``event`` replaces the member's kept full event (the newest computation wins; a
+    redelivery of the kept one changes nothing)."""
+    return kept is None or _content_order(event) > _content_order(kept)
+
+
+def _content_order(event: StoryEvent) -> tuple[datetime, str]:
+    computed = event.scores.computed_at if event.scores is not None else datetime.min.replace(tzinfo=UTC)
+    return computed, event.event_id  # the id only breaks a tie, the same way in every order
+
+
+def _representative_after(item: Item, members: list[StoryMember], revision: StoryRevised) -> str:
+    member_ids = {m.article_id for m in members}
+    representative = item.representative_article_id
+    if representative not in member_ids or (revision.rerun and revision.representative):
+        new_rep = revision.representative if revision.representative in member_ids else None
+        return new_rep or (members[0].article_id if members else representative)
+    return representative
+
+
+def representative_after(item: Item, revision: StoryRevised) -> str | None:
+    """The item's representative once ``revision`` is applied (None: the story ended)."""
+    if revision.ended:
+        return None
+    return _representative_after(item, revised_members(item, revision), revision)
+
+
+def shows_revision(item: Item, revision: StoryRevised) -> bool:
+    """Whether ``item`` already has what ``revision`` decides (members, representative, status):
+    a repeat of the revision applied last then changes nothing, not even Hot, which later events
+    of the story may have moved since."""
+    if revision.ended:
+        return item.status == "merged" and item.merged_into == revision.merged_into
+    members = revised_members(item, revision)
+    return (
+        item.status == "published"
+        and {s.article_id for s in item.sources} == {m.article_id for m in members}
+        and item.representative_article_id == _representative_after(item, members, revision)
+    )
+
+
 def apply_revision(
-    item: Item, revision: StoryRevised, now: datetime, glossary: Glossary | None = None
+    item: Item,
+    revision: StoryRevised,
+    now: datetime,
+    glossary: Glossary | None = None,
+    held: StoryEvent | None = None,
 ) -> Merge:
-    """The item after ``revision`` (the caller checked it is newer than the last one applied)."""
+    """The item after ``revision`` (the caller checked it is newer than the last one applied).
+    ``held``: the kept full event of the article the revision makes representative (it arrived
+    before the revision), folded in as if it had arrived after it."""
     if revision.ended:
         if item.status == "merged" and item.merged_into == revision.merged_into:
             return Merge(item=item, material=False, created=False)
@@ -281,17 +352,21 @@ def apply_revision(
     sources = [source_ref(m) for m in members]
     candidate = item
     representative = item.representative_article_id
-    if representative not in member_ids or (revision.rerun and revision.representative):
-        new_rep = revision.representative if revision.representative in member_ids else None
-        new_rep = new_rep or (members[0].article_id if members else representative)
-        if new_rep != representative:
-            rep_ref = next(s for s in sources if s.article_id == new_rep)
-            candidate = _without_departed_text(candidate, rep_ref)
-            representative = new_rep
+    new_rep = _representative_after(item, members, revision)
+    if new_rep != representative:
+        rep_ref = next(s for s in sources if s.article_id == new_rep)
+        candidate = _without_departed_text(candidate, rep_ref, member_ids)
+        representative = new_rep
     candidate = _without_departed_languages(candidate, member_ids)
-    hot = hot_of(members, now)
+    # As of the item's last score computation, not the clock: the same Hot in every arrival order
+    # (a later event of these members brings the same value; the score stage's re-scores age it).
+    hot = hot_of(members, item.scores.computed_at or revision.as_of)
+    # The story's times follow its members too (as for an item first made after the revision).
+    first_seen = min((m.joined_at for m in members), default=item.first_seen_at)
     candidate = candidate.model_copy(
         update={
+            "first_seen_at": first_seen,
+            "published_at": first_appearance(sources, first_seen),
             "sources": _ordered(sources, representative),
             "scores": candidate.scores.model_copy(update={"hot": hot or candidate.scores.hot}),
             "status": "published",
@@ -303,6 +378,8 @@ def apply_revision(
         [candidate_from_member(m) for m in members if m.language in LANGUAGES],
         glossary or Glossary([]),
     )
+    if held is not None and representative != item.representative_article_id:
+        candidate = _with_held_content(candidate, held, state_after(revision), now, glossary)
     if material_view(candidate) == material_view(item):
         return Merge(item=candidate, material=False, created=False)
     reasons = tuple(dict.fromkeys(["story_revised", *change_reasons(item, candidate)]))
@@ -315,6 +392,18 @@ def apply_revision(
         created=False,
         reasons=reasons,
     )
+
+
+def _with_held_content(
+    item: Item, held: StoryEvent, state: RevisionState, now: datetime, glossary: Glossary | None
+) -> Item:
+    """The revised item with the new representative's kept full event folded in (the same fold
+    as that event's own arrival after the revision: services/publish/app.fold)."""
+    event = respect_revision(held, state)
+    if event is None or not is_full(event) or event.article.article_id != item.representative_article_id:
+        return item
+    merge = merge_event(item, None, event, now, glossary)
+    return merge.item if merge is not None else item
 
 
 def respect_revision(
@@ -353,6 +442,23 @@ def respect_revision(
         if translation is not event.translation:
             update["translation"] = translation
     return event.model_copy(update=update) if update else event
+
+
+def respect_pending(pending: Mapping[str, Any] | None, state: RevisionState | None) -> dict[str, Any] | None:
+    """What publish remembered of a story before its item existed (shared.core.items.pending_with),
+    as the last revision allows: members that left, and their text, are dropped (they were
+    remembered from events that arrived before the revision)."""
+    if pending is None or state is None or state.revision == 0:
+        return dict(pending) if pending is not None else None
+    rows = [StoryMember.model_validate(m) for m in pending.get("members", [])]
+    left = {m.article_id for m in rows if not state.is_member(m.article_id, m.joined_at)}
+    if not left:
+        return dict(pending)
+    return {
+        **pending,
+        "members": [m for m in pending.get("members", []) if m["article_id"] not in left],
+        "candidates": [c for c in pending.get("candidates", []) if c["article_id"] not in left],
+    }
 
 
 def _without_departed_sources(translation: Translation, member_ids: set[str]) -> Translation:

@@ -32,6 +32,7 @@ from shared.events import (
     Tag,
     Translation,
 )
+from shared.items import Item
 from shared.pipeline import Outgoing, publish_durably
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import DeliverySettings, Settings, StageDelivery
@@ -63,7 +64,13 @@ B1 = member("b1", "en", 4, "TSMC opens a packaging plant in Arizona")
 
 
 def scored_event(
-    story_id: str, first: StoryMember, members: list[StoryMember], full: bool = True
+    story_id: str,
+    first: StoryMember,
+    members: list[StoryMember],
+    full: bool = True,
+    *,
+    minutes: int = 5,
+    quality: float = 70.0,
 ) -> StoryEvent:
     article = Article(
         article_id=first.article_id,
@@ -98,10 +105,10 @@ def scored_event(
         scores=Scores(
             status=SectionStatus.OK,
             hot=ScoreDetail(value=40.0, formula_version="hot-test"),
-            quality=ScoreDetail(value=70.0, formula_version="q-test"),
-            impact=ScoreDetail(value=60.0, formula_version="i-test"),
+            quality=ScoreDetail(value=quality, formula_version="q-test"),
+            impact=ScoreDetail(value=quality - 10, formula_version="i-test"),
             trigger="analyzed" if full else "joined",
-            computed_at=T0 + timedelta(minutes=5),
+            computed_at=T0 + timedelta(minutes=minutes),
         ),
     )
 
@@ -298,3 +305,94 @@ async def test_a_merged_story_that_a_later_revision_splits_off_comes_back(
     assert doc is not None and doc["status"] == "published" and doc["merged_into"] is None
     assert [s["article_id"] for s in doc["sources"]] == ["b1"]
     assert reasons[0] == ["merged"] and reasons[1][0] == "story_revised"
+
+
+async def test_a_rerun_that_reaches_publish_before_its_revision_still_becomes_the_text(
+    nats: EmbeddedServer, mongo_server: str, mongo_db_name: str
+) -> None:
+    """The rerun's full event (the new representative's text) is acknowledged by publish before
+    the revision that names it representative is even sent (the order holds by construction):
+    the item shows that text once the revision arrives, exactly as a story whose revision came
+    first, and redelivering either message changes nothing."""
+    url = nats_url(nats)
+    fast = StageDelivery(max_deliver=3, ack_wait_s=30.0, batch_size=4, retry_delay_s=0.05)
+    settings = Settings(
+        nats_url=url,
+        mongo_url=mongo_server,
+        mongo_db=mongo_db_name,
+        delivery=DeliverySettings(publish=fast, outage_retry_delay_s=0.1),
+    )
+    store = MongoStore(mongo_server, mongo_db_name)
+    service = build_publish(settings)
+
+    def rerun_revision(story_id: str) -> StoryRevised:  # a1 moved away; a3 is the new representative
+        return revised(story_id, 1, [A2, A3], removed=["a1"], representative="a3", rerun=True)
+
+    def rerun_full(story_id: str) -> StoryEvent:
+        return scored_event(story_id, A3, [A2, A3], minutes=15, quality=55.0)
+
+    async def settle() -> None:  # every message sent so far acknowledged by publish
+        nc = await nats_client.connect(url)
+        try:
+            js = nc.jetstream()
+
+            async def drained() -> bool:
+                infos = [await js.consumer_info("NEWS_PIPELINE", d) for d in ("publish", "publish-revised")]
+                return all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos)
+
+            await wait_until(drained)
+        finally:
+            await nc.close()
+
+    def seen(doc: dict[str, Any] | None) -> dict[str, Any]:
+        """The item as a reader sees it, whatever its id and however many writes it took."""
+        assert doc is not None
+        item = Item.model_validate({k: v for k, v in doc.items() if k != "announced_version"})
+        skip = {"id", "version", "updated_at", "change_reasons", "views"}
+        return {k: v for k, v in item.model_dump(mode="json").items() if k not in skip}
+
+    try:
+        async with running(service):
+
+            async def send(subject: str, payload: Any, msg_id: str) -> None:
+                await publish_durably(service.broker, Outgoing(subject, payload, msg_id), "test")
+
+            for story in ("st-late", "st-early"):  # the same story twice: rerun before / after
+                await send(subjects.SCORED, scored_event(story, A1, [A1]), f"t:{story}:created")
+                await send(
+                    subjects.SCORED, scored_event(story, A2, [A1, A2], False, minutes=6), f"t:{story}:j2"
+                )
+                await send(
+                    subjects.SCORED, scored_event(story, A3, [A1, A2, A3], False, minutes=7), f"t:{story}:j3"
+                )
+            await settle()
+            # st-late: the rerun's full event first, acknowledged, and only then the revision.
+            await send(subjects.SCORED, rerun_full("st-late"), "t:st-late:rerun")
+            await settle()
+            before = await store.get(ITEMS, "st-late")
+            assert before is not None and before["representative_article_id"] == "a1"
+            await send(subjects.STORY_REVISED, rerun_revision("st-late"), "t:st-late:rev")
+            # st-early: the revision first, then the rerun's full event.
+            await send(subjects.STORY_REVISED, rerun_revision("st-early"), "t:st-early:rev")
+            await settle()
+            await send(subjects.SCORED, rerun_full("st-early"), "t:st-early:rerun")
+            await settle()
+            late, early = await store.get(ITEMS, "st-late"), await store.get(ITEMS, "st-early")
+            # Redelivered copies (new message ids, so the stream lets them through to the consumer).
+            await send(subjects.SCORED, rerun_full("st-late"), "t:st-late:rerun-again")
+            await send(subjects.STORY_REVISED, rerun_revision("st-late"), "t:st-late:rev-again")
+            await send(subjects.SCORED, scored_event("st-late", A1, [A1]), "t:st-late:created-again")
+            await settle()
+            late_again = await store.get(ITEMS, "st-late")
+    finally:
+        await store.client.drop_database(mongo_db_name)
+        await store.close()
+
+    assert late is not None and early is not None and late_again is not None
+    assert late["representative_article_id"] == "a3"
+    assert late["title"]["en"] == A3.title
+    assert late["body"]["en"] and late["body"]["en"].startswith(A3.title)
+    assert [s["article_id"] for s in late["sources"]] == ["a3", "a2"]
+    assert late["scores"]["quality"]["value"] == 55.0
+    assert seen(late) == seen(early)
+    assert late_again["version"] == late["version"] and seen(late_again) == seen(late)
