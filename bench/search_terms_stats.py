@@ -4,7 +4,7 @@ kind, terms several fields give (filed once), Han pairs the query side cannot pr
 pair itself, terms held by more than half of the items, and how many distinct terms (and
 term#bucket postings documents) a group of N stories filed together writes.
 
-    python bench/search_terms_stats.py [--bench-items 200] [--group 8]
+    python bench/search_terms_stats.py [--bench-items 200] [--groups 8,32,128]
 
 Items are made as publish stores them after the local tier (no LLM: one language's title and
 summary, key phrases, tags and entities with both labels, the source titles). Prints JSON.
@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,15 @@ def bench_items(count: int) -> list[dict[str, Any]]:
 
 
 def real_items() -> dict[str, list[dict[str, Any]]]:
-    """Qwen blog posts (one item per post and language: the bilingual pairs are two stories until
+    """Feed items (tests/data/scoring: title and lead of real 36Kr, Hacker News and lab-blog entries),
+    Qwen blog posts (one item per post and language: the bilingual pairs are two stories until
     ingest joins them) and WMT news sentences (zh source and en reference, each its own item: title
     = the first clause, summary = the sentence)."""
-    out: dict[str, list[dict[str, Any]]] = {"qwen_blog": [], "wmt_news": []}
+    out: dict[str, list[dict[str, Any]]] = {"qwen_blog": [], "wmt_news": [], "feed_items": []}
+    for line in (REPO / "tests" / "data" / "scoring" / "real_items.jsonl").read_text("utf-8").splitlines():
+        content = json.loads(line)["content"]  # 36Kr, Hacker News, lab blogs (from the real feeds)
+        title, language = content["title"], content["language"]
+        out["feed_items"].append(item_doc(title, content["body"][:600], language, [(title, language)]))
     for line in (REAL / "qwen_blog_stories_dev.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         out["qwen_blog"].append(
@@ -96,7 +102,7 @@ def query_reaches_pair(pair: str) -> bool:
     return pair in query_terms(words)
 
 
-def stats(items: list[dict[str, Any]], group: int) -> dict[str, Any]:
+def stats(items: list[dict[str, Any]], groups: Sequence[int]) -> dict[str, Any]:
     from services.publish.search_index import posting_key
     from shared.core.search_terms import filter_terms, item_terms
     from shared.llm.prompts import load_glossary
@@ -125,13 +131,27 @@ def stats(items: list[dict[str, Any]], group: int) -> dict[str, Any]:
     unreached = {p for p in pairs if not query_reaches_pair(p)}
     unreached_filings = sum(document_frequency[p] for p in unreached)
     total = sum(len(t) for t in per_item)
-    groups = [per_item[i : i + group] for i in range(0, n - group + 1, group)]
     ids = [f"item-{i}" for i in range(n)]
-    distinct_terms = [len(set().union(*g)) for g in groups]
-    bucket_docs = [
-        len({posting_key(t, ids[i * group + j]) for j, terms in enumerate(g) for t in terms})
-        for i, g in enumerate(groups)
-    ]
+    # Of the postings documents an item is filed in, the share that exists already (filed in
+    # order): what publish's one update_many per story covers once its process has seen them.
+    existing: list[float] = []
+    seen: set[str] = set()
+    for item_id, terms in zip(ids, per_item, strict=True):
+        keys = {posting_key(t, item_id) for t in terms}
+        existing.append(len(keys & seen) / max(1, len(keys)))
+        seen |= keys
+    by_group: dict[str, Any] = {}
+    for size in groups:
+        chunks = [range(start, start + size) for start in range(0, n - size + 1, size)]
+        if not chunks:
+            continue
+        distinct_terms = [len(set().union(*(per_item[i] for i in chunk))) for chunk in chunks]
+        bucket_docs = [len({posting_key(t, ids[i]) for i in chunk for t in per_item[i]}) for chunk in chunks]
+        by_group[f"group_of_{size}"] = {
+            "term_filings": round(sum(len(per_item[i]) for chunk in chunks for i in chunk) / len(chunks), 1),
+            "distinct_terms_mean": round(statistics.mean(distinct_terms), 1),
+            "postings_documents_written_mean": round(statistics.mean(bucket_docs), 1),
+        }
     return {
         "items": n,
         "terms_per_item": {
@@ -149,11 +169,8 @@ def stats(items: list[dict[str, Any]], group: int) -> dict[str, Any]:
         "share_of_filings_on_those_pairs": round(unreached_filings / max(1, total), 3),
         "terms_in_over_half_of_items": common,
         "share_of_filings_on_those_terms": round(sum(document_frequency[t] for t in common) / total, 3),
-        f"group_of_{group}": {
-            "term_filings": group * total // n,
-            "distinct_terms_mean": round(statistics.mean(distinct_terms), 1) if groups else None,
-            "postings_documents_written_mean": round(statistics.mean(bucket_docs), 1) if groups else None,
-        },
+        "postings_documents_existing_share_last_third": round(statistics.mean(existing[2 * n // 3 :]), 3),
+        **by_group,
     }
 
 
@@ -162,11 +179,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bench-items", type=int, default=200)
-    parser.add_argument("--group", type=int, default=8)
+    parser.add_argument("--groups", default="8,32,128", help="stories filed together (comma-separated)")
     args = parser.parse_args()
-    out: dict[str, Any] = {"bench_corpus": stats(bench_items(args.bench_items), args.group)}
-    for name, items in real_items().items():
-        out[name] = stats(items, args.group)
+    groups = [int(size) for size in args.groups.split(",")]
+    out: dict[str, Any] = {"bench_corpus": stats(bench_items(args.bench_items), groups)}
+    real = real_items()
+    for name, items in real.items():
+        out[name] = stats(items, groups)
+    mixed = [item for items in real.values() for item in items]
+    random.Random(17).shuffle(mixed)  # every real text, in one arrival order
+    out["all_real_shuffled"] = stats(mixed, groups)
     out["load_avg"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=2, ensure_ascii=False))
 

@@ -27,7 +27,9 @@ Collections:
 
 Writes are idempotent, so a redelivered story changes nothing: ``$addToSet`` of new terms first,
 ``$pull`` of dropped ones, the terms' versions, the sort row, then the item's term list last (a
-crash in between is redone from the old list on the next delivery). A hidden item (``merged_into``
+crash in between is redone from the old list on the next delivery). A story's id goes into the
+postings documents its process has seen exist (``KnownBuckets``) with one ``update_many``, checked
+by its matched count, and into the others by an upsert each (``add_postings``). A hidden item (``merged_into``
 set: its members live on in another item) is filed under no term, so search never returns it.
 Equality on an indexed array, which nx-27017 answers wrongly, is never used: every read is by
 ``_id``, or (the sort rows) a sort on a top-level number or date.
@@ -43,14 +45,17 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from pymongo import ReplaceOne, UpdateMany, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from services.publish.batching import DUPLICATE_KEY, CoalescingStore, bulk_write
 from shared.core.search_terms import TERMS_VERSION, filter_terms, item_terms
 from shared.core.translation import Glossary
+from shared.metrics import MONGO_WRITE_SECONDS
 from shared.storage import ITEMS, SEARCH_SORT, MongoStore
 
 log = logging.getLogger("newsroom.publish.search")
@@ -133,22 +138,45 @@ async def bump_versions(store: MongoStore, requests: Sequence[tuple[frozenset[st
         )
 
 
-async def add_to_known(store: MongoStore, requests: Sequence[tuple[str, Sequence[str]]]) -> bool:
-    """Add each item id to the postings documents listed with it, which should all exist: one
-    ``update_many`` per item (nx-27017 runs a bulk of single updates one by one: filing a story
-    under ~63 existing buckets cost it ~6 ms of CPU that way, ~3.2 ms as one update_many, and
-    pymongo ~0.45 ms against ~0.2, measured). False when a document was missing (fewer matched
-    than listed: the collection was dropped or replaced): the caller then upserts every one."""
-    add = [
-        UpdateMany({"_id": {"$in": list(keys)}}, {"$addToSet": {"ids": item_id}})
-        for item_id, keys in requests
-        if keys
-    ]
-    if not add:
-        return True
-    result = await store.collection(POSTINGS).bulk_write(add, ordered=False)
-    # An update_many matches each listed _id at most once: the sum is short iff one is missing.
-    return result.matched_count == sum(len(keys) for _, keys in requests)
+@dataclass(frozen=True)
+class PostingsAdd:
+    """One item's new postings: documents its process saw exist (``known``) and the others."""
+
+    item_id: str
+    known: list[str]
+    unknown: list[str]
+
+
+async def add_postings(store: MongoStore, requests: Sequence[PostingsAdd]) -> list[tuple[set[str], bool]]:
+    """Add each item id to its postings documents, all items in one bulk: an upsert for each
+    unknown document, one ``update_many`` for the known ones (nx-27017 runs a bulk of single
+    updates one by one: a story under ~63 existing buckets cost it ~6 ms of CPU that way, ~3.2 ms
+    as one update_many, and pymongo ~0.45 ms against ~0.2, measured). Per item: the documents
+    its upserts created, and whether every known one was there. A known document may be gone
+    (the postings dropped under a running publisher): then the bulk matched fewer than it named
+    (an update_many matches each of its ids at most once) and every item is answered False."""
+    writes: list[Any] = []
+    spans = []
+    for request in requests:
+        add = {"$addToSet": {"ids": request.item_id}}
+        start = len(writes)
+        writes += [UpdateOne({"_id": key}, add, upsert=True) for key in request.unknown]
+        if request.known:
+            writes.append(UpdateMany({"_id": {"$in": request.known}}, add))
+        spans.append((start, len(writes)))
+    if not writes:
+        return [(set(), True)] * len(requests)
+    try:
+        result = await store.collection(POSTINGS).bulk_write(writes, ordered=False)
+    except BulkWriteError:  # (two publishers' upserts of one new document) each item redoes its own
+        return [(set(), False)] * len(requests)
+    upserted = result.upserted_ids
+    upserts = sum(len(request.unknown) for request in requests)
+    # matched_count leaves upserted documents out (MongoDB and nx-27017 alike, through pymongo).
+    complete = result.matched_count == sum(len(request.known) for request in requests) + upserts - len(
+        upserted
+    )
+    return [({upserted[i] for i in range(start, end) if i in upserted}, complete) for start, end in spans]
 
 
 class KnownBuckets:
@@ -338,42 +366,38 @@ class SearchIndex:
 
     async def _write_postings(self, item_id: str, added: set[str], removed: set[str]) -> set[str]:
         """Add ``item_id`` to the postings of ``added``, pull it from those of ``removed``; returns
-        the terms whose bucket document this created. The buckets this process has seen exist
-        get the id in one ``update_many`` (``add_to_known``); the others an upsert each."""
+        the terms whose bucket document this created (``add_postings``; with the other stories
+        filed at the same moment, in one command, in publish)."""
         keys = {posting_key(term, item_id): term for term in added}
         known = sorted(key for key in keys if self.known.has(key))
-        unknown = sorted(keys.keys() - set(known))
-        add = {"$addToSet": {"ids": item_id}}
-        updates: list[Any] = [UpdateOne({"_id": key}, add, upsert=True) for key in unknown]
-        if removed:  # nothing to verify: a missing bucket holds no id to pull
+        request = PostingsAdd(item_id, known, sorted(keys.keys() - set(known)))
+        if removed:  # rare (a changed text): its own command; a missing bucket holds nothing to pull
             pulled = sorted(posting_key(term, item_id) for term in removed)
-            updates.append(UpdateMany({"_id": {"$in": pulled}}, {"$pull": {"ids": item_id}}))
-        upserts, all_known = await asyncio.gather(
-            bulk_write(self.store, POSTINGS, updates), self._add_to_known(item_id, known)
-        )
-        upserts.raise_errors()
-        created = set(upserts.upserted_ids.values())
-        if not all_known:  # a bucket was gone (its collection dropped): upsert each one
+            pull = UpdateMany({"_id": {"$in": pulled}}, {"$pull": {"ids": item_id}})
+            (await bulk_write(self.store, POSTINGS, [pull])).raise_errors()
+        started = time.perf_counter()
+        created, complete = await self._add_postings(request) if keys else (set(), True)
+        MONGO_WRITE_SECONDS.labels(POSTINGS).observe(time.perf_counter() - started)
+        if not complete:  # a known bucket was gone, or the bulk failed in part: one upsert each
+            add = {"$addToSet": {"ids": item_id}}
             redo = await bulk_write(
-                self.store, POSTINGS, [UpdateOne({"_id": key}, add, upsert=True) for key in known]
+                self.store, POSTINGS, [UpdateOne({"_id": key}, add, upsert=True) for key in sorted(keys)]
             )
             redo.raise_errors()
             created |= set(redo.upserted_ids.values())
         self.known.add(keys)
         return {keys[key] for key in created}
 
-    async def _add_to_known(self, item_id: str, keys: list[str]) -> bool:
-        """``add_to_known`` for this item, with the other stories filed at the same moment."""
-        if not keys:
-            return True
+    async def _add_postings(self, request: PostingsAdd) -> tuple[set[str], bool]:
         store = self.store
         if isinstance(store, CoalescingStore):
 
-            async def flush(requests: list[tuple[str, list[str]]]) -> list[bool]:
-                return [await add_to_known(store, requests)] * len(requests)
+            async def flush(requests: list[PostingsAdd]) -> list[tuple[set[str], bool]]:
+                return await add_postings(store, requests)
 
-            return bool(await store.shared(POSTINGS, flush).submit((item_id, keys)))
-        return await add_to_known(store, [(item_id, keys)])
+            answer: tuple[set[str], bool] = await store.shared(POSTINGS, flush).submit(request)
+            return answer
+        return (await add_postings(store, [request]))[0]
 
     async def _bump_versions(self, changed: set[str], new_bucket: set[str]) -> None:
         """Increment the version of every changed term (see ``bump_versions``); in publish, with
