@@ -29,8 +29,9 @@ Writes are idempotent, so a redelivered story changes nothing: ``$addToSet`` of 
 ``$pull`` of dropped ones, the terms' versions, the sort row, then the item's term list last (a
 crash in between is redone from the old list on the next delivery). A story's id goes into the
 postings documents its process has seen exist (``KnownBuckets``) with one ``update_many``, checked
-by its matched count, and into the others by an upsert each (``add_postings``). A hidden item (``merged_into``
-set: its members live on in another item) is filed under no term, so search never returns it.
+by its matched count, and into the others by an upsert each (``add_postings``). A hidden item
+(``merged_into`` set: its members live on in another item) is filed under no term, so search never
+returns it.
 Equality on an indexed array, which nx-27017 answers wrongly, is never used: every read is by
 ``_id``, or (the sort rows) a sort on a top-level number or date.
 """
