@@ -111,6 +111,11 @@ def posting_key(term: str, item_id: str) -> str:
     return f"{term}#{zlib.crc32(item_id.encode('utf-8')) % POSTING_BUCKETS:x}"
 
 
+def version_key(term: str) -> str:
+    """``KnownBuckets``' name of a term's version document (never a bucket's: those end in hex)."""
+    return f"{term}#v"
+
+
 def posting_keys(term: str) -> list[str]:
     return [f"{term}#{bucket:x}" for bucket in range(POSTING_BUCKETS)]
 
@@ -181,10 +186,10 @@ async def add_postings(store: MongoStore, requests: Sequence[PostingsAdd]) -> li
 
 
 class KnownBuckets:
-    """Postings documents (``term#b``) this process saw exist: written by it, or matched. Only a
-    hint: a write through it checks that every listed document matched, and upserts them all
-    otherwise. Bounded (least recently used out): a frequent term's buckets stay known, a rare
-    word's bucket would rarely be filed again anyway."""
+    """Postings documents (``term#b``) and term version documents (``version_key``) this process
+    saw exist: written by it, or matched. Only a hint: a write through it checks that every listed
+    document matched, and upserts them all otherwise. Bounded (least recently used out): a
+    frequent term's documents stay known, a rare word's would rarely be filed again anyway."""
 
     def __init__(self, max_keys: int = KNOWN_BUCKETS) -> None:
         self.max_keys = max_keys
@@ -358,8 +363,12 @@ class SearchIndex:
         added, removed = terms - old, old - terms
         if added or removed:
             new_bucket = await self._write_postings(item_id, added, removed)
+            # A term whose version document this process saw has one, new bucket or not: it goes
+            # in the one update_many (bump_versions upserts every such term when one is missing).
+            new_bucket = {term for term in new_bucket if not self.known.has(version_key(term))}
             # After the postings: a reader that sees the new version reads the new postings.
             await self._bump_versions(added | removed, new_bucket)
+            self.known.add(version_key(term) for term in added | removed)
         await self._write_sort_row(item_id, doc)
         if added or removed or previous is None or previous.get("v") != TERMS_VERSION:
             await self.store.upsert(ITEM_TERMS, item_id, {"terms": sorted(terms), "v": TERMS_VERSION})
