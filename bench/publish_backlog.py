@@ -57,14 +57,15 @@ def stories(count: int) -> list[Any]:
     return out
 
 
-async def fold_and_file(store: Any, event: Any) -> None:
+async def fold_and_file(store: Any, event: Any, index: Any = None) -> None:
+    """``index``: the process's SearchIndex on ``store`` (publish keeps one; new one if None)."""
     from services.publish.app import fold
     from services.publish.search_index import TERM_SOURCES, SearchIndex
 
     folded = await fold(store, event)
     if folded.item is not None:
         item = folded.item
-        await SearchIndex(store).index_item(
+        await (index or SearchIndex(store)).index_item(
             item.id, item.model_dump(mode="json", include=TERM_SOURCES), created=folded.created
         )
 
@@ -73,6 +74,7 @@ async def measure(count: int, width: int) -> dict[str, Any]:
     from pipeline import proc_cpu_s  # type: ignore[import-not-found]
 
     from services.publish.batching import CoalescingStore
+    from services.publish.search_index import SearchIndex
     from shared.runtime.embedded import mongo_url, mongo_wire_server
     from tests.support.mongo_commands import watched_store
 
@@ -86,13 +88,14 @@ async def measure(count: int, width: int) -> dict[str, Any]:
         for label, in_flight in (("one_at_a_time", 1), (f"{width}_in_flight", width)):
             async with watched_store(mongo_url(server), f"backlog{in_flight}") as (store, log):
                 target = CoalescingStore(store) if in_flight > 1 else store
+                index = SearchIndex(target)  # one per process, as publish's
                 events = stories(count)
                 await store.get("items", "warm-up")
                 log.commands.clear()
                 cpu, server_cpu = time.process_time(), proc_cpu_s(server.proc.pid)
                 for start in range(0, count, in_flight):
                     await asyncio.gather(
-                        *(fold_and_file(target, e) for e in events[start : start + in_flight])
+                        *(fold_and_file(target, e, index) for e in events[start : start + in_flight])
                     )
                 out[label] = {
                     "this_process_cpu_ms_per_story": round((time.process_time() - cpu) / count * 1000, 2),
