@@ -138,19 +138,25 @@ class RateLimitMiddleware(BaseHTTPMiddleware):
     # Health checks and static files are not limited: probes and CSS must not be throttled.
     EXEMPT_PREFIXES = ("/healthz", "/readyz", "/static/")
 
-    def __init__(self, app: Any, buckets: TokenBuckets) -> None:
+    def __init__(
+        self, app: Any, buckets: TokenBuckets, page_answer: Callable[[Request], Response] | None = None
+    ) -> None:
         super().__init__(app)
         self.buckets = buckets
+        self.page_answer = page_answer  # what a reader's page says instead of the JSON
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.url.path.startswith(self.EXEMPT_PREFIXES):
             return await call_next(request)
         wait = self.buckets.take(client_address(request))
         if wait > 0:
+            retry_after = {"Retry-After": str(max(1, math.ceil(wait)))}
+            if self.page_answer is not None and is_page(request.url.path):
+                page = self.page_answer(request)
+                page.headers.update(retry_after)
+                return page
             return JSONResponse(
-                {"detail": "rate limit exceeded, retry later"},
-                status_code=429,
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                {"detail": "rate limit exceeded, retry later"}, status_code=429, headers=retry_after
             )
         return await call_next(request)
 
@@ -325,8 +331,17 @@ def create_read_app(
     )
     app.state.settings = settings
     app.state.queries = queries
+    busy_pages: dict[Display, bytes] = {}
+
+    def busy_page(request: Request) -> Response:
+        # Rendered once per language: a client over its limit must not cost a render per request.
+        display = page_display(request)
+        if display not in busy_pages:
+            busy_pages[display] = bytes(web.bad_link(request, display, 429, [], "/").body)
+        return HTMLResponse(busy_pages[display], status_code=429)
+
     if rate_limit is not None:
-        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate_limit))
+        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate_limit), page_answer=busy_page)
     app.add_middleware(SecurityHeaders)  # services/publish/security_headers.py (issue 13)
     app.add_middleware(HeadWithoutBody)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from lxml import html as lxml_html
 
-from services.publish.read_api import create_read_app
+from services.publish.read_api import RateLimit, create_read_app
 from shared.settings import PublishSettings, Settings
 from shared.storage import ITEMS, MongoStore
 from tests.support.items import Src, as_document, make_item, sample_items
@@ -140,6 +140,20 @@ async def test_the_json_api_and_the_feeds_keep_their_json_errors(api: httpx.Asyn
         assert "detail" in response.json(), path
     missing = await api.get("/api/v1/nothing")
     assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
+
+
+async def test_a_reader_over_the_rate_limit_gets_a_page(store: MongoStore) -> None:
+    app = create_read_app(store, Settings(), rate_limit=RateLimit(per_second=0.01, burst=2))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as api:
+        assert [(await api.get("/?lang=zh")).status_code for _ in range(2)] == [200, 200]
+        for _ in range(2):  # the second answer is the same page (rendered once per language)
+            page = await api.get("/items/story-tsmc-copos?lang=zh")
+            assert page.status_code == 429 and int(page.headers["Retry-After"]) >= 1
+            assert page.headers["content-type"].startswith("text/html")
+            assert "您的请求过于频繁" in text_of(page)
+            assert lxml_html.fromstring(page.text).xpath("//html/@lang") == ["zh-Hans"]
+        limited = await api.get("/api/v1/items")
+        assert limited.status_code == 429 and limited.json() == {"detail": "rate limit exceeded, retry later"}
 
 
 # --- 2. HEAD ------------------------------------------------------------------------------------
