@@ -36,7 +36,9 @@ SERVICE_MODULES["api"] = "services.publish.read_api"
 
 
 def _print(*parts: object) -> None:
-    print(*parts, flush=True)
+    # Everything printed can carry stored or remote text (titles in `tail`, feed errors in `status`,
+    # dead letters): JSON escapes C0 controls but not C1 ones, and messages are not JSON at all.
+    print(*(console.terminal_safe(str(part), one_line=False) for part in parts), flush=True)
 
 
 # --- up ---------------------------------------------------------------------------------------

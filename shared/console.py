@@ -7,10 +7,13 @@
 - ``model_banner`` / ``model_status``: the operator's view of the language model: whether
   translation and analysis by a model are on, and how to turn them on. This advice belongs here,
   in the logs and in ``newsroom status``, never in an item or a page.
+- ``terminal_safe``: stored text (titles, source names come from feeds anyone can publish) as the
+  operator's terminal may receive it: without the control characters that make escape sequences.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,6 +24,23 @@ LANGUAGES = ("en", "zh")
 ENABLE_HINT = (
     "set NEWSROOM_LLM__BASE_URL and NEWSROOM_LLM__MODEL (any OpenAI-compatible endpoint) to turn them on"
 )
+
+# What a terminal acts on instead of showing: C0 controls (ESC starts every escape sequence: colours,
+# OSC 8 hyperlinks, window titles, clipboard writes), DEL, C1 controls (CSI, OSC and DCS exist as one
+# character too), bidi overrides and isolates (they reorder the rest of the line), and lone
+# surrogates (``print`` raises on them). Tab, line feed and carriage return are handled apart.
+_TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_LINE_BREAKS = re.compile("[\t\n\r]")
+
+
+def terminal_safe(text: str, *, one_line: bool = True) -> str:
+    """``text`` without terminal controls; the text they carried stays (an escape sequence's
+    parameters show as plain characters, so the operator sees that a title was odd). ``one_line``
+    also turns tabs and line breaks into spaces: a stored title must not forge console lines."""
+    text = _TERMINAL_CONTROLS.sub("", text)
+    return _LINE_BREAKS.sub(" ", text) if one_line else text.replace("\r", "")
 
 
 def _origin(doc: Mapping[str, Any], language: str) -> Mapping[str, Any]:
@@ -54,7 +74,7 @@ def item_lines(doc: Mapping[str, Any]) -> list[str]:
         else:
             notice = _origin(doc, language).get("notice") or "—"
             lines.append(f"    {language}: {notice}")
-    return lines
+    return [terminal_safe(line) for line in lines]
 
 
 def bilingual_kind(doc: Mapping[str, Any]) -> str:

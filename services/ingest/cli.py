@@ -9,12 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from shared.console import terminal_safe
 from shared.settings import load_settings
 from shared.sources import SOURCE_KINDS, Source, SourceConfigError, append_source, load_sources, set_enabled
 
 
 def _print(text: str) -> None:
-    print(text, flush=True)
+    # `sources test` prints a live feed's titles and errors: no escape sequence reaches the terminal.
+    print(terminal_safe(text, one_line=False), flush=True)
 
 
 def _sources_file(args: argparse.Namespace) -> Path:

@@ -46,7 +46,7 @@ from bson.codec_options import CodecOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.publish.search_index import ROW_FIELDS, PostingsCache, SearchIndex
-from shared.core.item_times import last_material_change
+from shared.core.item_times import SourceTimes, last_news_update
 from shared.core.search_terms import filter_term, query_terms
 from shared.events import Bilingual, Entity, Language, Tag
 from shared.items import Item
@@ -355,7 +355,8 @@ class ItemSummary(BaseModel):
         "publication, or first seen when a source gives no time"
     )
     updated_at: datetime = Field(
-        description="Last material change (= published_at until the item first changes)"
+        description="Last update: when the latest source reported the story (its publication time, "
+        "never after it was first seen); = published_at while no later report exists"
     )
     views: int = Field(description="Item-page views by readers (bots and repeat visits excluded)")
     ai_generated: bool
@@ -392,7 +393,12 @@ class ItemSummary(BaseModel):
             ],
             source_count=len(sources),
             published_at=doc["published_at"],
-            updated_at=last_material_change(doc.get("version", 1), doc["published_at"], doc["updated_at"]),
+            updated_at=last_news_update(
+                doc.get("version", 1),
+                doc["published_at"],
+                doc["updated_at"],
+                [SourceTimes(s.get("published_at"), s["joined_at"]) for s in sources],
+            ),
             views=doc.get("views", 0),
             ai_generated=doc.get("ai_generated", True),
         )

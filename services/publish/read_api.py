@@ -4,8 +4,10 @@ a FastAPI app with the JSON API under /api/v1 (OpenAPI at /openapi.json), RSS/At
 
 Read-only apart from the view counter: opening an item page counts a view (see views.py: no bots,
 one per client per item per hour, nothing personal stored); API listings and feeds never do.
-Input is validated by FastAPI (422 on bad input), page sizes are capped, and every client
-address gets a token bucket (429 with Retry-After when empty).
+Input is validated by FastAPI: the JSON API and the feeds answer 422 on bad input, the pages a page
+(400 "bad link" with the page without the bad part, 404 for an id that cannot exist). Page sizes
+are capped, and every client address gets a token bucket (429 with Retry-After when empty).
+Pages, feeds and health checks answer HEAD (headers only) for monitors and link checkers.
 Swagger UI and ReDoc are off: they load their scripts from a CDN, and nothing here may.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -25,11 +28,15 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import AliasChoices, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.publish.feeds import FeedContext, FeedFormat, FeedLanguage, render_feed
 from services.publish.queries import (
@@ -46,8 +53,8 @@ from services.publish.queries import (
 from services.publish.revisions import merged_target
 from services.publish.security_headers import SecurityHeaders
 from services.publish.views import ViewGate
-from services.publish.web.render import ListView, WebRenderer
-from shared.core.item_times import last_material_change
+from services.publish.web.render import Display, ListView, WebRenderer
+from shared.core.item_times import last_news_update
 from shared.events import ID_PATTERN
 from shared.items import Item
 from shared.settings import Settings
@@ -71,15 +78,21 @@ def utc_now() -> datetime:
 
 class ItemOut(Item):
     """An item as the API returns it: ``id`` (like the list) rather than MongoDB's ``_id``;
-    ``published_at`` is when the news first appeared, ``updated_at`` its last material change."""
+    ``published_at`` is when the news first appeared, ``updated_at`` when it was last updated as news
+    (the latest source's report; shared/core/item_times.py)."""
 
     id: str = Field(validation_alias=AliasChoices("_id", "id"), serialization_alias="id")
 
     @classmethod
     def from_item(cls, item: Item) -> ItemOut:
-        data = dict(item)
-        data["updated_at"] = last_material_change(item.version, item.published_at, item.updated_at)
-        return cls.model_validate(data)
+        return cls.model_validate(dict(with_reader_times(item)))
+
+
+def with_reader_times(item: Item) -> Item:
+    """``updated_at`` as readers are told it: the last time the story moved on as news
+    (shared/core/item_times.py), not when this pipeline last rewrote the record."""
+    updated = last_news_update(item.version, item.published_at, item.updated_at, item.sources)
+    return item.model_copy(update={"updated_at": updated})
 
 
 def client_address(request: Request) -> str:
@@ -125,21 +138,90 @@ class RateLimitMiddleware(BaseHTTPMiddleware):
     # Health checks and static files are not limited: probes and CSS must not be throttled.
     EXEMPT_PREFIXES = ("/healthz", "/readyz", "/static/")
 
-    def __init__(self, app: Any, buckets: TokenBuckets) -> None:
+    def __init__(
+        self, app: Any, buckets: TokenBuckets, page_answer: Callable[[Request], Response] | None = None
+    ) -> None:
         super().__init__(app)
         self.buckets = buckets
+        self.page_answer = page_answer  # what a reader's page says instead of the JSON
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.url.path.startswith(self.EXEMPT_PREFIXES):
             return await call_next(request)
         wait = self.buckets.take(client_address(request))
         if wait > 0:
+            retry_after = {"Retry-After": str(max(1, math.ceil(wait)))}
+            if self.page_answer is not None and is_page(request.url.path):
+                page = self.page_answer(request)
+                page.headers.update(retry_after)
+                return page
             return JSONResponse(
-                {"detail": "rate limit exceeded, retry later"},
-                status_code=429,
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                {"detail": "rate limit exceeded, retry later"}, status_code=429, headers=retry_after
             )
         return await call_next(request)
+
+
+class HeadWithoutBody:
+    """A HEAD answer is the GET answer's status and headers (Content-Length included) without the
+    body, whichever ASGI server runs the app (uvicorn drops it as well)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, send_headers_only)
+
+
+# --- reader-facing errors ---------------------------------------------------------------------
+
+# Paths a program reads (JSON answers stay JSON there, 422 on bad input); every other path is a
+# page a person opened, and answers a page.
+MACHINE_PREFIXES = ("/api/", "/feeds/", "/static/", "/healthz", "/readyz", "/openapi.json")
+# What each page parameter takes, for the "bad link" page.
+PAGE_PARAMETERS = {
+    "lang": "en, zh or both",
+    "sort": "hot, quality, impact, time or updated",
+    "view": "cards or list",
+    "tag": "a tag id such as chips",
+    "q": "at most 200 characters",
+    "cursor": "a link from the “More” button of the same list",
+}
+
+
+def is_page(path: str) -> bool:
+    return not path.startswith(MACHINE_PREFIXES)
+
+
+def page_display(request: Request) -> Display:
+    """The language the reader asked for, or both when the link did not say (or said nonsense)."""
+    lang = request.query_params.get("lang")
+    return "en" if lang == "en" else "zh" if lang == "zh" else "both"
+
+
+def without_parameters(request: Request, bad: set[str]) -> str:
+    """The same page without the parameters that were wrong (a tag in capitals is the same tag)."""
+    kept: list[tuple[str, str]] = []
+    for name, value in request.query_params.multi_items():
+        if name == "tag" and name in bad and re.fullmatch(TAG_PATTERN, value.strip().lower()):
+            kept.append((name, value.strip().lower()))
+        elif name not in bad:
+            kept.append((name, value))
+    return request.url.path + ("?" + urlencode(kept) if kept else "")
+
+
+def problem_lines(names: set[str]) -> list[str]:
+    return [
+        f"{name} ({PAGE_PARAMETERS[name]})" if name in PAGE_PARAMETERS else name for name in sorted(names)
+    ]
 
 
 # --- small caches -----------------------------------------------------------------------------
@@ -249,10 +331,45 @@ def create_read_app(
     )
     app.state.settings = settings
     app.state.queries = queries
+    busy_pages: dict[Display, bytes] = {}
+
+    def busy_page(request: Request) -> Response:
+        # Rendered once per language: a client over its limit must not cost a render per request.
+        display = page_display(request)
+        if display not in busy_pages:
+            busy_pages[display] = bytes(web.bad_link(request, display, 429, [], "/").body)
+        return HTMLResponse(busy_pages[display], status_code=429)
+
     if rate_limit is not None:
-        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate_limit))
+        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate_limit), page_answer=busy_page)
     app.add_middleware(SecurityHeaders)  # services/publish/security_headers.py (issue 13)
+    app.add_middleware(HeadWithoutBody)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+
+    def bad_link(request: Request, names: set[str]) -> Response:
+        return web.bad_link(
+            request, page_display(request), 400, problem_lines(names), without_parameters(request, names)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> Response:
+        # A program gets FastAPI's 422 with the details; a reader who followed a stale or edited
+        # link gets a page: 404 for an item id that cannot exist (as for one that does not), else
+        # "bad link" with the same page without the values that were wrong.
+        if not is_page(request.url.path):
+            return await request_validation_exception_handler(request, exc)
+        errors = exc.errors()
+        if any(error["loc"][:1] == ("path",) for error in errors):
+            return web.not_found(request, page_display(request))
+        return bad_link(
+            request, {str(error["loc"][-1]) for error in errors if error["loc"][:1] == ("query",)}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not is_page(request.url.path) or exc.status_code not in (404, 500):
+            return await http_exception_handler(request, exc)
+        return web.bad_link(request, page_display(request), exc.status_code, [], "/")
 
     async def page_or_422(run: Callable[[], Awaitable[ItemPage]]) -> ItemPage:
         try:
@@ -261,6 +378,11 @@ def create_read_app(
             raise HTTPException(status_code=422, detail=f"invalid cursor: {exc}") from exc
 
     # --- health -----------------------------------------------------------------------------
+
+    def head_too(path: str, endpoint: Callable[..., Any]) -> None:
+        """HEAD beside a documented GET (uptime monitors and link checkers use it), not listed twice
+        in the OpenAPI document."""
+        app.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -273,6 +395,9 @@ def create_read_app(
         if await store.ping():
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "unavailable", "reason": "MongoDB does not answer"}, status_code=503)
+
+    head_too("/healthz", healthz)
+    head_too("/readyz", readyz)
 
     # --- JSON API ---------------------------------------------------------------------------
 
@@ -361,18 +486,27 @@ def create_read_app(
 
     async def feed(request: Request, language: FeedLanguage, fmt: FeedFormat, tag: str | None) -> Response:
         page = await queries.list_items(ItemFilter(tag=tag), sort="time", limit=FEED_SIZE)
-        site = settings.publish.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
+        configured = settings.publish.public_base_url.rstrip("/")
+        # Without a configured base the links take the request's Host header, which the client
+        # chooses: such an answer is for that client only (a shared cache keyed on the path would
+        # hand one client's Host to everyone). With the base configured it is the same for all.
+        site = configured or str(request.base_url).rstrip("/")
+        cache = (
+            {"Cache-Control": "public, max-age=60"}
+            if configured
+            else {"Cache-Control": "private, max-age=60", "Vary": "Host"}
+        )
         label = await tags.label(tag, language) if tag else None
         ctx = FeedContext(
             language=language,
             site_url=site,
-            feed_url=str(request.url.replace(query="")),
+            feed_url=configured + request.url.path if configured else str(request.url.replace(query="")),
             updated_fallback=clock(),
             tag_id=tag,
             tag_label=label,
         )
         body, media_type = render_feed(page.items, ctx, fmt)
-        return Response(body, media_type=media_type, headers={"Cache-Control": "public, max-age=60"})
+        return Response(body, media_type=media_type, headers=cache)
 
     feed_responses: dict[int | str, dict[str, Any]] = {
         200: {
@@ -401,9 +535,12 @@ def create_read_app(
         """The latest items of one tag: `/feeds/tags/chips/zh.rss`."""
         return await feed(request, language, fmt, tag)
 
+    head_too("/feeds/{language}.{fmt}", language_feed)
+    head_too("/feeds/tags/{tag}/{language}.{fmt}", tag_feed)
+
     # --- web pages --------------------------------------------------------------------------
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def home(
         request: Request,
         lang: DisplayQ = "both",
@@ -416,15 +553,17 @@ def create_read_app(
         filters = ItemFilter(tag=tag)
         query = (q or "").strip() or None
         query_error = False
-        if query is None:
-            page = await page_or_422(lambda: queries.list_items(filters, sort, DEFAULT_PAGE_SIZE, cursor))
-        else:
-            try:
-                page = await page_or_422(
-                    lambda: queries.search(query, filters, sort, DEFAULT_PAGE_SIZE, cursor)
-                )
-            except ValueError:  # only stopwords or punctuation: nothing to look for
-                page, query_error = ItemPage(items=[], next_cursor=None), True
+        try:
+            if query is None:
+                page = await queries.list_items(filters, sort, DEFAULT_PAGE_SIZE, cursor)
+            else:
+                page = await queries.search(query, filters, sort, DEFAULT_PAGE_SIZE, cursor)
+        except InvalidCursor:  # a stale "More" link (another sort, an older cursor format)
+            return bad_link(request, {"cursor"})
+        except ValueError:
+            if query is None:
+                raise
+            page, query_error = ItemPage(items=[], next_cursor=None), True  # only stopwords: nothing to find
         next_url = None
         if page.next_cursor:
             params = {
@@ -449,7 +588,9 @@ def create_read_app(
             query_error=query_error,
         )
 
-    @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route(
+        "/items/{item_id}", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    )
     async def item_page(request: Request, item_id: ItemIdP, lang: DisplayQ = "both") -> Response:
         item = await _load(queries, item_id)
         target = await _merged_into(queries, item_id, item)
@@ -465,7 +606,7 @@ def create_read_app(
             and await queries.increment_views(item_id)
         ):
             item = item.model_copy(update={"views": item.views + 1})
-        return web.item_page(request, item, lang)
+        return web.item_page(request, with_reader_times(item), lang)
 
     return app
 

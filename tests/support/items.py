@@ -200,7 +200,7 @@ def sample_items(now: datetime) -> list[Item]:
                     "https://www.theverge.com/openai-device-friar",
                     "OpenAI's CFO says its device ships this year",
                     "en",
-                    5,
+                    1.2,  # the report that updated the story 1.2 h ago ("updated 1h ago")
                 ),
             ),
         ),

@@ -10,8 +10,9 @@ import pytest
 from services.publish.views import ViewGate, format_count, is_bot
 from services.publish.web.render import language_provenance, missing_notes, texts, views_label
 from services.publish.web.score_text import component_lines, reason_lines
-from shared.core.item_times import first_appearance, last_material_change
+from shared.core.item_times import first_appearance, last_news_update
 from shared.core.items import merge_event
+from shared.core.relative_time import published_updated_label
 from shared.events import Bilingual, Cluster, ScoreDetail, StoryMember
 from tests.unit.test_items_merge import T0, full_event, member, rescore
 
@@ -43,7 +44,9 @@ def test_an_item_appears_when_its_source_published_it_not_when_it_was_processed(
     assert item.published_at == T0 - timedelta(hours=72)
     assert item.first_seen_at == T0
     # unchanged since it appeared: its last material change is its first appearance
-    assert last_material_change(item.version, item.published_at, item.updated_at) == item.published_at
+    assert (
+        last_news_update(item.version, item.published_at, item.updated_at, item.sources) == item.published_at
+    )
 
 
 def test_a_later_source_that_published_earlier_moves_the_first_appearance_back() -> None:
@@ -53,7 +56,50 @@ def test_a_later_source_that_published_earlier_moves_the_first_appearance_back()
     merge = merge_event(item, None, rescore([member(1), published(2, 2, -5)], 40.0, later), later)
     assert merge is not None and merge.item.published_at == T0 - timedelta(hours=5)
     assert merge.item.version == 2
-    assert last_material_change(merge.item.version, merge.item.published_at, merge.item.updated_at) == later
+    # The newest report is still member 1's (T0): the join at ``later`` brought an older report, so
+    # the story was last updated as news at T0, not when it was processed (that was the old answer).
+    assert (
+        last_news_update(
+            merge.item.version, merge.item.published_at, merge.item.updated_at, merge.item.sources
+        )
+        == T0
+    )
+
+
+def test_a_months_old_report_joining_today_does_not_make_an_old_story_fresh() -> None:
+    # A first pass over old feeds: the April 17 report makes the item, the April 20 one joins 16
+    # minutes later. The item changed 16 minutes ago; the news was last updated on April 20.
+    april_17, april_20 = T0 - timedelta(days=225), T0 - timedelta(days=222)
+    first = member(1).model_copy(update={"published_at": april_17})
+    event = full_event().next(cluster=Cluster(story_id="st", is_new=True, method="new", members=[first]))
+    item = merge_event(None, None, event, T0).item  # type: ignore[union-attr]
+    second = member(2, minutes=16).model_copy(update={"published_at": april_20})
+    joined = T0 + timedelta(minutes=16)
+    merge = merge_event(item, None, rescore([first, second], 40.0, joined), joined)
+    assert merge is not None and merge.item.version == 2 and merge.item.updated_at == joined
+    updated = last_news_update(
+        merge.item.version, merge.item.published_at, merge.item.updated_at, merge.item.sources
+    )
+    assert (merge.item.published_at, updated) == (april_17, april_20)
+    now = joined + timedelta(minutes=1)
+    assert (
+        published_updated_label(merge.item.published_at, updated, now, "en")
+        == "2026-04-17 · updated 2026-04-20"
+    )
+
+
+def test_a_change_no_report_brought_is_not_an_update() -> None:
+    # A score that moved (or a translation that arrived) is a new version, not news.
+    item = merge_event(None, None, full_event(), T0).item  # type: ignore[union-attr]
+    later = T0 + timedelta(hours=3)
+    merge = merge_event(item, None, rescore([member(1)], 80.0, later), later)
+    assert merge is not None and merge.item.version == 2 and merge.item.change_reasons == ["scores_changed"]
+    assert last_news_update(merge.item.version, T0, later, merge.item.sources) == T0
+    # A new report does move it, to when it was published, never past the recorded change.
+    fresh = published(2, 3, 2.5)
+    assert last_news_update(2, T0, later, [member(1), fresh]) == T0 + timedelta(hours=2.5)
+    assert last_news_update(2, T0, T0 + timedelta(hours=1), [member(1), fresh]) == T0 + timedelta(hours=1)
+    assert last_news_update(1, T0, later, [member(1), fresh]) == T0  # first version: not changed
 
 
 def test_a_publication_time_after_first_sighting_is_not_trusted() -> None:

@@ -355,3 +355,16 @@ class WebRenderer:
             },
             status=404,
         )
+
+    def bad_link(
+        self, request: Request, display: Display, status: int, problems: Sequence[str], retry_url: str
+    ) -> HTMLResponse:
+        """A reader-facing error (a stale or hand-edited link, a page that cannot be shown): what went
+        wrong in a few words, the page without the bad part, and the front page. Never raw JSON."""
+        context = {"status": status, "problems": list(problems), "retry_url": retry_url}
+        return self._render(request, "bad_link.html", {**_page_chrome(display), **context}, status=status)
+
+
+def _page_chrome(display: Display) -> dict[str, Any]:
+    """What base.html needs on a page that lists nothing: the language links and an empty search."""
+    return {"display": display, "query": "", "lang_links": {d: f"/?lang={d}" for d in ("en", "zh", "both")}}
