@@ -1,5 +1,11 @@
 """From a feed entry (and, for teasers, the article page) to an ``Article``: canonical URL and id,
-plain-text summary and body, language, published time. Pure: no I/O, ``now`` passed in."""
+plain-text summary and body, language, published time. Pure: no I/O, ``now`` passed in.
+
+Text that is not the article's is left out: control characters and terminal escapes (a broken or
+hostile feed's ESC in a title reached the operator's console and every page), and an aggregator's
+metadata-only description ("Score: 233 / Comments: 97 / By: … / Discussion: …", every Hacker News
+entry): it became the story's summary. Its counters are read into ``engagement`` by the feed
+parser; the article then has no summary, and analysis says there is no sentence to summarise."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from shared.core.extraction import ExtractedArticle, html_to_text
-from shared.core.feeds import FeedEntry, is_metadata_only
+from shared.core.feeds import FeedEntry, clean_text, is_metadata_only, one_line
 from shared.core.language import detect_article_language
 from shared.core.timeparse import BEIJING, parse_published
 from shared.core.urls import InvalidURLError, canonical_url
@@ -53,17 +59,19 @@ def build_article(
     feed_language: str | None = None,
 ) -> Article:
     summary_source = entry.summary_html or (entry.content_html if teaser else None)
-    summary = html_to_text(summary_source)[:SUMMARY_MAX_CHARS] if summary_source else None
+    summary = _prose(summary_source)[:SUMMARY_MAX_CHARS] if summary_source else None
     body: str | None
-    if page is not None and page.text.strip():
-        body, origin = page.text.strip(), "page"
-    elif not teaser and (entry.content_html or entry.summary_html):
-        body, origin = html_to_text(entry.content_html or entry.summary_html or ""), "feed"
+    page_text = clean_text(page.text).strip() if page is not None else ""
+    feed_text = _prose(entry.content_html or entry.summary_html or "") if not teaser else ""
+    if page_text:
+        body, origin = page_text, "page"
+    elif feed_text:
+        body, origin = feed_text, "feed"
     else:
         body, origin = None, "none"
     if body is not None and summary and summary.strip() == body.strip():
         summary = None
-    title = " ".join(entry.title.split()) or (page.title if page and page.title else "")
+    title = one_line(entry.title) or (one_line(page.title) if page and page.title else "")
     published = entry.published
     if published is None and page is not None and page.published:
         published = parse_published(page.published, now, source_timezone(source))
@@ -81,11 +89,19 @@ def build_article(
         language=language,
         published_at=published,
         fetched_at=now,
-        author=entry.author or (page.author if page else None),
+        author=one_line(entry.author or (page.author if page else None)) or None,
         engagement=entry.engagement,
         body_origin=origin,  # type: ignore[arg-type]
         translate_body=source.translate_body,
     )
+
+
+def _prose(html: str) -> str:
+    """The article's own text from an entry's HTML: without control characters (cleaned before
+    the HTML parser sees them: lxml returns no text at all for a fragment with an ESC in it), and
+    empty when every line is an aggregator's "Label: value" metadata (no sentence of its own)."""
+    text = clean_text(html_to_text(clean_text(html))).strip()
+    return "" if is_metadata_only(text) else text
 
 
 def article_language(

@@ -18,6 +18,17 @@ Stages, cheapest and surest first; the first stage that matches decides:
    closer to S than any other story in the index is, so an article landing in a crowd of
    same-company stories joins none of them.
 
+**One publisher, one article per story**: stage 3 never joins an article to a story that already
+holds an article of the same publisher (the host of its canonical URL) in the same language. A
+publisher does not cover one story twice under two URLs with different text: four OpenAI posts of
+one week (the GPT-5.2 launch, its system card, a science post, a biology post) embed within e5's
+same-story range of each other and were one story. The same text at another URL is still a near
+copy (stage 2), and a publisher's own translation (same host, other language) still joins.
+
+**Roundups** (a digest whose title lists several headlines, ``StoryFacts.roundup``) take no part in
+stage 3 (they join no story and no story joins them: their vectors are not in the index), and are
+near copies only of roundups.
+
 **Conflict vetoes** (shared.core.story_facts) apply to stages 2 and 3: a story whose facts
 contradict the article's (another model name or version in the title, another money amount,
 another year, another event type of the same company, no organisation in common) is passed over
@@ -46,6 +57,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 from numpy.typing import NDArray
@@ -124,7 +136,9 @@ class ClusteringConfig:
     en_en_threshold: float = 0.905
     zh_zh_threshold: float = 0.925
     cross_language_threshold: float = 0.835
-    # Same-language pairs in a language we do not tune for: stricter than the tuned ones.
+    # Any pair with a language we do not tune for ("other": neither English nor Chinese), either
+    # side: stricter than the tuned ones. Nothing calibrates e5 there (a 3000-character "word word
+    # word…" text had cosine 0.84 with an unrelated Chinese story, above the cross-language 0.835).
     other_threshold: float = 0.935
     # Text embedded: title plus the first lead_chars characters of the lead.
     lead_chars: int = 200
@@ -133,6 +147,10 @@ class ClusteringConfig:
     max_vectors_per_story: int = 6
     # Require the mutual best match (switch off only to measure what it contributes).
     mutual_best: bool = True
+    # One article per publisher and language in a story, and roundups kept out of the embedding
+    # stage (switch off only to measure what they contribute).
+    publisher_rule: bool = True
+    roundups_apart: bool = True
     # Conflict vetoes (shared.core.story_facts): different model names, amounts or event types of
     # the same company keep stories apart whatever the cosine (switch off only to measure them).
     vetoes: bool = True
@@ -156,11 +174,8 @@ class ClusteringConfig:
     def threshold_matrix(self) -> np.ndarray:
         """Thresholds indexed by the two language codes (en 0, zh 1, other 2)."""
         matrix = np.full((3, 3), self.cross_language_threshold)
-        matrix[0, 0], matrix[1, 1], matrix[2, 2] = (
-            self.en_en_threshold,
-            self.zh_zh_threshold,
-            self.other_threshold,
-        )
+        matrix[0, 0], matrix[1, 1] = self.en_en_threshold, self.zh_zh_threshold
+        matrix[_OTHER_CODE, :] = matrix[:, _OTHER_CODE] = self.other_threshold
         return matrix
 
 
@@ -180,6 +195,16 @@ class _Member:
     @property
     def replayable(self) -> bool:
         return self.facts is not None and self.order_key is not None
+
+    @property
+    def roundup(self) -> bool:
+        return self.facts is not None and self.facts.roundup
+
+    @property
+    def publisher(self) -> tuple[str, str] | None:
+        """(host of the canonical URL, language); None when the URL names no host."""
+        host = publisher_host(self.canonical_url)
+        return (host, self.language) if host else None
 
     def fresh_copy(self) -> _Member:
         """The member as it arrived, before any placement (for a replay)."""
@@ -205,6 +230,15 @@ class _Story:
     rows: list[int] = field(default_factory=list)  # rows of the vector matrix
     # Union of the members' facts (names, amounts, event types): the conflict vetoes.
     facts: StoryFacts = field(default_factory=StoryFacts)
+
+
+def publisher_host(canonical_url: str) -> str:
+    """The publisher of an article: the host of its canonical URL ("" for a URL without one, such
+    as a local file feed's relative link). Canonical URLs already drop "www." and the like."""
+    try:
+        return urlsplit(canonical_url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def _ts(moment: datetime) -> float:
@@ -329,7 +363,8 @@ class StoryIndex:
     def _member_of(self, doc: ClusterDoc, now: datetime) -> _Member:
         """The article with everything the stages need, computed once (kept for replays)."""
         folded = fold_for_matching(f"{doc.title} {doc.lead}")
-        facts = StoryFacts.of(doc.title, doc.lead, doc.published_at) if self.config.vetoes else StoryFacts()
+        wants_facts = self.config.vetoes or self.config.roundups_apart
+        facts = StoryFacts.of(doc.title, doc.lead, doc.published_at) if wants_facts else StoryFacts()
         minhash = self._minhash(folded, doc.language) if folded else None
         vector = None
         if self.embedder is not None and folded:
@@ -351,7 +386,7 @@ class StoryIndex:
         """The three stages for a new member (its URL is not in the index)."""
         facts = member.facts or StoryFacts()
         if member.minhash is not None:
-            near = self._near_duplicate(member.minhash, facts)
+            near = self._near_duplicate(member.minhash, facts, member.roundup)
             if near is not None:
                 original, jaccard = near
                 story = self._stories[self._article_story[original]]
@@ -360,9 +395,9 @@ class StoryIndex:
                 return Assignment(story.story_id, "near_duplicate", jaccard, original)
 
         best_cosine: float | None = None
-        if member.vector is not None:
+        if member.vector is not None and not self._apart(member):
             vector = member.vector.astype(np.float32)
-            match = self._embedding_match(vector, _language_code(member.language), facts)
+            match = self._embedding_match(vector, member, facts)
             if match is not None:
                 story, cosine, accepted = match
                 best_cosine = cosine
@@ -374,11 +409,15 @@ class StoryIndex:
         self._join(story, member, now)
         return Assignment(story.story_id, "new", best_cosine, None)
 
+    def _apart(self, member: _Member) -> bool:
+        """A roundup: no part in the embedding stage (it embeds close to every story it lists)."""
+        return self.config.roundups_apart and member.roundup
+
     def _join(self, story: _Story, member: _Member, now: datetime) -> None:
         self._insert_member(story, member)
         if member.facts is not None:
             story.facts.add(member.facts)
-        if member.vector is not None:
+        if member.vector is not None and not self._apart(member):
             self._add_vector(story, member.vector.astype(np.float32), member.language, member.article_id)
         self._touch(story, now)
 
@@ -390,7 +429,7 @@ class StoryIndex:
         neighbour of each when that is within the margin too; bounded, closest first."""
         cfg = self.config
         chosen = [home]
-        if newcomer.vector is None or self._n_rows == self._dead_rows:
+        if newcomer.vector is None or self._apart(newcomer) or self._n_rows == self._dead_rows:
             return chosen
         code = _language_code(newcomer.language)
         row_scores = self._row_scores(newcomer.vector.astype(np.float32), code)
@@ -511,7 +550,7 @@ class StoryIndex:
                 if member.facts is not None:
                     story.facts.add(member.facts)
             for member in group:
-                if member.vector is not None:
+                if member.vector is not None and not self._apart(member):
                     vector = member.vector.astype(np.float32)
                     self._add_vector(story, vector, member.language, member.article_id)
             self._touch(story, story.last_seen)
@@ -574,13 +613,15 @@ class StoryIndex:
             return None
         return MinHash.of(shingles, self.config.num_perm)
 
-    def _near_duplicate(self, minhash: MinHash, facts: StoryFacts) -> tuple[str, float] | None:
+    def _near_duplicate(self, minhash: MinHash, facts: StoryFacts, roundup: bool) -> tuple[str, float] | None:
         best: tuple[float, int, str] | None = None
         for candidate in self._lsh.query(minhash):
             member = self._members.get(candidate)
             story = self._stories.get(self._article_story.get(candidate, ""))
             if member is None or member.minhash is None or story is None:
                 continue
+            if self.config.roundups_apart and member.roundup != roundup:
+                continue  # a roundup's lead copies one story's: a copy of a roundup is a roundup
             jaccard = float(minhash.jaccard(member.minhash))
             if jaccard < self.config.near_duplicate_threshold or conflict(facts, story.facts):
                 continue
@@ -622,12 +663,23 @@ class StoryIndex:
         has_same = np.bincount(slots[same], minlength=n_slots) > 0
         return np.where(has_same, best_same, best_any)
 
-    def _vetoed(self, slot: int, facts: StoryFacts) -> bool:
+    def _vetoed(self, slot: int, member: _Member, facts: StoryFacts) -> bool:
         story_id = self._slot_story[slot]
-        return story_id is None or conflict(facts, self._stories[story_id].facts) is not None
+        if story_id is None:
+            return True
+        story = self._stories[story_id]
+        if self.config.publisher_rule and self._same_publisher(member, story):
+            return True
+        return self.config.vetoes and conflict(facts, story.facts) is not None
+
+    @staticmethod
+    def _same_publisher(member: _Member, story: _Story) -> bool:
+        """The story holds another article of ``member``'s publisher in its language."""
+        publisher = member.publisher
+        return publisher is not None and any(m.publisher == publisher for m in story.members)
 
     def _embedding_match(
-        self, vector: np.ndarray, language_code: int, facts: StoryFacts
+        self, vector: np.ndarray, member: _Member, facts: StoryFacts
     ) -> tuple[_Story, float, bool] | None:
         """The best story for ``vector`` that no fact contradicts, and whether it is accepted.
 
@@ -637,15 +689,18 @@ class StoryIndex:
         just because it arrived before its own story's first member in that language."""
         if self._n_rows == self._dead_rows:
             return None
+        language_code = _language_code(member.language)
         row_scores = self._row_scores(vector, language_code)
         story_scores = self._story_scores(row_scores, language_code)
         best_slot = int(np.argmax(story_scores))  # the first maximum: the oldest story wins ties
-        if self.config.vetoes:
+        if self.config.vetoes or self.config.publisher_rule:
             # Only stories that could be accepted (or block one) need the fact check.
             near = np.flatnonzero(story_scores >= -self.config.veto_scan_margin)
             ordered = near[np.argsort(-story_scores[near], kind="stable")]
-            # The best story no fact contradicts (the ones after it need no check).
-            allowed = next((int(slot) for slot in ordered if not self._vetoed(int(slot), facts)), None)
+            # The best story no fact or publisher rules out (the ones after it need no check).
+            allowed = next(
+                (int(slot) for slot in ordered if not self._vetoed(int(slot), member, facts)), None
+            )
             if allowed is not None:
                 best_slot = allowed
             elif len(ordered):

@@ -131,6 +131,31 @@ def decode_bytes(raw: bytes, declared: str | None = None, override: str | None =
     return raw.decode("utf-8", errors="replace"), "utf-8 (with replacement characters)"
 
 
+# Terminal escape sequences (CSI "ESC [ … m", OSC "ESC ] … BEL" or "… ESC \\", two-character
+# ones): removed whole, so no "[31m" is left behind; then the control characters themselves.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: ESC [ parameters, final byte
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # the same, 8-bit
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC ... BEL or ST
+    r"|\x1b[@-Z\\-_]"  # two-character escapes
+)
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls; lone surrogates; the two
+# noncharacters XML 1.0 excludes. None is text: a feed that carries them is broken or hostile.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (tabs and line breaks
+    kept)."""
+    # NEL (U+0085) is a line break in old encodings: kept as one, the other controls go.
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text).replace("\x85", "\n"))
+
+
+def one_line(text: object) -> str:
+    """A title or name from a feed: clean (``clean_text``), on one line, spaces collapsed."""
+    return " ".join(clean_text(str(text or "")).split())
+
+
 def html_text_length(html: str | None) -> int:
     """Weighted visible-text length of an HTML fragment (a CJK character counts as three)."""
     text = plain_text(html)
@@ -296,7 +321,7 @@ def _xml_entry(raw: Any, base_url: str, now: datetime, assume_tz: tzinfo) -> Fee
     guid = raw.get("id")
     if not link and guid and str(guid).startswith(("http://", "https://")):
         link = guid
-    title = " ".join(str(raw.get("title") or "").split())
+    title = one_line(raw.get("title"))
     if not link:
         return None
     url = _absolute(link, base_url)
@@ -308,7 +333,7 @@ def _xml_entry(raw: Any, base_url: str, now: datetime, assume_tz: tzinfo) -> Fee
     if summary_html and content_html and plain_text(summary_html) == plain_text(content_html):
         summary_html = None if len(contents) else summary_html
     if not title:
-        title = plain_text(summary_html or content_html)[:120]
+        title = one_line(plain_text(clean_text(summary_html or content_html or "")))[:120]
     if not title:
         return None
     published = None
@@ -375,11 +400,11 @@ def _parse_json_feed(text: str, base_url: str, now: datetime, assume_tz: tzinfo)
             skipped += 1
             continue
         link = item.get("url") or item.get("external_url")
-        title = " ".join(str(item.get("title") or "").split())
+        title = one_line(item.get("title"))
         content_html = item.get("content_html") or _text_as_html(item.get("content_text"))
         summary_html = _text_as_html(item.get("summary"))
         if not title:
-            title = plain_text(summary_html or content_html)[:120]
+            title = one_line(plain_text(clean_text(summary_html or content_html or "")))[:120]
         url = _absolute(str(link), urljoin(base_url, feed_base)) if link else None
         if url is None or not title:
             skipped += 1
@@ -470,7 +495,7 @@ def _parse_json_api(
     skipped = 0
     for position, item in enumerate(items, start=1):
         link = json_path(item, mapping.url)
-        title = " ".join(str(json_path(item, mapping.title) or "").split())
+        title = one_line(json_path(item, mapping.title))
         url = _absolute(str(link), base_url) if link else None
         if url is None or not title:
             skipped += 1
@@ -534,7 +559,7 @@ def _parse_html_list(
             link_element = item
         href = link_element.get("href") if link_element is not None else None
         title_element = _select_one(item, selectors.title) if selectors.title else link_element
-        title = " ".join(title_element.text_content().split()) if title_element is not None else ""
+        title = one_line(title_element.text_content()) if title_element is not None else ""
         url = _absolute(href, urljoin(base_url, str(base))) if href else None
         if url is None or not title:
             skipped += 1
@@ -552,7 +577,7 @@ def _parse_html_list(
                 assume_tz,
             )
         author_element = _select_one(item, selectors.author) if selectors.author else None
-        author = " ".join(author_element.text_content().split()) if author_element is not None else None
+        author = one_line(author_element.text_content()) if author_element is not None else None
         entries.append(
             FeedEntry(
                 url=url,

@@ -15,6 +15,11 @@ them apart are facts the core already extracts:
   carries its archive (a 2016 post next to a 2026 one, both first seen now) must not turn two
   short titles that embed alike into one story.
 
+A **roundup** (a daily digest or briefing whose title lists several headlines: "AI日报：Claude推出
+Claude Design；DeepSeek开启首轮外部融资；…", "8 点 1 氪：…；…；…") is not one story: it embeds
+close to each story it lists. ``StoryFacts.roundup`` marks it; the clustering never joins it to a
+story, nor a story to it, by embedding (shared.core.clustering).
+
 Each rule compares one side's *title* facts with the other side's *title + lead* mentions, so a
 story whose lead names the other model or amount is not vetoed: a veto needs a positive
 contradiction, never just missing evidence. Pure: no I/O.
@@ -68,6 +73,30 @@ _EVENT_PATTERNS: dict[str, re.Pattern[str]] = {
         "people": r"\b(ceo|cfo|cto|hire[sd]?|resign\w*|appoint\w*|steps down)\b|辞职|任命|离职|加盟",
     }.items()
 }
+
+# A roundup's title: headlines separated by semicolons ("AI日报：A；B；C"), at least three of them, or
+# at least two after a digest label ("【大公司晚报】A；B", "Daily briefing: A; B"). Two clauses
+# without a label are one headline ("Nvidia beats estimates; shares fall").
+_HEADLINE_BREAK = re.compile(r"\s*[;；]\s*")
+_DIGEST_LABEL = re.compile(
+    r"日报|早报|晚报|周报|月报|简报|快报|速递|速览|汇总|合集|一览|周刊|"
+    r"\b(?:daily|weekly|digest|round-?up|newsletter|briefing|recap|this week in)\b",
+    re.IGNORECASE,
+)
+# The label before the headlines: "AI日报：", "【大公司晚报】", "Daily briefing -".
+_LABEL_PREFIX = re.compile(r"^\s*(?:【[^】]{1,20}】|\[[^\]]{1,30}\]|[^:：;；]{1,30}[:：])")
+MIN_ROUNDUP_HEADLINES = 3
+
+
+def is_roundup(title: str) -> bool:
+    """True when ``title`` lists several headlines (a digest of the day's or week's news)."""
+    label = _LABEL_PREFIX.match(title)
+    rest = title[label.end() :] if label else title
+    headlines = [part for part in _HEADLINE_BREAK.split(rest) if len(part.strip()) > 1]
+    if len(headlines) >= MIN_ROUNDUP_HEADLINES:
+        return True
+    return len(headlines) >= 2 and label is not None and bool(_DIGEST_LABEL.search(label.group(0)))
+
 
 # Amounts closer than this (relative) are the same figure written differently or rounded.
 AMOUNT_TOLERANCE = 0.1
@@ -134,6 +163,8 @@ class StoryFacts:
     # Publication times (Unix seconds) of the members that give one: the span they cover.
     first_published: float | None = None
     last_published: float | None = None
+    # A digest of several stories (``is_roundup``): joins no story by embedding.
+    roundup: bool = False
 
     @classmethod
     def of(cls, title: str, lead: str, published_at: datetime | None = None) -> StoryFacts:
@@ -151,6 +182,7 @@ class StoryFacts:
             years=set(find_years(both)),
             first_published=published_at.timestamp() if published_at is not None else None,
             last_published=published_at.timestamp() if published_at is not None else None,
+            roundup=is_roundup(title),
         )
 
     def add(self, other: StoryFacts) -> None:
@@ -162,6 +194,7 @@ class StoryFacts:
         self.orgs |= other.orgs
         self.title_years |= other.title_years
         self.years |= other.years
+        self.roundup = self.roundup or other.roundup
         spans = [span for span in (_publication_span(self), _publication_span(other)) if span]
         if spans:
             self.first_published = min(first for first, _ in spans)
@@ -179,6 +212,7 @@ class StoryFacts:
             "years": sorted(self.years),
             "first_published": self.first_published,
             "last_published": self.last_published,
+            "roundup": self.roundup,
         }
 
     @classmethod
@@ -194,6 +228,7 @@ class StoryFacts:
             years={int(x) for x in data.get("years", [])},
             first_published=data.get("first_published"),
             last_published=data.get("last_published"),
+            roundup=bool(data.get("roundup", False)),
         )
 
 

@@ -48,7 +48,8 @@ def doc_of(row: dict[str, Any]) -> ClusterDoc:
 def make_doc(
     key: str, title: str, lead: str = "", language: str = "en", published: datetime = T0
 ) -> ClusterDoc:
-    url = f"https://news.example/{key}"
+    # Each key its own publisher: one publisher's articles never share a story by embedding.
+    url = f"https://{key}.news.example/{key}"
     return ClusterDoc(article_id(url), canonical_url(url), title, lead, language, published)
 
 

@@ -54,7 +54,8 @@ def vectors_with_cosines(gram: list[list[float]]) -> list[np.ndarray]:
 
 def doc(key: str, title: str, language: str, minute: int) -> ClusterDoc:
     """An article published ``minute`` minutes after T0 (its place in the canonical order)."""
-    url = f"https://news.example/{key}"
+    # Each key its own publisher: one publisher's articles never share a story by embedding.
+    url = f"https://{key}.news.example/{key}"
     return ClusterDoc(
         article_id(url), canonical_url(url), title, "", language, T0 + timedelta(minutes=minute)
     )
