@@ -93,5 +93,7 @@ def test_sources_test_prints_a_hostile_feed_without_escape_sequences(tmp_path: P
     )
     assert run.returncode == 0, run.stdout + run.stderr
     entry = next(line for line in run.stdout.splitlines() if "hostile.example/1" in line)
-    assert "Red [31malert[0m ]8;;http://evil.example/\\open]8;;\\ 2J" in entry
+    # The visible words stay (ingest's feed cleaning drops whole escape sequences; the console
+    # drops any control character left), the controls never reach the terminal.
+    assert all(word in entry for word in ("Red", "alert", "open")), entry
     assert not any(control in run.stdout for control in ("\x1b", "\x07", "\x9b"))
