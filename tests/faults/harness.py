@@ -42,7 +42,7 @@ from shared.runtime.embedded import (
 )
 from shared.settings import STAGES
 from tests.faults.stories import fault_stories
-from tests.support.stack import Stack, write_feed
+from tests.support.stack import Stack, subject_counts, write_feed
 
 # Durable consumers of the pipeline stream and the stage that owns each.
 CONSUMERS = {
@@ -80,24 +80,6 @@ def run_async(coro: Any) -> Any:
 
 
 # --- JetStream observations (a fresh connection each time: the server may have restarted) -------
-
-
-async def _subject_counts(url: str, stream: str) -> dict[str, int]:
-    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
-    try:
-        info = await nc.jetstream().stream_info(stream, subjects_filter=">")
-        return dict(info.state.subjects or {})
-    finally:
-        await nc.close()
-
-
-def subject_counts(url: str, stream: str) -> dict[str, int]:
-    """Messages per subject in a stream ({} while the server is unreachable)."""
-    try:
-        result: dict[str, int] = run_async(_subject_counts(url, stream))
-        return result
-    except Exception:
-        return {}
 
 
 async def _consumers_exist(url: str, durables: tuple[str, ...]) -> bool:
