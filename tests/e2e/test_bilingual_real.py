@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from shared.runtime.embedded import EmbeddedServer, nats_url
-from tests.e2e.test_wire import settle
 from tests.support.bilingual_feeds import labels_of_rows, load_rows, pairing_report, write_feed_pair
-from tests.support.stack import Stack, messages
+from tests.support.stack import Stack, messages, settle
+from tests.support.waits import PIPELINE_TEST_TIMEOUT_S
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 
 
 @pytest.fixture()
@@ -35,7 +35,7 @@ def stack(nats: EmbeddedServer, mongo_server: str, mongo_db_name: str, tmp_path:
 
 def test_real_bilingual_posts_come_out_bilingual_without_a_model(stack: Stack) -> None:
     rows = load_rows()
-    items = settle(stack, timeout_s=400.0)
+    items = settle(stack)
     report = pairing_report(items, labels_of_rows(rows))
     print("BILINGUAL-REAL", json.dumps(report, ensure_ascii=False))
 

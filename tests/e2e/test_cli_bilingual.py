@@ -15,8 +15,9 @@ import pytest
 
 from shared.runtime.embedded import free_port_block
 from tests.support import example_cache
+from tests.support.waits import PIPELINE_RUN_S, PIPELINE_TEST_TIMEOUT_S
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,11 +36,11 @@ def test_up_once_prints_bilingual_items_without_a_model(tmp_path: Path) -> None:
             str(tmp_path / "var"),
             "--once",
             "--timeout",
-            "400",
+            str(PIPELINE_RUN_S),
         ],
         capture_output=True,
         text=True,
-        timeout=480,
+        timeout=PIPELINE_RUN_S + 120,  # the CLI's own limit, plus its start and stop
         cwd=REPO,
         env=env,
     )

@@ -12,8 +12,9 @@ import pytest
 
 from shared.runtime.embedded import free_port, free_port_block
 from tests.support import example_cache
+from tests.support.waits import PIPELINE_RUN_S, PIPELINE_TEST_TIMEOUT_S, WAIT_S
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 REPO = Path(__file__).resolve().parents[2]
 FEED = REPO / "tests" / "data" / "feeds" / "sample-en.xml"
 
@@ -55,11 +56,11 @@ def test_up_once_publishes_a_feed_and_stops_cleanly(tmp_path: Path) -> None:
             "--once",
             str(FEED),
             "--timeout",
-            "240",
+            str(PIPELINE_RUN_S),
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=PIPELINE_RUN_S + 120,  # the CLI's own limit, plus its start and stop
         cwd=REPO,
         env=env,
     )
@@ -85,7 +86,7 @@ def test_unwritable_data_dir_is_reported_clearly(tmp_path: Path) -> None:
         [sys.executable, "-m", "newsroom.cli", "up", "--data-dir", str(data_dir), "--once", str(FEED)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=WAIT_S,
         cwd=REPO,
     )
     assert result.returncode == 2

@@ -29,8 +29,9 @@ from services.ingest.articles import identify
 from shared.core.feeds import parse_feed
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from tests.support.stack import REPO, Stack, messages
+from tests.support.waits import PIPELINE_RUN_S, PIPELINE_TEST_TIMEOUT_S
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 
 REAL_FEEDS = REPO / "tests" / "data" / "real_feeds"
 ENTRIES_PER_FEED = 10
@@ -104,7 +105,7 @@ def ingested_stories(stack: Stack) -> tuple[set[str], set[str]]:
 
 
 def wait_published(
-    stack: Stack, expected_articles: set[str], quiet_s: float = 1.0, timeout_s: float = 280.0
+    stack: Stack, expected_articles: set[str], quiet_s: float = 1.0, timeout_s: float = PIPELINE_RUN_S
 ) -> tuple[list[dict[str, Any]], set[str], set[str]]:
     """Items, ingested stories and handed-on articles once every expected article was handed on,
     every ingested story is an item, the pipeline is drained (Stack.drained) and nothing changed

@@ -41,8 +41,9 @@ from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import Settings
 from shared.storage import MongoStore
 from tests.support.stack import REPO, Stack, messages
+from tests.support.waits import PIPELINE_TEST_TIMEOUT_S
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 
 DATA = REPO / "tests/data/story_revisions"
 ROWS = {
@@ -127,6 +128,10 @@ def test_late_reports_merge_two_stories_and_take_a_member_back(stack: Stack, tmp
     doubao, rewrite, original = {article_id("h04"), article_id("h05")}, article_id("j02"), article_id("j01")
 
     def first_pass() -> list[dict[str, Any]] | None:
+        # Drained first: ingest's pass is recorded (its index comes back from it after the
+        # restart) and nothing of the first pass is still on its way when the items are read.
+        if not stack.drained():
+            return None
         items = list(db.items.find({}))
         announced = all(d.get("announced_version", 0) == d["version"] for d in items)
         sources = sorted(s["article_id"] for d in items for s in d["sources"])
@@ -144,7 +149,7 @@ def test_late_reports_merge_two_stories_and_take_a_member_back(stack: Stack, tmp
     # Ingest restarts (its story index comes back from MongoDB); the late reports arrive.
     ingest = stack.procs["ingest"]
     ingest.send_signal(signal.SIGTERM)
-    ingest.wait(timeout=30)
+    ingest.wait(timeout=60)
     write_feed(feeds / "late.rss", LATE, "Late wire")
     write_sources(feeds, [("first", feeds / "first.rss"), ("late", feeds / "late.rss")])
     stack.start("ingest")
@@ -152,6 +157,9 @@ def test_late_reports_merge_two_stories_and_take_a_member_back(stack: Stack, tmp
     expected = [tsmc, {original, rewrite}, doubao]
 
     def revised() -> list[dict[str, Any]] | None:
+        # Drained first: every event the revisions caused is in the streams read below.
+        if not stack.drained():
+            return None
         items = list(db.items.find({}))
         if db.merged_items.find_one({"_id": absorbed}) is None:
             return None

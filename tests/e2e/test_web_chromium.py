@@ -30,6 +30,7 @@ from shared.items import Item
 from shared.runtime.embedded import free_port
 from shared.storage import ITEMS
 from tests.support.items import as_document, entity, make_item, sample_items
+from tests.support.waits import WAIT_S
 from tests.unit.test_items_merge import full_event
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -205,7 +206,7 @@ def read_api(mongo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + WAIT_S  # the API's start-up on a loaded machine
         while True:
             if proc.poll() is not None:
                 raise AssertionError((tmp_path / "read_api.log").read_text())

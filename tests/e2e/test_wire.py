@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,10 +26,11 @@ import pytest
 
 from services.publish.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from shared.runtime.embedded import EmbeddedServer, free_port, nats_url, wait_for_port
-from tests.support.stack import REPO, Stack, messages, write_feed
+from tests.support.stack import REPO, Stack, messages, settle, write_feed
+from tests.support.waits import PIPELINE_TEST_TIMEOUT_S, WAIT_S
 from tests.unit.test_feeds_output import FORMATS, JSON_FEED_SCHEMA
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 CORPUS_SOURCES = REPO / "shared" / "sample_corpus" / "sources.yaml"
 WEBHOOK_SECRET = "e2e-webhook-secret"
 
@@ -83,22 +83,9 @@ def wire(
         receiver.shutdown()
 
 
-def settle(stack: Stack, quiet_s: float = 1.0, timeout_s: float = 240.0) -> list[dict[str, Any]]:
-    """Items once the pipeline is drained (ingest's pass done, no consumer with work: see
-    Stack.drained) and has been quiet (no new item or version) for quiet_s."""
-    db = stack.mongo()
-    deadline = time.monotonic() + timeout_s
-    last: tuple[int, int] | None = None
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        docs = list(db.items.find({}, {"version": 1}))
-        state = (len(docs), sum(d["version"] for d in docs))
-        if state != last or not stack.drained():
-            last, quiet_since = state, time.monotonic()
-        elif docs and time.monotonic() - quiet_since >= quiet_s:
-            return list(db.items.find({}))
-        time.sleep(0.25)
-    raise AssertionError(f"pipeline did not settle\n{stack.logs()}")
+def delivered() -> list[dict[str, Any]]:
+    """The webhook bodies received so far."""
+    return [json.loads(body) for _, body in list(WebhookReceiver.deliveries)]
 
 
 def subscriber(stack: Stack, durable: str, count: int) -> list[dict[str, Any]]:
@@ -113,11 +100,11 @@ def subscriber(stack: Stack, durable: str, count: int) -> list[dict[str, Any]]:
             "--count",
             str(count),
             "--timeout",
-            "60",
+            str(WAIT_S),
         ],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=WAIT_S + 60,  # the subscriber's own limit, plus its start-up
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
@@ -158,15 +145,14 @@ def test_the_wire_end_to_end(wire: tuple[Stack, str], tmp_path: Path) -> None:
     stack.kill("ingest")
     stack.env_extra["NEWSROOM_INGEST__FEEDS"] = str(copy)
     stack.start("ingest")
-    deadline = time.monotonic() + 120
-    updated: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not updated:
-        updated = [
-            d
-            for _, d, _ in messages(stack.nats_url, "NEWS_OUT", "news.updated.>")
-            if d["story_id"] == target["_id"] and len(d["item"]["sources"]) > len(target["sources"])
-        ]
-        time.sleep(0.5)
+    # Drained: the new ingest pass is done and every stage has handled what it caused, so the
+    # updated event is in the stream and an item the copy would wrongly have made is stored.
+    stack.wait_drained()
+    updated = [
+        d
+        for _, d, _ in messages(stack.nats_url, "NEWS_OUT", "news.updated.>")
+        if d["story_id"] == target["_id"] and len(d["item"]["sources"]) > len(target["sources"])
+    ]
     assert updated, f"no updated event after a second source joined\n{stack.logs()}"
     assert updated[-1]["version"] > target["version"]
     assert stack.mongo().items.count_documents({}) == len(items), (
@@ -174,16 +160,20 @@ def test_the_wire_end_to_end(wire: tuple[Stack, str], tmp_path: Path) -> None:
     )
 
     # Webhooks: signed deliveries carrying the item in the events' shape (``id``, never the
-    # storage key ``_id``), one "published" per story and the update of the joined story.
-    hooks: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        hooks = [json.loads(body) for _, body in WebhookReceiver.deliveries]
-        if {h["item"]["id"] for h in hooks if h["event"] == "updated"} >= {target["_id"]}:
-            break
-        time.sleep(0.5)
-    assert {h["item"]["id"] for h in hooks if h["event"] == "published"} == stories
-    assert target["_id"] in {h["item"]["id"] for h in hooks if h["event"] == "updated"}
+    # storage key ``_id``), one "published" per story and the update of the joined story. They
+    # are sent after publish has handled the event, so the test waits for all it expects.
+    def hooks_of(event: str) -> set[str]:
+        return {h["item"]["id"] for h in delivered() if h["event"] == event}
+
+    stack.wait_until(
+        "a webhook per story and the joined story's update",
+        lambda: hooks_of("published") >= stories and target["_id"] in hooks_of("updated"),
+        timeout_s=WAIT_S,
+        every_s=0.25,
+    )
+    hooks = delivered()
+    assert hooks_of("published") == stories
+    assert target["_id"] in hooks_of("updated")
     assert not any("_id" in h["item"] for h in hooks)
     for headers, body in WebhookReceiver.deliveries:
         stamp = headers[TIMESTAMP_HEADER.lower()]

@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,7 @@ from shared.runtime.embedded import (
 )
 from shared.settings import STAGES
 from tests.faults.stories import fault_stories
-from tests.support.stack import Stack, write_feed
+from tests.support.stack import Stack, subject_counts, write_feed
 
 # Durable consumers of the pipeline stream and the stage that owns each.
 CONSUMERS = {
@@ -80,24 +82,6 @@ def run_async(coro: Any) -> Any:
 
 
 # --- JetStream observations (a fresh connection each time: the server may have restarted) -------
-
-
-async def _subject_counts(url: str, stream: str) -> dict[str, int]:
-    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
-    try:
-        info = await nc.jetstream().stream_info(stream, subjects_filter=">")
-        return dict(info.state.subjects or {})
-    finally:
-        await nc.close()
-
-
-def subject_counts(url: str, stream: str) -> dict[str, int]:
-    """Messages per subject in a stream ({} while the server is unreachable)."""
-    try:
-        result: dict[str, int] = run_async(_subject_counts(url, stream))
-        return result
-    except Exception:
-        return {}
 
 
 async def _consumers_exist(url: str, durables: tuple[str, ...]) -> bool:
@@ -190,6 +174,61 @@ def collect(url: str, stream: str, subject: str) -> list[tuple[str, dict[str, An
     return result
 
 
+# --- a feed that is served when the test says so -------------------------------------------------
+
+
+class HeldFeed:
+    """A feed served over HTTP (127.0.0.1) only once ``release()`` was called: an ingest that polls
+    it cannot finish its pass before then, however fast it is (the request waits; keep it shorter
+    than the fetcher's 15 s read timeout)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.released = threading.Event()
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                held.released.wait(timeout=120)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+                    self.send_header("Content-Length", str(len(held.body)))
+                    self.end_headers()
+                    self.wfile.write(held.body)
+                except OSError:  # the asking process was killed meanwhile
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/held.xml"
+
+    def release(self) -> None:
+        self.released.set()
+
+    def stop(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def sources_file(self, path: Path) -> Path:
+        """A sources file with this feed as its one source (loopback allowed for it)."""
+        path.write_text(
+            "sources:\n  - id: held\n    name: Held wire\n"
+            f"    url: {self.url}\n    kind: rss\n    language: en\n    full_text: never\n"
+            "    allow_private: true\n",
+            encoding="utf-8",
+        )
+        return path
+
+
 # --- the rig -----------------------------------------------------------------------------------
 
 
@@ -210,6 +249,8 @@ class FaultRig:
     feed_urls: list[str]
     events: list[dict[str, Any]] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
+    # The feed's last stories, served only when released (start_rig(held_stories=...)).
+    held: HeldFeed | None = None
 
     @property
     def nats_url(self) -> str:
@@ -334,9 +375,17 @@ def start_rig(
     env_extra: dict[str, str] | None = None,
     stages: tuple[str, ...] = STAGES,
     prefix: str = "fault",
+    held_stories: int = 0,
 ) -> FaultRig:
+    """The rig with ``stages`` started. With ``held_stories``, the feed's last stories are a
+    second source, a HeldFeed (``rig.held``) that answers only once released."""
     entries = fault_stories(stories, prefix=prefix)
-    feed = write_feed(tmp_path / "feed.xml", entries, title="Fault wire")
+    in_file = entries[: len(entries) - held_stories]
+    feed = write_feed(tmp_path / "feed.xml", in_file, title="Fault wire")
+    held = None
+    if held_stories:
+        body = write_feed(tmp_path / "held.xml", entries[len(in_file) :], title="Held wire").read_bytes()
+        held = HeldFeed(body)
     nats_srv = nats_server(tmp_path / "n").start()
     try:
         mongo_srv = mongo_wire_server(tmp_path / "m").start()
@@ -352,7 +401,10 @@ def start_rig(
         **fast_delivery_env(),
         **(env_extra or {}),
     }
-    rig = FaultRig(tmp_path, nats_srv, mongo_srv, stack, [link for link, _, _ in entries])
+    if held is not None:
+        # Ingest polls the sources file's source and the feed file together.
+        stack.env_extra["NEWSROOM_INGEST__SOURCES_FILE"] = str(held.sources_file(tmp_path / "held.yaml"))
+    rig = FaultRig(tmp_path, nats_srv, mongo_srv, stack, [link for link, _, _ in entries], held=held)
     # The stages listen on base_port + 0..4: all five must be free (the machine is shared; a
     # collision made a stage exit at start-up, which then looked like a lost message).
     stack.base_port = free_port_block(len(STAGES))
@@ -361,6 +413,8 @@ def start_rig(
 
 
 def stop_rig(rig: FaultRig) -> None:
+    if rig.held is not None:
+        rig.held.stop()
     rig.stack.stop_all()
     rig.nats.stop()
     rig.mongo.stop()

@@ -7,17 +7,22 @@ Each kill must land mid-run, whatever the machine's speed: a kill timed by how f
 missed a fast stage that had already done all its work (translate, on a loaded CI machine). So
 the consuming stages start paused (SIGSTOP) and each one in turn, once its whole input is waiting,
 is resumed, frozen again as soon as it has emitted something, and killed there: it has done part
-of its work and holds the rest, some of it delivered and unacknowledged.
+of its work and holds the rest, some of it delivered and unacknowledged. translate is the fastest
+stage (a backlog of the whole feed took it a few times the polling interval), so it gets a model
+(the scripted server) that answers one request at a time while translate runs before its kill:
+it cannot emit more stories than it got answers, however slow the test's polling is. Likewise
+ingest: the feed's last story comes from a second source whose server answers only after the
+kill, so ingest's pass is unfinished when it is killed.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +41,7 @@ from tests.faults.harness import (
     start_rig,
     stop_rig,
 )
+from tests.support.scripted_llm import AnswerGate, Reply, ScriptedLLM, request_segments, segments_reply
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -45,9 +51,27 @@ CONSUMING = tuple(s for s in STAGES if s != "ingest")
 FAST_POLL_S = 0.01
 
 
+def answer_in_chinese(request: dict[str, Any]) -> Reply:
+    """A Chinese text for every segment (the QA checks may flag it: translate still hands the
+    story on, with the flags)."""
+    return segments_reply({segment: "测试模型给出的一段中文译文。" for segment in request_segments(request)})
+
+
 @pytest.fixture()
-def rig(tmp_path: Path) -> Iterator[FaultRig]:
-    running = start_rig(tmp_path, fault_story_count(), stages=CONSUMING)
+def llm() -> Iterator[ScriptedLLM]:
+    with ScriptedLLM(answer_in_chinese) as server:
+        yield server
+
+
+@pytest.fixture()
+def rig(tmp_path: Path, llm: ScriptedLLM) -> Iterator[FaultRig]:
+    model = {
+        # Only translate gets the model (analyze and score keep their local tier).
+        "NEWSROOM_LLM__TRANSLATE__BASE_URL": llm.url,
+        "NEWSROOM_LLM__TRANSLATE__MODEL": "scripted",
+        "NEWSROOM_LLM__TRANSLATE__API_KEY": "test",
+    }
+    running = start_rig(tmp_path, fault_story_count(), env_extra=model, stages=CONSUMING, held_stories=1)
     yield running
     stop_rig(running)
 
@@ -76,29 +100,48 @@ def work_held(consumers: dict[str, dict[str, int]]) -> int:
     return sum(c["pending"] + c["ack_pending"] for c in consumers.values())
 
 
-def kill_after_first_output(rig: FaultRig, stage: str) -> dict[str, object]:
-    """Let ``stage`` run until it has emitted something more, freeze it, and SIGKILL it there."""
+def kill_after_first_output(rig: FaultRig, stage: str, gate: AnswerGate | None = None) -> dict[str, object]:
+    """Let ``stage`` run until it has emitted something more, freeze it, and SIGKILL it there.
+    With ``gate`` (the model's), the stage's requests are answered one at a time until then."""
     start = stage_output(rig, stage)
+    if gate is not None:
+        gate.close()
+
+    def emitted() -> bool:
+        if stage_output(rig, stage) > start:
+            return True
+        if gate is not None and gate.spent():
+            gate.allow_one()
+        return False
+
     if stage == "ingest":
         rig.stack.start("ingest")
     else:
         signal_stage(rig, stage, signal.SIGCONT)
-    rig.wait_for(
-        f"{stage} to emit", lambda: stage_output(rig, stage) > start, timeout_s=300, every_s=FAST_POLL_S
-    )
+    rig.wait_for(f"{stage} to emit", emitted, timeout_s=300, every_s=FAST_POLL_S)
     signal_stage(rig, stage, signal.SIGSTOP)
     at_kill = stage_output(rig, stage)
     consumers = {k: v for k, v in consumer_states(rig.nats_url).items() if CONSUMERS[k] == stage}
     pass_done = rig.stack.ingest_pass_done() if stage == "ingest" else None
     rig.stack.kill(stage)
     rig.note("SIGKILL", stage=stage, ingest_emitted=rig.emitted_by_ingest(), stage_output=at_kill)
-    time.sleep(0.5)
+    answers = None
+    if gate is not None:
+        answers = gate.answered
+        gate.open()
+    if stage == "ingest" and rig.held is not None:
+        rig.held.release()
     rig.stack.start(stage)
-    return {"output_at_kill": at_kill, "consumers": consumers, "ingest_pass_done": pass_done}
+    return {
+        "output_at_kill": at_kill,
+        "consumers": consumers,
+        "ingest_pass_done": pass_done,
+        "model_answers_at_kill": answers,
+    }
 
 
 def test_sigkill_each_service_in_turn_loses_and_doubles_nothing(
-    rig: FaultRig, record_property: Callable[[str, object], None]
+    rig: FaultRig, llm: ScriptedLLM, record_property: Callable[[str, object], None]
 ) -> None:
     total = len(rig.feed_urls)
     rig.wait_for("the consumers to be declared", partial(consumers_exist, rig.nats_url), timeout_s=120)
@@ -110,7 +153,7 @@ def test_sigkill_each_service_in_turn_loses_and_doubles_nothing(
         if upstream is not None:
             # The whole input of this stage is waiting for it (the stages after it are frozen).
             rig.wait_for(f"{upstream} to finish", partial(stage_idle, rig, upstream), timeout_s=300)
-        kills[stage] = kill_after_first_output(rig, stage)
+        kills[stage] = kill_after_first_output(rig, stage, llm.gate if stage == "translate" else None)
         upstream = stage
     rig.wait_settled(timeout_s=600)
     ledger = audit(rig)

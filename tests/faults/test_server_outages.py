@@ -74,9 +74,13 @@ def test_mongo_outage_mid_run_waits_and_dead_letters_nothing(
         total = len(rig.feed_urls)
         rig.wait_for("ingest to emit the whole feed", lambda: rig.emitted_by_ingest() >= total, 300)
         rig.stack.start("publish")
-        rig.wait_for("publish to write its first item", lambda: rig.item_count() >= 1, 120, every_s=0.05)
+        # Frozen (SIGSTOP) as soon as its first item is written, publish still holds the rest of
+        # the backlog when MongoDB goes away, however fast it is; resumed into the outage.
+        rig.wait_for("publish to write its first item", lambda: rig.item_count() >= 1, 120, every_s=0.01)
+        rig.stack.pause("publish")
         at_stop = {"items": rig.item_count(), "consumers": consumer_states(rig.nats_url)}
         with rig.mongo_down():
+            rig.stack.resume("publish")
             time.sleep(down_s)
             during = consumer_states(rig.nats_url)
         rig.wait_settled(timeout_s=600)

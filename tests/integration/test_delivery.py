@@ -18,6 +18,7 @@ from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.service import new_service
 from shared.settings import DeliverySettings, Settings, StageDelivery
 from tests.support.inproc import running
+from tests.support.waits import WAIT_S
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -57,7 +58,7 @@ def settings_for(url: str) -> Settings:
     )
 
 
-async def wait_for(predicate, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(predicate, timeout_s: float = WAIT_S) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:

@@ -19,6 +19,7 @@ from shared.service import new_service
 from shared.settings import DeliverySettings, Settings, StageDelivery
 from tests.integration.test_delivery import event, stream_count, wait_for
 from tests.support.inproc import running
+from tests.support.stack import pipeline_consumers
 
 
 def sample(name: str, stage: str) -> float:
@@ -27,16 +28,17 @@ def sample(name: str, stage: str) -> float:
 
 async def test_slow_handlers_keep_their_messages(nats: EmbeddedServer) -> None:
     url = nats_url(nats)
-    # ack_wait 1 s; each handler takes 4 s; two workers for five messages, so three of them wait
-    # (fetched) for a worker for up to 8 s: all far beyond ack_wait.
-    slow = StageDelivery(max_deliver=3, ack_wait_s=1.0, batch_size=5, workers=2, retry_delay_s=0.05)
+    # ack_wait 2 s; each handler takes 5 s; two workers for five messages, so three of them wait
+    # (fetched) for a worker for up to 10 s: all far beyond ack_wait. (In-progress acks go every
+    # ack_wait/3: with 2 s a loaded machine may delay one by over a second without a redelivery.)
+    slow = StageDelivery(max_deliver=3, ack_wait_s=2.0, batch_size=5, workers=2, retry_delay_s=0.05)
     settings = Settings(nats_url=url, delivery=DeliverySettings(translate=slow))
     service = new_service("translate", settings, with_store=False)
     deliveries: dict[str, list[int]] = {}
 
     async def handler(ev: StoryEvent) -> Sequence[Outgoing]:
         deliveries.setdefault(ev.story_id, []).append(1)
-        await asyncio.sleep(4.0)
+        await asyncio.sleep(5.0)
         return [Outgoing(subjects.TRANSLATED, ev.next(), msg_id("translate", ev.event_id))]
 
     register_stage(
@@ -59,8 +61,13 @@ async def test_slow_handlers_keep_their_messages(nats: EmbeddedServer) -> None:
         async def done() -> bool:
             return await stream_count(url, "NEWS_PIPELINE", subjects.TRANSLATED) == len(stories)
 
+        async def all_acknowledged() -> bool:
+            pending, unacknowledged = (await pipeline_consumers(url))["translate"]
+            return pending == 0 and unacknowledged == 0
+
         await wait_for(done, timeout_s=90.0)
-        await asyncio.sleep(2.0)  # a late redelivery would show up here
+        # Every message is acknowledged: any redelivery there was has been handled (and counted).
+        await wait_for(all_acknowledged)
     assert deliveries == {story: [1] for story in stories}
     assert sample("newsroom_redeliveries_total", "translate") == redelivered_before
     assert sample("newsroom_redelivered_while_handled_total", "translate") == 0

@@ -42,6 +42,7 @@ from shared.settings import Settings
 from shared.sources import Source, SourceList
 from shared.storage import ARTICLES, STORIES, MongoStore
 from tests.support.stack import REPO, distinct_stories, stream_messages, write_feed
+from tests.support.waits import WAIT_S
 
 pytestmark = pytest.mark.slow
 
@@ -547,7 +548,8 @@ async def test_a_held_article_is_handed_on_between_polls_once_the_store_answers(
             await engine.load_state()
             store.reads = 2
             loop = asyncio.create_task(engine.run(poll=True, stop=stop))
-            for _ in range(300):
+            deadline = asyncio.get_running_loop().time() + WAIT_S
+            while asyncio.get_running_loop().time() < deadline:
                 if held in {p["article_id"] for _, p, _ in await story_events(nats_url_)}:
                     break
                 await asyncio.sleep(0.1)

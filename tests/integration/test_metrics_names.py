@@ -21,9 +21,10 @@ from shared import subjects
 from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import STAGE_PORT_OFFSET, STAGES
 from tests.support.stack import Stack, distinct_stories, write_feed
+from tests.support.waits import PIPELINE_TEST_TIMEOUT_S, WAIT_S
 from tests.unit.test_deploy_files import queried_metric_names
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 
 STORIES = 2  # enough for every label set; analyze's local tier is CPU-heavy on a shared machine
 # Series Prometheus makes itself when it scrapes (not in any /metrics output).
@@ -105,7 +106,7 @@ def test_every_metric_in_alerts_and_dashboard_is_exported_by_a_live_service(
     asyncio.run(publish_malformed(stack.nats_url))
 
     ports = {stage: stack.base_port + STAGE_PORT_OFFSET[stage] for stage in STAGES}
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + WAIT_S
     lag_line = 'newsroom_consumer_pending_messages{consumer="publish",stream="NEWS_PIPELINE"}'
     while True:  # the lag numbers are cached for a few seconds: wait for the dead letter to show
         expositions = {stage: scrape(port) for stage, port in ports.items()}

@@ -34,6 +34,8 @@ from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.service import new_service
 from shared.settings import DeliverySettings, Settings, StageDelivery
 from tests.support.inproc import running
+from tests.support.stack import pipeline_consumers
+from tests.support.waits import WAIT_S
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -105,12 +107,23 @@ def cli_env(url: str, mongo_url: str = NO_MONGO, db: str = "x") -> dict[str, str
     return env
 
 
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float = WAIT_S) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+def translate_idle(url: str) -> Callable[[], Awaitable[bool]]:
+    """translate's consumer has nothing pending or unacknowledged: every message it got is
+    handled and its output is in the stream (a handler acks only after that)."""
+
+    async def check() -> bool:
+        pending, unacknowledged = (await pipeline_consumers(url))["translate"]
+        return pending == 0 and unacknowledged == 0
+
+    return check
 
 
 async def subject_events(url: str, subject: str) -> list[dict[str, Any]]:
@@ -188,7 +201,7 @@ async def test_dlq_replay_redrives_a_dead_letter_after_the_cause_is_fixed(nats: 
             return handled["s1"] == 1
 
         await wait_for(replayed)
-        await asyncio.sleep(0.5)  # a double delivery would show up here
+        await wait_for(translate_idle(url))  # s1's output is in the stream, a double would be too
         translated = Counter(e["story_id"] for e in await subject_events(url, subjects.TRANSLATED))
         assert translated == Counter({"s0": 1, "s1": 1, "s2": 1})
         assert handled == Counter({"s0": 1, "s1": 1, "s2": 1})
@@ -227,7 +240,7 @@ async def test_reprocess_reruns_translate_with_new_event_ids_and_dedups_a_repeat
         code, out = await cli(env, "reprocess", "--since", "1h", "--stage", "translate", "--dry-run")
         report = json.loads(out)
         assert code == 0 and report["stories"] == 3 and "published" not in report, out
-        await asyncio.sleep(0.3)
+        await wait_for(translate_idle(url))  # what a dry run wrongly published would be handled
         assert len(await subject_events(url, subjects.TRANSLATED)) == 3  # a dry run publishes nothing
 
         code, out = await cli(env, "reprocess", "--since", "1h", "--stage", "translate", "--rate", "0")
@@ -256,7 +269,7 @@ async def test_reprocess_reruns_translate_with_new_event_ids_and_dedups_a_repeat
         )
         assert json.loads(out)["published"] == 1, out
         await wait_for(await translated(7))
-        await asyncio.sleep(0.5)
+        await wait_for(translate_idle(url))  # a double would be in the stream now
         events = await subject_events(url, subjects.TRANSLATED)
         assert Counter(e["story_id"] for e in events) == Counter({"r1": 2, "r2": 3, "r3": 2})
         assert len({e["event_id"] for e in events}) == 7

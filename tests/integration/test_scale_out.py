@@ -27,8 +27,9 @@ from shared.events import Article, Cluster, StoryEvent, StoryMember
 from shared.runtime.embedded import EmbeddedServer, free_port, nats_url, port_open
 from shared.settings import STAGE_PORT_OFFSET
 from tests.support.stack import Stack, distinct_stories, messages
+from tests.support.waits import PIPELINE_TEST_TIMEOUT_S, WAIT_S
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(PIPELINE_TEST_TIMEOUT_S)]
 
 STORIES = 1000
 REPLICAS = 3
@@ -117,6 +118,16 @@ def wait_ready(stacks: list[Stack], timeout_s: float = 90.0) -> None:
         raise AssertionError("translate replicas not ready:\n" + "\n".join(s.logs() for s in waiting))
 
 
+async def fetching_replicas(url: str) -> int:
+    """Pull requests waiting on translate's durable consumer (one per fetching replica)."""
+    nc = await nats_client.connect(url)
+    try:
+        info = await nc.jetstream().consumer_info("NEWS_PIPELINE", "translate")
+        return info.num_waiting or 0
+    finally:
+        await nc.close()
+
+
 async def publish_stories(url: str) -> None:
     nc = await nats_client.connect(url)
     try:
@@ -158,14 +169,17 @@ def test_three_translate_processes_share_one_durable_consumer(replicas: list[Sta
         stack.start("translate")
     wait_ready(replicas)
     url = replicas[0].nats_url
+    # Every replica is waiting for messages before the first one is published: the server hands
+    # the backlog to the waiting pull requests in turn, so each replica gets a share by
+    # construction (one that only started fetching later might find the backlog gone).
+    replicas[0].wait_until(
+        "every replica to fetch", lambda: asyncio.run(fetching_replicas(url)) >= REPLICAS, timeout_s=WAIT_S
+    )
     asyncio.run(publish_stories(url))
 
-    deadline = time.monotonic() + 90
-    while not asyncio.run(translate_done(url)):
-        if time.monotonic() > deadline:
-            raise AssertionError("translation did not finish\n" + "\n".join(s.logs() for s in replicas))
-        time.sleep(0.5)
-    time.sleep(1.0)  # a double translation would land here
+    # Done: every story translated and the consumer has nothing pending or unacknowledged, so no
+    # double translation can come after it.
+    replicas[0].wait_until("translation to finish", lambda: asyncio.run(translate_done(url)), every_s=0.5)
 
     translated = messages(url, "NEWS_PIPELINE", subjects.TRANSLATED)
     per_story = Counter(data["story_id"] for _, data, _ in translated)

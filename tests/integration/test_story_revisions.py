@@ -38,7 +38,7 @@ from shared.runtime.embedded import EmbeddedServer, nats_url
 from shared.settings import DeliverySettings, Settings, StageDelivery
 from shared.storage import ITEMS, MongoStore
 from tests.support.inproc import running, wait_until
-from tests.support.stack import stream_messages
+from tests.support.stack import pipeline_consumers, stream_messages
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -131,6 +131,17 @@ async def payloads(url: str, stream: str, subject: str) -> list[dict[str, Any]]:
     return [data for name, data, _ in found if name == subject or name.startswith(f"{subject}.")]
 
 
+async def publish_settled(url: str) -> None:
+    """Until publish has acknowledged every message of the pipeline stream: what it announces
+    for them (it acks only after that) is in NEWS_OUT by then."""
+
+    async def idle() -> bool:
+        consumers = await pipeline_consumers(url)
+        return all(consumers.get(durable) == (0, 0) for durable in ("publish", "publish-revised"))
+
+    await wait_until(idle)
+
+
 async def test_revisions_reach_the_item_once_and_in_order(
     nats: EmbeddedServer, mongo_server: str, mongo_db_name: str
 ) -> None:
@@ -154,18 +165,8 @@ async def test_revisions_reach_the_item_once_and_in_order(
             p for p in await payloads(url, "NEWS_OUT", subjects.UPDATED_PREFIX) if p["story_id"] == story_id
         ]
 
-    async def settle() -> None:  # every message of the pipeline stream acknowledged by publish
-        nc = await nats_client.connect(url)
-        try:
-            js = nc.jetstream()
-
-            async def drained() -> bool:
-                infos = [await js.consumer_info("NEWS_PIPELINE", d) for d in ("publish", "publish-revised")]
-                return all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos)
-
-            await wait_until(drained)
-        finally:
-            await nc.close()
+    async def settle() -> None:
+        await publish_settled(url)
 
     try:
         async with running(service):
@@ -296,6 +297,8 @@ async def test_a_merged_story_that_a_later_revision_splits_off_comes_back(
                 return await listed_in(ITEMS) and not await listed_in(MERGED_ITEMS)
 
             await wait_until(returned)
+            # The item is back before its update is announced: read the events once announced.
+            await publish_settled(url)
             doc = await store.get(ITEMS, "st-b")
             reasons = [u["reasons"] for u in await payloads(url, "NEWS_OUT", subjects.UPDATED_PREFIX)]
     finally:

@@ -25,6 +25,7 @@ from shared.settings import DeliverySettings, LLMSettings, Settings, StageDelive
 from tests.support.inproc import running
 from tests.support.scripted_llm import ScriptedLLM, TranslatingResponder
 from tests.support.translation_samples import PARAGRAPHS, SUMMARY, TITLE, translation_table
+from tests.support.waits import WAIT_S
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MAX_DELIVER = 3
@@ -94,7 +95,7 @@ async def stream_payloads(url: str, stream: str, subject: str) -> list[dict[str,
         await nc.close()
 
 
-async def wait_until(predicate, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_until(predicate, timeout_s: float = WAIT_S) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while not await predicate():

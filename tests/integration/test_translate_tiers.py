@@ -4,7 +4,6 @@ translation tokens; a story no member covers is translated by the model."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -21,6 +20,7 @@ from shared.storage import STORIES, MongoStore
 from tests.integration.test_translate_service import event, settings_for, stream_payloads, wait_until
 from tests.support.inproc import running
 from tests.support.scripted_llm import ScriptedLLM, TranslatingResponder
+from tests.support.stack import pipeline_consumers
 from tests.support.translation_samples import TITLE, translation_table
 
 NOW = datetime(2026, 11, 28, 12, 5, tzinfo=UTC)
@@ -114,7 +114,12 @@ async def test_a_member_joining_during_the_grace_saves_the_translation(
     service = build(settings)
     async with running(service):
         await publish_durably(service.broker, Outgoing(subjects.INGESTED, story, "in:3"), "test")
-        await asyncio.sleep(1.0)  # translate has the story and waits; the other language joins
+
+        async def translate_holds_it() -> bool:
+            return (await pipeline_consumers(url))["translate"] == (0, 1)
+
+        # translate has the story (delivered, not acknowledged) and waits; the other language joins.
+        await wait_until(translate_holds_it)
         members = [*story.cluster.members, english]
         await store.upsert(
             STORIES, story.story_id, {"members": [m.model_dump(mode="python") for m in members]}

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from shared.service import Service
 from shared.settings import DeliverySettings, Settings, StageDelivery
+from tests.support.waits import WAIT_S
 
 # Quick retries for in-process stages: a test waits seconds, not minutes, for a redelivery.
 FAST_DELIVERY = StageDelivery(max_deliver=3, ack_wait_s=30.0, batch_size=4, retry_delay_s=0.05)
@@ -35,7 +36,7 @@ async def running(service: Service) -> AsyncIterator[Service]:
         await service.broker.stop()
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = WAIT_S) -> None:
     """Poll ``predicate`` every 0.1 s until it holds; AssertionError after ``timeout_s``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s

@@ -10,6 +10,7 @@ same way whatever event loop the test uses. Behaviour, in order of precedence:
 - else the ``responder`` callable (request JSON -> Reply), e.g. ``TranslatingResponder``;
 - else 500 "no scripted reply".
 
+``gate`` (an ``AnswerGate``, open by default) holds answers back until a test allows them.
 ``reject_json_schema = True`` answers 500 to ``response_format.type == "json_schema"`` as
 llama-cpp-python's server does. Every request body is recorded in ``requests``.
 """
@@ -87,9 +88,55 @@ class TranslatingResponder:
         return segments_reply(answers)
 
 
+class AnswerGate:
+    """Holds answers back: at most ``allowed`` requests are answered (``None``: every one). A stage
+    that needs the model for each story can then do only as much work as a test allows, whatever
+    the machine's speed; the requests beyond it wait (their clients see a slow model)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.allowed: int | None = None
+        self.answered = 0
+        self.waiting = 0
+
+    def close(self) -> None:
+        """No answer beyond those given so far."""
+        with self._lock:
+            self.allowed = self.answered
+
+    def allow_one(self) -> None:
+        with self._lock:
+            self.allowed = None if self.allowed is None else self.allowed + 1
+
+    def open(self) -> None:
+        with self._lock:
+            self.allowed = None
+
+    def spent(self) -> bool:
+        """Every allowed answer was given and a request is waiting for the next one."""
+        with self._lock:
+            return self.allowed is not None and self.answered >= self.allowed and self.waiting > 0
+
+    async def passage(self) -> None:
+        """Wait until this request may be answered."""
+        with self._lock:
+            self.waiting += 1
+        try:
+            while True:
+                with self._lock:
+                    if self.allowed is None or self.answered < self.allowed:
+                        self.answered += 1
+                        return
+                await asyncio.sleep(0.01)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+
 class ScriptedLLM:
     def __init__(self, responder: Responder | None = None, latency_s: float = 0.0) -> None:
         self.responder = responder
+        self.gate = AnswerGate()  # open: every request is answered
         self.latency_s = latency_s
         self.down = False
         self.reject_json_schema = False
@@ -181,6 +228,7 @@ class ScriptedLLM:
         body = await request.json()
         with self._lock:
             self.requests.append(body)
+        await self.gate.passage()
         reply = self._next_reply(body)
         delay = reply.delay_s + self.latency_s
         if delay:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,12 +18,18 @@ from typing import Any
 import nats
 from pymongo import MongoClient
 
+from shared import subjects
 from shared.ops import PIPELINE_CONSUMERS
 from shared.runtime.embedded import free_port_block
 from shared.settings import STAGES
 from tests.support import example_cache
+from tests.support.waits import PIPELINE_RUN_S
 
 REPO = Path(__file__).resolve().parents[2]
+# A wait on the services as processes (start-up included) ends when its condition holds; this is
+# only when it gives up (see tests/support/waits.py).
+STACK_WAIT_S = 300.0
+INGEST_OUTPUT = (subjects.INGESTED, subjects.STORY_JOINED)
 
 
 def write_feed(
@@ -138,6 +144,14 @@ class Stack:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
+    def pause(self, stage: str) -> None:
+        """Freeze the stage's process (SIGSTOP): it does nothing until resume() and keeps what it
+        holds, so a test can make an ordering hold by construction instead of by speed."""
+        self.procs[stage].send_signal(signal.SIGSTOP)
+
+    def resume(self, stage: str) -> None:
+        self.procs[stage].send_signal(signal.SIGCONT)
+
     def stop_all(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
@@ -185,7 +199,21 @@ class Stack:
         except Exception:  # a server coming back
             return False
 
-    def wait_drained(self, timeout_s: float = 120.0) -> None:
+    def wait_until(
+        self, what: str, check: Callable[[], bool], timeout_s: float = STACK_WAIT_S, every_s: float = 0.2
+    ) -> None:
+        """Until ``check()`` holds; AssertionError with the services' logs after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}\n{self.logs()}")
+            time.sleep(every_s)
+
+    def handed_on_by_ingest(self) -> int:
+        """Events ingest has put into the pipeline stream (news.ingested and news.story.joined)."""
+        return sum(n for subject, n in subject_counts(self.nats_url).items() if subject in INGEST_OUTPUT)
+
+    def wait_drained(self, timeout_s: float = STACK_WAIT_S) -> None:
         """Until drained() holds: after it, no stage can emit anything more (a duplicate included)."""
         deadline = time.monotonic() + timeout_s
         while not self.drained():
@@ -193,7 +221,7 @@ class Stack:
                 raise AssertionError(f"the pipeline was not drained after {timeout_s}s\n{self.logs()}")
             time.sleep(0.2)
 
-    def wait_items(self, count: int, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+    def wait_items(self, count: int, timeout_s: float = STACK_WAIT_S) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
         db = self.mongo()
         docs: list[dict[str, Any]] = []
@@ -203,6 +231,45 @@ class Stack:
                 return docs
             time.sleep(0.2)
         raise AssertionError(f"only {len(docs)} of {count} items after {timeout_s}s\n{self.logs()}")
+
+
+def settle(stack: Stack, quiet_s: float = 1.0, timeout_s: float = PIPELINE_RUN_S) -> list[dict[str, Any]]:
+    """The items once the pipeline is drained (ingest's pass done, no consumer with work: see
+    Stack.drained) and has been quiet (no new item or version) for quiet_s.
+
+    Drained is what makes this the end of the run: a quiet pipeline alone is not (ingest may still
+    be reading or embedding a feed; under heavy load that took longer than the quiet window this
+    wait once used, and test_bilingual_real saw only the first feed's stories)."""
+    db = stack.mongo()
+    deadline = time.monotonic() + timeout_s
+    last: tuple[int, int] | None = None
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        docs = list(db.items.find({}, {"version": 1}))
+        state = (len(docs), sum(d["version"] for d in docs))
+        if state != last or not stack.drained():
+            last, quiet_since = state, time.monotonic()
+        elif docs and time.monotonic() - quiet_since >= quiet_s:
+            return list(db.items.find({}))
+        time.sleep(0.25)
+    raise AssertionError(f"pipeline did not settle\n{stack.logs()}")
+
+
+async def _subject_counts(nats_url: str, stream: str) -> dict[str, int]:
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=0)
+    try:
+        info = await nc.jetstream().stream_info(stream, subjects_filter=">")
+        return dict(info.state.subjects or {})
+    finally:
+        await nc.close()
+
+
+def subject_counts(nats_url: str, stream: str = subjects.PIPELINE_STREAM.name) -> dict[str, int]:
+    """Messages per subject in a stream ({} while the stream or the server is not there)."""
+    try:
+        return asyncio.run(_subject_counts(nats_url, stream))
+    except Exception:
+        return {}
 
 
 async def pipeline_consumers(nats_url: str) -> dict[str, tuple[int, int]]:
