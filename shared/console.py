@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from shared.core.control_chars import BIDI_CONTROLS, NOT_TEXT
 from shared.settings import Settings
 
 LANGUAGES = ("en", "zh")
@@ -29,9 +30,7 @@ ENABLE_HINT = (
 # OSC 8 hyperlinks, window titles, clipboard writes), DEL, C1 controls (CSI, OSC and DCS exist as one
 # character too), bidi overrides and isolates (they reorder the rest of the line), and lone
 # surrogates (``print`` raises on them). Tab, line feed and carriage return are handled apart.
-_TERMINAL_CONTROLS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+_TERMINAL_CONTROLS = re.compile(f"[{NOT_TEXT}{BIDI_CONTROLS}]")
 _LINE_BREAKS = re.compile("[\t\n\r]")
 
 

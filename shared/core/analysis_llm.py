@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.core.control_chars import BIDI_CONTROLS, NOT_TEXT, ZERO_WIDTH
 from shared.core.entities import KINDS, Gazetteer
 from shared.core.generated_text import sanitize_model
 from shared.core.local_analysis import LocalAnalysis
@@ -276,7 +277,7 @@ _TAG = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9:-]*)(?:\s[^<>]*)?/?\s*>")
 _INLINE = frozenset(
     "a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span strong sub sup time u var".split()
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = re.compile(f"[{NOT_TEXT}{ZERO_WIDTH}{BIDI_CONTROLS}]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 
 

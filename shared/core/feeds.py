@@ -27,6 +27,7 @@ import feedparser
 import lxml.html
 from charset_normalizer import from_bytes
 
+from shared.core.control_chars import without_escape_sequences, without_not_text
 from shared.core.extraction import html_to_text
 from shared.core.timeparse import parse_published, plausible
 from shared.events import Engagement
@@ -131,24 +132,11 @@ def decode_bytes(raw: bytes, declared: str | None = None, override: str | None =
     return raw.decode("utf-8", errors="replace"), "utf-8 (with replacement characters)"
 
 
-# Terminal escape sequences (CSI "ESC [ … m", OSC "ESC ] … BEL" or "… ESC \\", two-character
-# ones): removed whole, so no "[31m" is left behind; then the control characters themselves.
-_ESCAPE_SEQUENCE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: ESC [ parameters, final byte
-    r"|\x9b[0-?]*[ -/]*[@-~]"  # the same, 8-bit
-    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC ... BEL or ST
-    r"|\x1b[@-Z\\-_]"  # two-character escapes
-)
-# C0 controls but tab, line feed and carriage return; DEL; C1 controls; lone surrogates; the two
-# noncharacters XML 1.0 excludes. None is text: a feed that carries them is broken or hostile.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
 def clean_text(text: str) -> str:
     """``text`` without terminal escape sequences and control characters (tabs and line breaks
     kept)."""
     # NEL (U+0085) is a line break in old encodings: kept as one, the other controls go.
-    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text).replace("\x85", "\n"))
+    return without_not_text(without_escape_sequences(text).replace("\x85", "\n"))
 
 
 def one_line(text: object) -> str:

@@ -12,17 +12,16 @@ import re
 
 from markupsafe import Markup
 
-# C0 controls except tab, line feed and carriage return; DEL; C1 controls; lone surrogates; the two
-# noncharacters XML 1.0 excludes. None of them is text a reader can see.
-_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+from shared.core.control_chars import BIDI_CONTROLS, ZERO_WIDTH, without_not_text
+
 # Bidi controls and zero-width characters: kept in the page's text, but not in a document <title>,
 # which has no markup to isolate them.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(f"[{ZERO_WIDTH}{BIDI_CONTROLS}]")
 
 
 def showable(text: str) -> str:
     """``text`` without control characters (valid in XML 1.0, nothing invisible left to render)."""
-    return _UNSHOWABLE.sub("", text)
+    return without_not_text(text)
 
 
 def plain_title(text: str) -> str:
